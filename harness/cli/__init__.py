@@ -1,0 +1,85 @@
+"""The ``harness`` command line: a click group whose commands live one module each.
+
+Commands are imported on first use, so ``harness --help`` stays fast. Every option can also be
+set from the environment as ``HARNESS_<COMMAND>_<OPTION>`` (e.g. ``HARNESS_RUN_RANKS=4``).
+Errors the user can cause print one line and exit with their class's code (DESIGN "CLI
+surface"): 1 a run failed, 2 bad input, 3 a missed target under ``--check``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+
+import click
+
+from harness import __version__
+from harness.errors import HarnessError
+
+# command name -> "module:attribute"
+COMMANDS: dict[str, str] = {
+    "run": "harness.cli.run:run",
+    "smoke": "harness.cli.smoke:smoke",
+    "analyze": "harness.cli.analyze:analyze",
+    "sweep": "harness.cli.sweep:sweep",
+    "status": "harness.cli.sweep:status",
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports each command's module only when that command is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="harness")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """Measure how HPC workloads scale.
+
+    Run verified kernels under MPI (run, smoke), sweep them over core counts locally or on
+    Slurm (sweep, status), and turn the timings into speedup, efficiency, serial fraction and
+    scaling models (analyze).
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+
+
+def fail(message: str, code: int) -> None:
+    click.echo(f"harness: error: {message}", err=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the group and turn exceptions into one line and an exit code."""
+    verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="harness", standalone_mode=False,
+                 auto_envvar_prefix="HARNESS")
+    except HarnessError as e:
+        if verbose:
+            traceback.print_exc()
+        fail(str(e), e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.Abort:
+        click.echo("harness: interrupted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("harness: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(0)

@@ -1,0 +1,255 @@
+"""Run records (schema ``harness.run/1``): build, write atomically, load and validate.
+
+One JSON file per run, named ``<out>/<sweep_id>/<workload>-<mode>-p<ranks>-<run_id>.json``,
+written once (temp file + rename, never overwritten). The loader rejects a malformed record
+with a message naming the file and the field, so nothing half-valid reaches the analyzer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import uuid
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from harness.errors import RecordError
+
+SCHEMA = "harness.run/1"
+STATUSES = ("ok", "verification_failed", "failed")
+DEFAULT_SWEEP_ID = "adhoc"
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def new_run_id() -> str:
+    """A unique, sortable run id: UTC timestamp plus 8 random hex digits."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return f"{stamp}-{uuid.uuid4().hex[:8]}"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def check_id(kind: str, value: str) -> str:
+    """Return ``value`` if it is safe as a file-name component, else raise ``RecordError``."""
+    if not _ID.match(value):
+        raise RecordError(
+            f"{kind} {value!r} must be 1-128 characters of letters, digits, '.', '_' or '-'"
+        )
+    return value
+
+
+@dataclass
+class RunRecord:
+    """One run, exactly the fields of DESIGN's ``harness.run/1`` (plus additive extras)."""
+
+    run_id: str
+    sweep_id: str
+    workload: str
+    variant: str
+    mode: str
+    size: str
+    params: dict[str, Any]
+    ranks: int
+    status: str
+    nodes: int = 1
+    ranks_per_node: int = 1
+    threads_per_rank: int = 1
+    oversubscribed: bool = False
+    warmup: int = 0
+    repetitions: int = 0
+    iterations: int = 0
+    seconds: list[float] = field(default_factory=list)
+    phases: dict[str, dict[str, float]] = field(default_factory=dict)
+    fom: dict[str, Any] | None = None
+    verification: dict[str, Any] | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+    created_at: str = field(default_factory=now_iso)
+    schema: str = SCHEMA
+    # additive fields (DESIGN allows more, never renamed)
+    seconds_min: list[float] = field(default_factory=list)
+    seconds_mean: list[float] = field(default_factory=list)
+    extra_foms: list[dict[str, Any]] = field(default_factory=list)
+    work: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def filename(self) -> str:
+        return f"{self.workload}-{self.mode}-p{self.ranks}-{self.run_id}.json"
+
+
+# field name -> (accepted types, required)
+_NUM = (int, float)
+_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
+    "schema": ((str,), True),
+    "run_id": ((str,), True),
+    "sweep_id": ((str,), True),
+    "created_at": ((str,), True),
+    "workload": ((str,), True),
+    "variant": ((str,), True),
+    "mode": ((str,), True),
+    "size": ((str,), True),
+    "params": ((dict,), True),
+    "ranks": ((int,), True),
+    "nodes": ((int,), True),
+    "ranks_per_node": ((int,), True),
+    "threads_per_rank": ((int,), True),
+    "oversubscribed": ((bool,), True),
+    "warmup": ((int,), True),
+    "repetitions": ((int,), True),
+    "iterations": ((int,), True),
+    "seconds": ((list,), True),
+    "phases": ((dict,), True),
+    "fom": ((dict, type(None)), True),
+    "verification": ((dict, type(None)), True),
+    "status": ((str,), True),
+    "provenance": ((dict,), True),
+}
+
+
+def validate(data: Any, source: str = "<record>") -> RunRecord:
+    """Check a decoded record and return it as a :class:`RunRecord`.
+
+    Raises
+    ------
+    RecordError
+        Naming ``source`` and the first field that is missing or of the wrong kind.
+    """
+
+    def bad(name: str, why: str) -> RecordError:
+        return RecordError(f"{source}: field {name!r} {why}")
+
+    if not isinstance(data, dict):
+        raise RecordError(f"{source}: a run record must be a JSON object")
+    for name, (types, required) in _FIELDS.items():
+        if name not in data:
+            if required:
+                raise bad(name, "is missing")
+            continue
+        value = data[name]
+        # bool is a subclass of int: refuse true/false where a count is expected
+        ok = isinstance(value, types) and (bool in types or not isinstance(value, bool))
+        if not ok:
+            wanted = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            raise bad(name, f"must be {wanted}, not {type(value).__name__}")
+    if data["schema"] != SCHEMA:
+        raise bad("schema", f"is {data['schema']!r}; this harness reads {SCHEMA!r}")
+    if data["status"] not in STATUSES:
+        raise bad("status", f"is {data['status']!r}; expected one of {', '.join(STATUSES)}")
+    if data["mode"] not in ("strong", "weak"):
+        raise bad("mode", f"is {data['mode']!r}; expected strong or weak")
+    if data["ranks"] < 1:
+        raise bad("ranks", f"is {data['ranks']}; must be >= 1")
+    for k, s in enumerate(data["seconds"]):
+        if isinstance(s, bool) or not isinstance(s, _NUM) or s < 0:
+            raise bad("seconds", f"entry {k} is {s!r}; must be a number >= 0")
+    if data["status"] == "ok":
+        if not data["seconds"]:
+            raise bad("seconds", "is empty in a record with status 'ok'")
+        if data["verification"] is None or data["verification"].get("passed") is not True:
+            raise bad("verification", "must record a passed verification when status is 'ok'")
+    for name, stats in data["phases"].items():
+        if not isinstance(stats, dict) or not all(
+            isinstance(stats.get(k), _NUM) for k in ("min", "mean", "max")
+        ):
+            raise bad("phases", f"entry {name!r} must have numeric min, mean and max")
+    if data["fom"] is not None and not {"name", "unit", "value"} <= set(data["fom"]):
+        raise bad("fom", "must have name, unit and value")
+    if data["verification"] is not None:
+        missing = {"passed", "method", "checksum", "error", "tolerance"} - set(data["verification"])
+        if missing:
+            raise bad("verification", f"lacks {', '.join(sorted(missing))}")
+    known = {f.name for f in fields(RunRecord)}
+    return RunRecord(**{k: v for k, v in data.items() if k in known})
+
+
+def load(path: str | os.PathLike[str]) -> RunRecord:
+    """Read and validate one record file.
+
+    Raises
+    ------
+    RecordError
+        When the file cannot be read, is not JSON, or does not validate.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise RecordError(f"{path}: cannot read run record ({e.strerror})") from e
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise RecordError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from e
+    return validate(data, str(path))
+
+
+def find(paths: list[str | os.PathLike[str]]) -> list[Path]:
+    """Record files under ``paths`` (files as given, directories searched recursively)."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found.extend(
+                q for q in sorted(p.rglob("*.json"))
+                if q.is_file() and not q.name.startswith(".") and q.parent.name != "jobs"
+                and q.name != "sweep.json"
+            )
+        else:
+            found.append(p)
+    return found
+
+
+def record_path(out: str | os.PathLike[str], record: RunRecord) -> Path:
+    """Where ``record`` belongs: ``<out>/<sweep_id>/<workload>-<mode>-p<ranks>-<run_id>.json``."""
+    check_id("sweep id", record.sweep_id)
+    check_id("run id", record.run_id)
+    return Path(out) / record.sweep_id / record.filename
+
+
+def write(out: str | os.PathLike[str], record: RunRecord) -> Path:
+    """Write ``record`` under ``out`` atomically and return its path.
+
+    The JSON goes to a temporary file in the target directory, is flushed to disk, then linked
+    into place; an existing record with the same name is never replaced.
+
+    Raises
+    ------
+    RecordError
+        When a record with this run id already exists or the directory is not writable.
+    """
+    target = record_path(out, record)
+    validate(json.loads(json.dumps(record.to_dict())), str(target))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=target.parent)
+    except OSError as e:
+        raise RecordError(f"{target.parent}: cannot write run records ({e.strerror})") from e
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(record.to_dict(), fh, indent=2, sort_keys=False)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, target)  # fails if target exists: never overwrite a record
+        except FileExistsError:
+            raise RecordError(f"{target}: a record with this run id already exists") from None
+    finally:
+        os.unlink(tmp)
+    return target
+
+
+def exists(out: str | os.PathLike[str], sweep_id: str, run_id: str) -> Path | None:
+    """The record of ``run_id`` in ``<out>/<sweep_id>``, if one was written."""
+    directory = Path(out) / sweep_id
+    if not directory.is_dir():
+        return None
+    matches = sorted(directory.glob(f"*-{run_id}.json"))
+    return matches[0] if matches else None

@@ -1,0 +1,226 @@
+"""The workload interface every kernel family implements.
+
+A *workload* knows its parameters, named sizes, variants and phases, and builds a per-rank
+*case* from validated parameters. The runner (``harness/runner.py``) drives a case: untimed
+warm-up, timed repetitions, verification, figure of merit. Workloads never call MPI themselves;
+they pass the communicator to ``harness/decomposition`` helpers and time phases with the
+``PhaseTimer`` the runner hands them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from harness.errors import ParameterError
+
+if TYPE_CHECKING:
+    from harness.timing import PhaseTimer
+
+SIZES = ("tiny", "small", "medium", "large")
+MODES = ("strong", "weak")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One workload parameter, settable with ``--set name=value``.
+
+    ``minimum`` is an inclusive lower bound for numbers (``positive=True`` makes it exclusive of
+    zero); ``choices`` restricts strings.
+    """
+
+    name: str
+    kind: type
+    help: str
+    minimum: float | None = None
+    positive: bool = False
+    choices: tuple[str, ...] = ()
+
+    def parse(self, raw: Any) -> Any:
+        """Convert ``raw`` (a string from the command line, or a value from a spec) and check it.
+
+        Raises
+        ------
+        ParameterError
+            When the value does not convert or is out of range; the message names both.
+        """
+        try:
+            if self.kind is int:
+                if isinstance(raw, float) and not raw.is_integer():
+                    raise ValueError
+                if isinstance(raw, bool):
+                    raise ValueError
+                value = int(raw) if not isinstance(raw, str) else int(raw.strip(), 10)
+            elif self.kind is float:
+                if isinstance(raw, bool):
+                    raise ValueError
+                value = float(raw)
+                if value != value or value in (float("inf"), float("-inf")):
+                    raise ValueError
+            else:
+                value = str(raw)
+        except (TypeError, ValueError):
+            raise ParameterError(
+                f"{self.name}={raw!r} is not a valid {self.kind.__name__} ({self.help})"
+            ) from None
+        if self.choices and value not in self.choices:
+            raise ParameterError(
+                f"{self.name}={value!r} is not allowed; choose one of {', '.join(self.choices)}"
+            )
+        if self.positive and value <= 0:
+            raise ParameterError(f"{self.name}={value!r} must be > 0 ({self.help})")
+        if self.minimum is not None and value < self.minimum:
+            raise ParameterError(f"{self.name}={value!r} must be >= {self.minimum} ({self.help})")
+        return value
+
+
+@dataclass(frozen=True)
+class FOM:
+    """A figure of merit: what was achieved per second, in the field's own unit."""
+
+    name: str
+    unit: str
+    value: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Outcome of a workload's check against a closed form or oracle.
+
+    ``checksum`` is a small dict of named floats that must not depend on the rank count (for the
+    deterministic variants); ``error`` is the measured deviation compared against ``tolerance``.
+    """
+
+    passed: bool
+    method: str
+    checksum: dict[str, float]
+    error: float
+    tolerance: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Case(ABC):
+    """Per-rank state of one run. Built (collectively) by :meth:`Workload.setup`."""
+
+    #: work items per repetition (time steps, CG iterations, generations, cases)
+    iterations: int = 1
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Restore the initial state before a repetition. Untimed; may be collective."""
+
+    @abstractmethod
+    def run(self, timer: PhaseTimer) -> None:
+        """Execute one repetition: the timed region. Collective.
+
+        Time every part with ``timer`` under one of the workload's phase names.
+        """
+
+    @abstractmethod
+    def verify(self) -> Verification:
+        """Check the state left by the last repetition. Collective; same result on every rank."""
+
+    @abstractmethod
+    def foms(self, seconds: float) -> list[FOM]:
+        """Figures of merit for one repetition of ``seconds``; the first is the headline one."""
+
+    def work(self) -> dict[str, Any]:
+        """The work per repetition behind the FOM (flops, bytes, updates), for the record."""
+        return {}
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release files or communicators. Collective."""
+
+
+class Workload(ABC):
+    """A workload family: parameters, sizes, variants, phases, and how to build a case."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    #: the first is the default
+    variants: ClassVar[tuple[str, ...]]
+    #: variants whose checksum is identical at any rank count
+    deterministic_variants: ClassVar[tuple[str, ...]]
+    phases: ClassVar[tuple[str, ...]]
+    params: ClassVar[tuple[Param, ...]]
+    #: named sizes: tiny (CI, < 1 s), small, medium, large (out of cache)
+    sizes: ClassVar[dict[str, dict[str, Any]]]
+    fom_unit: ClassVar[str] = ""
+
+    # -- parameters ---------------------------------------------------------------------------
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        allowed = ", ".join(p.name for p in self.params)
+        raise ParameterError(f"unknown parameter {name!r} for {self.name}; allowed: {allowed}")
+
+    def resolve(
+        self,
+        size: str = "tiny",
+        overrides: dict[str, Any] | None = None,
+        mode: str = "strong",
+        ranks: int = 1,
+        variant: str | None = None,
+    ) -> tuple[dict[str, Any], str]:
+        """Return the validated parameters and variant for a run.
+
+        Starts from the named size, applies ``overrides`` (parsed by each :class:`Param`), scales
+        for weak mode, then checks the combination against ``ranks``.
+
+        Raises
+        ------
+        ParameterError
+            Unknown size, mode, variant or parameter, or a value out of range.
+        """
+        if size not in self.sizes:
+            raise ParameterError(
+                f"unknown size {size!r} for {self.name}; choose one of {', '.join(self.sizes)}"
+            )
+        if mode not in MODES:
+            raise ParameterError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        variant = self.variants[0] if variant is None else variant
+        if variant not in self.variants:
+            raise ParameterError(
+                f"unknown variant {variant!r} for {self.name}; "
+                f"choose one of {', '.join(self.variants)}"
+            )
+        params = {p.name: p.parse(self.sizes[size][p.name]) for p in self.params}
+        for key, raw in (overrides or {}).items():
+            params[key] = self.param(key).parse(raw)
+        if mode == "weak":
+            params = self.weak_scale(params, ranks)
+        self.validate(params, variant, ranks)
+        return params, variant
+
+    def weak_scale(self, params: dict[str, Any], ranks: int) -> dict[str, Any]:
+        """Parameters of the weak-mode problem at ``ranks``: the per-rank share stays fixed.
+
+        ``params`` describe the problem of *one* rank.
+        """
+        raise ParameterError(f"{self.name} has no weak mode")
+
+    def validate(self, params: dict[str, Any], variant: str, ranks: int) -> None:  # noqa: B027
+        """Check a combination of values against the rank count; raise ``ParameterError``."""
+
+    # -- execution ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def precompile(self) -> None:
+        """Trigger the Numba compilation of every kernel on tiny inputs. No MPI.
+
+        The runner calls this on rank 0 first (filling the on-disk cache), then on the others,
+        before the warm-up, so no timed region pays for compilation and ranks do not race on
+        the cache files.
+        """
+
+    @abstractmethod
+    def setup(self, comm: Any, params: dict[str, Any], variant: str) -> Case:
+        """Build this rank's case. Collective; untimed."""

@@ -1,0 +1,1 @@
+"""Pure compute kernels: Numba functions over arrays and ints. Nothing here imports MPI."""
