@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from harness.errors import ParameterError
@@ -222,5 +223,10 @@ class Workload(ABC):
         """
 
     @abstractmethod
-    def setup(self, comm: Any, params: dict[str, Any], variant: str) -> Case:
-        """Build this rank's case. Collective; untimed."""
+    def setup(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path) -> Case:
+        """Build this rank's case. Collective; untimed.
+
+        ``workdir`` is a per-run scratch directory, the same path on every rank and on a file
+        system all ranks share; files a workload writes go there (the runner removes it after
+        the run unless asked to keep it).
+        """
