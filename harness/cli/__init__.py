@@ -73,9 +73,11 @@ def main(argv: list[str] | None = None) -> None:
         fail(str(e), e.exit_code)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
+    except click.UsageError as e:
+        hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+        fail(e.format_message() + hint, e.exit_code)
     except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
+        fail(e.format_message(), e.exit_code)
     except click.Abort:
         click.echo("harness: interrupted", err=True)
         sys.exit(130)

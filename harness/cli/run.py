@@ -1,0 +1,201 @@
+"""``harness run``: one workload, one rank count, one record.
+
+Outside MPI with ``--ranks N`` (or with ``--time-limit``) the command validates its input, then
+relaunches itself under ``mpiexec -n N`` and supervises the run: it kills a run that passes its
+time limit, and when the run dies without a record it writes one with status ``failed`` and the
+error text, so nothing is lost. Started by ``mpiexec``/``srun`` it runs in place.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from harness import records
+from harness.errors import HarnessError, RunFailedError, UsageError
+from harness.launch import local
+
+
+def parse_settings(settings: tuple[str, ...]) -> dict[str, str]:
+    """``("n=64", "steps=10")`` → ``{"n": "64", "steps": "10"}``.
+
+    Raises
+    ------
+    UsageError
+        For an item without ``=`` or with an empty key.
+    """
+    out: dict[str, str] = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set {item!r} must look like key=value (e.g. --set n=256)")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _fmt(seconds: float) -> str:
+    return f"{seconds:.4g}"
+
+
+def summarize(rec: records.RunRecord, path: Path | None) -> str:
+    """A short, human summary of a record (what ``harness run`` prints without ``--json``)."""
+    params = " ".join(f"{k}={v}" for k, v in rec.params.items())
+    lines = [
+        f"{rec.workload}/{rec.variant} {rec.mode} size={rec.size}  ranks={rec.ranks} "
+        f"nodes={rec.nodes}{'  OVERSUBSCRIBED (timings not valid for scaling)' if rec.oversubscribed else ''}",
+        f"  params   {params}",
+    ]
+    if rec.seconds:
+        lines.append(
+            f"  time     {_fmt(statistics.median(rec.seconds))} s median "
+            f"(min {_fmt(min(rec.seconds))}, max {_fmt(max(rec.seconds))}) over "
+            f"{len(rec.seconds)} reps after {rec.warmup} warm-up"
+        )
+    if rec.fom:
+        extra = "".join(f", {f['value']:.4g} {f['unit']}" for f in rec.extra_foms)
+        lines.append(f"  FOM      {rec.fom['value']:.4g} {rec.fom['unit']}{extra}")
+    if rec.phases:
+        phases = "  ".join(f"{k} {_fmt(v['mean'])}" for k, v in rec.phases.items())
+        lines.append(f"  phases   {phases} s per rep (mean over ranks)")
+    v = rec.verification
+    if v:
+        verdict = "passed" if v["passed"] else "FAILED"
+        lines.append(f"  verify   {verdict}: error {v['error']:.3g} (tolerance {v['tolerance']:.3g})")
+    if rec.error:
+        lines.append(f"  error    {rec.error}")
+    lines.append(f"  status   {rec.status}")
+    if path is not None:
+        lines.append(f"  record   {path}")
+    return "\n".join(lines)
+
+
+def _emit(rec: records.RunRecord, path: Path | None, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(rec.to_dict(), indent=2))
+    else:
+        click.echo(summarize(rec, path))
+    if rec.status != "ok":
+        raise RunFailedError(f"{rec.workload} run {rec.run_id}: {rec.status}"
+                             + (f" ({rec.error.splitlines()[0]})" if rec.error else ""))
+
+
+@click.command()
+@click.argument("workload")
+@click.option("--ranks", type=click.IntRange(min=1), default=None,
+              help="MPI ranks; outside MPI the run is relaunched under mpiexec -n RANKS.")
+@click.option("--mode", type=click.Choice(["strong", "weak"]), default="strong",
+              show_default=True, help="strong: fixed total problem; weak: fixed problem per rank.")
+@click.option("--size", default="tiny", show_default=True,
+              help="Named problem size: tiny (CI), small, medium, large (out of cache).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Override one workload parameter; repeatable.")
+@click.option("--variant", default=None, help="Workload variant (default: the workload's first).")
+@click.option("--reps", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Timed repetitions.")
+@click.option("--warmup", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Untimed warm-up repetitions (they include the JIT compile).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
+              show_default=True, help="Results directory; the record goes to OUT/SWEEP_ID/.")
+@click.option("--sweep-id", default=records.DEFAULT_SWEEP_ID, show_default=True,
+              help="Sweep this run belongs to (a directory under OUT).")
+@click.option("--run-id", default=None, help="Run id (default: a fresh unique one).")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds after which the run is killed and recorded as failed.")
+@click.option("--keep-files", is_flag=True, help="Keep the files a workload writes (FEA).")
+@click.option("--json", "as_json", is_flag=True, help="Print the record alone, as JSON.")
+@click.option("--supervised", is_flag=True, hidden=True)
+def run(workload: str, ranks: int | None, mode: str, size: str, settings: tuple[str, ...],
+        variant: str | None, reps: int, warmup: int, out: Path, sweep_id: str,
+        run_id: str | None, time_limit: float | None, keep_files: bool, as_json: bool,
+        supervised: bool) -> None:
+    """Run WORKLOAD once, verified and timed, and write its run record.
+
+    Workloads: cfd, fea, opt, param, calibrate. Example:
+
+        harness run cfd --ranks 2 --size small --set steps=200 --variant overlap
+    """
+    overrides = parse_settings(settings)
+    records.check_id("sweep id", sweep_id)
+    if run_id is not None:
+        records.check_id("run id", run_id)
+    kwargs: dict[str, Any] = dict(
+        workload=workload, size=size, mode=mode, variant=variant, overrides=overrides,
+        repetitions=reps, warmup=warmup, out=out, sweep_id=sweep_id, run_id=run_id,
+        expected_ranks=ranks, keep_files=keep_files,
+    )
+    if local.under_mpi_launcher() or (ranks in (None, 1) and time_limit is None):
+        _run_in_place(kwargs, as_json, supervised)
+    else:
+        _relaunch(kwargs, ranks or 1, time_limit, as_json)
+
+
+def _run_in_place(kwargs: dict[str, Any], as_json: bool, supervised: bool) -> None:
+    from mpi4py import MPI
+
+    from harness import runner
+
+    rank = MPI.COMM_WORLD.Get_rank()
+    try:
+        rec, path = runner.execute(runner.RunOptions(**kwargs))
+    except HarnessError as e:
+        if rank != 0:  # every rank raised the same error; rank 0 reports it
+            sys.exit(e.exit_code)
+        raise
+    if rank != 0 or rec is None:
+        return
+    if supervised:  # the supervising parent prints from the record
+        if rec.status != "ok":
+            sys.exit(1)
+        return
+    _emit(rec, path, as_json)
+
+
+def _relaunch(kwargs: dict[str, Any], ranks: int, time_limit: float | None,
+              as_json: bool) -> None:
+    import mpi4py
+
+    # this process only validates and supervises: it must not become an MPI process itself
+    mpi4py.rc.initialize = False
+    mpi4py.rc.finalize = False
+    from harness import runner, workloads
+
+    wl = workloads.get(kwargs["workload"])
+    params, variant = wl.resolve(kwargs["size"], kwargs["overrides"], kwargs["mode"], ranks,
+                                 kwargs["variant"])
+    run_id = kwargs["run_id"] or records.new_run_id()
+    child = [sys.executable, "-m", "harness", "run", kwargs["workload"], "--ranks", str(ranks),
+             "--mode", kwargs["mode"], "--size", kwargs["size"], "--variant", variant,
+             "--reps", str(kwargs["repetitions"]), "--warmup", str(kwargs["warmup"]),
+             "--out", str(kwargs["out"]), "--sweep-id", kwargs["sweep_id"],
+             "--run-id", run_id, "--supervised"]
+    for key, value in kwargs["overrides"].items():
+        child += ["--set", f"{key}={value}"]
+    if kwargs["keep_files"]:
+        child.append("--keep-files")
+    done = local.run_supervised(local.mpiexec_command(ranks, child), time_limit)
+    path = records.exists(kwargs["out"], kwargs["sweep_id"], run_id)
+    if path is None:
+        if done.timed_out:
+            error = f"timeout after {time_limit:g} s"
+        elif done.interrupted:
+            error = "interrupted (SIGINT) before the run finished"
+        elif done.returncode == 2:
+            sys.exit(2)  # bad input caught inside MPI: already reported, no record by design
+        else:
+            error = (f"mpiexec exited with code {done.returncode} and no record; last output:\n"
+                     + done.stderr_tail.strip()[-2000:])
+        opts = runner.RunOptions(**{**kwargs, "run_id": run_id})
+        rec = runner.failed_record(opts, run_id, ranks, error, params, variant)
+        path = records.write(kwargs["out"], rec)
+    else:
+        rec = records.load(path)
+    if done.interrupted:
+        if not as_json:
+            click.echo(summarize(rec, path))
+        sys.exit(130)
+    _emit(rec, path, as_json)

@@ -1,0 +1,1 @@
+"""Launchers (``mpiexec`` locally, ``srun`` in an allocation) and scheduler backends (Slurm)."""

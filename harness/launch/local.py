@@ -1,0 +1,139 @@
+"""The local launcher: start a command under ``mpiexec -n N`` and supervise it.
+
+``mpiexec`` is looked up next to the running Python first (the ``mpich`` wheel installs it in
+the virtualenv's ``bin``), then on ``PATH``; ``HARNESS_MPIEXEC`` overrides both and
+``HARNESS_MPIEXEC_ARGS`` adds flags (e.g. ``--bind-to core``). Open MPI refuses to run as root
+or to oversubscribe without flags, which are added when it is detected.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import LaunchError
+
+#: environment variables that mean "this process was started by an MPI launcher"
+LAUNCHED_BY_MPI = ("PMI_RANK", "PMI_SIZE", "PMI_FD", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE",
+                   "MPI_LOCALNRANKS", "HYDI_CONTROL_FD")
+
+
+def under_mpi_launcher() -> bool:
+    """True when an MPI launcher (mpiexec, srun with a PMI plugin) started this process."""
+    return any(k in os.environ for k in LAUNCHED_BY_MPI)
+
+
+def find_mpiexec() -> str:
+    """Path of the ``mpiexec`` to use.
+
+    Raises
+    ------
+    LaunchError
+        When none is found; the message says how to provide one.
+    """
+    explicit = os.environ.get("HARNESS_MPIEXEC")
+    if explicit:
+        return explicit
+    beside = Path(sys.executable).parent / "mpiexec"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("mpiexec")
+    if found:
+        return found
+    raise LaunchError(
+        "mpiexec not found: install the 'mpich' wheel into this environment, load the site's "
+        "MPI module, or set HARNESS_MPIEXEC"
+    )
+
+
+def _is_open_mpi(mpiexec: str) -> bool:
+    try:
+        out = subprocess.run([mpiexec, "--version"], capture_output=True, text=True,
+                             timeout=20, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "open mpi" in (out.stdout + out.stderr).lower()
+
+
+def mpiexec_command(ranks: int, command: list[str]) -> list[str]:
+    """``mpiexec -n ranks [flags] command...`` for this machine."""
+    mpiexec = find_mpiexec()
+    flags = shlex.split(os.environ.get("HARNESS_MPIEXEC_ARGS", ""))
+    if _is_open_mpi(mpiexec):
+        flags.append("--oversubscribe")
+        if os.geteuid() == 0:
+            flags.append("--allow-run-as-root")
+    return [mpiexec, "-n", str(ranks), *flags, *command]
+
+
+@dataclass
+class Completed:
+    """How a supervised command ended."""
+
+    returncode: int
+    timed_out: bool
+    interrupted: bool
+    stderr_tail: str
+
+
+def run_supervised(argv: list[str], time_limit: float | None = None,
+                   tail_lines: int = 30) -> Completed:
+    """Run ``argv`` in its own process group, stdout passed through, stderr echoed and kept.
+
+    On ``time_limit`` (seconds) or Ctrl-C the whole group gets SIGTERM, then SIGKILL after 5 s,
+    so no rank outlives its launcher.
+
+    Raises
+    ------
+    LaunchError
+        When the command cannot be started.
+    """
+    try:
+        proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, errors="replace",
+                                start_new_session=True)
+    except OSError as e:
+        raise LaunchError(f"cannot start {argv[0]}: {e.strerror}") from e
+    tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
+
+    def pump() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            tail.append(line)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    timed_out = interrupted = False
+    try:
+        proc.wait(timeout=time_limit)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _stop_group(proc)
+    except KeyboardInterrupt:
+        interrupted = True
+        _stop_group(proc)
+    reader.join(timeout=5)
+    return Completed(proc.returncode if proc.returncode is not None else -9,
+                     timed_out, interrupted, "".join(tail))
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue

@@ -1,0 +1,222 @@
+"""Run one case under MPI and build its run record.
+
+The sequence on every rank: validate the parameters (before anything is written), compile the
+kernels (rank 0 first, filling the Numba cache, then the others), build the case, run the
+untimed warm-up repetitions, then the timed ones — each bracketed by a barrier and two
+``MPI.Wtime`` reads, its elapsed time reduced across ranks with MAX (min and mean kept) — then
+verify the final state. Rank 0 writes the record. A run whose verification fails is recorded
+with status ``verification_failed`` and no figure of merit; an exception on any rank is recorded
+as ``failed`` with its text, then the communicator is aborted so no rank hangs in a collective.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mpi4py import MPI
+
+from harness import provenance, records, workloads
+from harness.errors import HarnessError, ParameterError, RecordError
+from harness.timing import PhaseTimer, reduce_phases, reduce_seconds, time_repetition
+
+
+@dataclass
+class RunOptions:
+    """What to run: the ``harness run`` options, already parsed."""
+
+    workload: str
+    size: str = "tiny"
+    mode: str = "strong"
+    variant: str | None = None
+    overrides: dict[str, str] = field(default_factory=dict)
+    repetitions: int = 5
+    warmup: int = 1
+    out: Path = Path("results")
+    sweep_id: str = records.DEFAULT_SWEEP_ID
+    run_id: str | None = None
+    expected_ranks: int | None = None
+    keep_files: bool = False
+
+
+@dataclass
+class Topology:
+    """How the ranks sit on nodes, and whether they share cores."""
+
+    nodes: int
+    ranks_per_node: int
+    cpus_per_node: int
+    oversubscribed: bool
+
+
+def topology(comm: Any, threads_per_rank: int = 1) -> Topology:
+    """Count nodes and ranks per node; oversubscribed when a node's ranks × threads exceed the
+    CPUs its processes may run on (the union of their ``sched_getaffinity`` sets). Collective."""
+    node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    try:
+        cpus = node.allgather(sorted(os.sched_getaffinity(0)))
+        usable = len(set().union(*map(set, cpus)))
+        here = node.Get_size()
+        leaders = comm.allreduce(1 if node.Get_rank() == 0 else 0)
+        ranks_per_node = comm.allreduce(here, op=MPI.MAX)
+        cpus_per_node = comm.allreduce(usable, op=MPI.MIN)
+        over = comm.allreduce(here * threads_per_rank > usable, op=MPI.LOR)
+    finally:
+        node.Free()
+    return Topology(leaders, ranks_per_node, cpus_per_node, bool(over))
+
+
+def _scratch(opts: RunOptions, run_id: str) -> Path:
+    return Path(opts.out) / opts.sweep_id / ".work" / run_id
+
+
+def _base_record(opts: RunOptions, run_id: str, ranks: int, params: dict[str, Any],
+                 variant: str, status: str) -> records.RunRecord:
+    return records.RunRecord(
+        run_id=run_id, sweep_id=opts.sweep_id, workload=opts.workload, variant=variant,
+        mode=opts.mode, size=opts.size, params=params, ranks=ranks, status=status,
+        warmup=opts.warmup, repetitions=opts.repetitions,
+    )
+
+
+def failed_record(opts: RunOptions, run_id: str, ranks: int, error: str,
+                  params: dict[str, Any] | None = None, variant: str | None = None,
+                  extra_provenance: dict[str, Any] | None = None) -> records.RunRecord:
+    """A record with status ``failed`` and the error text, for a run that could not finish."""
+    rec = _base_record(opts, run_id, ranks, params or dict(opts.overrides),
+                       variant or opts.variant or "", "failed")
+    rec.error = error
+    rec.provenance = provenance.collect("", extra_provenance)
+    return rec
+
+
+def execute(opts: RunOptions, comm: Any = None) -> tuple[records.RunRecord | None, Path | None]:
+    """Run ``opts`` on ``comm`` (default ``MPI.COMM_WORLD``) in place. Collective.
+
+    Returns ``(record, path)`` on rank 0 and ``(None, None)`` elsewhere.
+
+    Raises
+    ------
+    ParameterError
+        On every rank, before anything runs, when the parameters do not validate.
+    """
+    comm = MPI.COMM_WORLD if comm is None else comm
+    rank, size = comm.Get_rank(), comm.Get_size()
+    if opts.expected_ranks is not None and opts.expected_ranks != size:
+        raise ParameterError(
+            f"--ranks {opts.expected_ranks} but MPI started {size} process(es); under srun use "
+            f"--mpi=pmi2 (or the site's PMI), under mpiexec pass -n {opts.expected_ranks}"
+        )
+    if opts.repetitions < 1 or opts.warmup < 0:
+        raise ParameterError("--reps must be >= 1 and --warmup >= 0")
+    run_id = comm.bcast(opts.run_id or records.new_run_id() if rank == 0 else None, root=0)
+    records.check_id("run id", run_id)
+    records.check_id("sweep id", opts.sweep_id)
+    workload = workloads.get(opts.workload)
+    params, variant = workload.resolve(opts.size, opts.overrides, opts.mode, size, opts.variant)
+    try:
+        return _measure(opts, comm, workload, params, variant, run_id)
+    except Exception as e:  # any failure mid-run: record it, then stop every rank
+        text = f"rank {rank}: {type(e).__name__}: {e}"
+        sys.stderr.write(f"harness: error: {text}\n")
+        if os.environ.get("HARNESS_DEBUG"):
+            traceback.print_exc()
+        rec = failed_record(opts, run_id, size, text, params, variant)
+        path = None
+        try:
+            path = records.write(opts.out, rec)  # the first failing rank's record wins
+        except RecordError:
+            pass
+        if size > 1:
+            sys.stderr.flush()
+            comm.Abort(1)
+        return (rec, path) if rank == 0 else (None, None)
+
+
+def _measure(opts: RunOptions, comm: Any, workload: workloads.Workload,
+             params: dict[str, Any], variant: str, run_id: str
+             ) -> tuple[records.RunRecord | None, Path | None]:
+    rank, size = comm.Get_rank(), comm.Get_size()
+    topo = topology(comm)
+    if rank == 0 and topo.oversubscribed:
+        sys.stderr.write(
+            f"harness: warning: {topo.ranks_per_node} ranks share {topo.cpus_per_node} CPUs on a "
+            "node (oversubscribed): timings are recorded but not valid for scaling\n"
+        )
+    # compile on rank 0 first so the others load the cache instead of racing to write it
+    if rank == 0:
+        workload.precompile()
+    comm.Barrier()
+    if rank != 0:
+        workload.precompile()
+    workdir = _scratch(opts, run_id)
+    if rank == 0:
+        workdir.mkdir(parents=True, exist_ok=True)
+    comm.Barrier()
+    case = workload.setup(comm, params, variant, workdir)
+    try:
+        timer = PhaseTimer(workload.phases)
+        for _ in range(opts.warmup):
+            case.reset()
+            time_repetition(comm, case.run, timer)
+        local_seconds: list[float] = []
+        local_phases: list[dict[str, float]] = []
+        for _ in range(opts.repetitions):
+            case.reset()
+            local_seconds.append(time_repetition(comm, case.run, timer))
+            local_phases.append(dict(timer.totals))
+        seconds = reduce_seconds(comm, local_seconds)
+        phases = reduce_phases(comm, workload.phases, local_phases)
+        verification = case.verify()
+        median = statistics.median(seconds["max"])
+        foms = [f.to_dict() for f in case.foms(median)] if verification.passed else []
+        work = case.work()
+        iterations = case.iterations
+    finally:
+        case.close()
+    mpi_library = MPI.Get_library_version().strip().splitlines()[0] if rank == 0 else ""
+    comm.Barrier()
+    if rank != 0:
+        return None, None
+    if not opts.keep_files:
+        shutil.rmtree(workdir, ignore_errors=True)
+    rec = _base_record(opts, run_id, size, params, variant,
+                       "ok" if verification.passed else "verification_failed")
+    rec.nodes = topo.nodes
+    rec.ranks_per_node = topo.ranks_per_node
+    rec.threads_per_rank = 1
+    rec.oversubscribed = topo.oversubscribed
+    rec.iterations = iterations
+    rec.seconds = seconds["max"]
+    rec.seconds_min = seconds["min"]
+    rec.seconds_mean = seconds["mean"]
+    rec.phases = phases
+    rec.fom = foms[0] if foms else None
+    rec.extra_foms = foms[1:]
+    rec.verification = verification.to_dict()
+    rec.work = work
+    rec.provenance = provenance.collect(
+        mpi_library, {"cpus_per_node": topo.cpus_per_node, "launcher": launcher_name()})
+    if not verification.passed:
+        rec.error = (f"verification failed: error {verification.error:.3e} > tolerance "
+                     f"{verification.tolerance:.1e} ({verification.method})")
+    return rec, records.write(opts.out, rec)
+
+
+def launcher_name() -> str:
+    """How this process was started: srun, mpiexec, or singleton (no launcher)."""
+    env = os.environ
+    if "SLURM_STEP_ID" in env and ("PMI_FD" in env or "PMIX_RANK" in env or "PMI_RANK" in env):
+        return "srun"
+    if any(k in env for k in ("PMI_RANK", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE", "PMI_FD")):
+        return "mpiexec"
+    return "singleton"
+
+
+__all__ = ["HarnessError", "RunOptions", "Topology", "execute", "failed_record", "topology"]

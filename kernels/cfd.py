@@ -1,0 +1,147 @@
+"""CFD kernel: explicit 2D advection–diffusion on a periodic grid, 5-point stencil.
+
+The scheme (fixed, so its figure of merit can be compared with other implementations of the same
+arithmetic) on the unit square with N×N cells, h = 1/N, (i, j) = (row, column), velocity (u, v)
+with u, v > 0 and diffusivity ν::
+
+    c'[i,j] = c[i,j] + dt·( ν·(c[i+1,j] + c[i−1,j] + c[i,j+1] + c[i,j−1] − 4·c[i,j]) / h²
+                            − u·(c[i,j] − c[i−1,j]) / h − v·(c[i,j] − c[i,j−1]) / h )
+
+first-order upwind advection, second-order central diffusion, explicit Euler. Rewritten with the
+five coefficients of :func:`stencil_coefficients` it is one multiply per neighbour::
+
+    c'[i,j] = cc·c[i,j] + cs·c[i+1,j] + cn·c[i−1,j] + ce·c[i,j+1] + cw·c[i,j−1]
+
+The kernels work on a rank's slab with one ghost layer: an array of shape (rows + 2, cols + 2)
+whose border holds the neighbours' values. They take only arrays and numbers; the halo exchange
+lives in ``harness/decomposition/cartesian.py``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+def stable_dt(n: int, nu: float, u: float, v: float, safety: float) -> float:
+    """Time step: ``safety`` times the positivity limit 1 / (4ν/h² + (u + v)/h).
+
+    Below that limit every coefficient of the update is non-negative, so the scheme is
+    monotone and stable in max norm.
+    """
+    h = 1.0 / n
+    return safety / (4.0 * nu / (h * h) + (u + v) / h)
+
+
+def stencil_coefficients(n: int, nu: float, u: float, v: float, dt: float
+                         ) -> tuple[float, float, float, float, float]:
+    """``(cc, cs, cn, ce, cw)``: weights of c[i,j], c[i+1,j], c[i−1,j], c[i,j+1], c[i,j−1]."""
+    h = 1.0 / n
+    d = dt * nu / (h * h)
+    ax = dt * u / h
+    ay = dt * v / h
+    return 1.0 - 4.0 * d - ax - ay, d, d + ax, d, d + ay
+
+
+def amplification_factor(n: int, nu: float, u: float, v: float, dt: float,
+                         kx: int, ky: int) -> complex:
+    """Exact factor G by which one step multiplies the mode exp(i·2π(kx·i + ky·j)/N)."""
+    a = 2.0 * math.pi * kx / n
+    b = 2.0 * math.pi * ky / n
+    h = 1.0 / n
+    diffusion = nu * (2.0 * math.cos(a) + 2.0 * math.cos(b) - 4.0) / (h * h)
+    advection = u * (1.0 - complex(math.cos(a), -math.sin(a))) / h \
+        + v * (1.0 - complex(math.cos(b), -math.sin(b))) / h
+    return 1.0 + dt * (diffusion - advection)
+
+
+def fourier_mode(n: int, kx: int, ky: int, row0: int, rows: int, col0: int, cols: int,
+                 amplitude: float = 1.0, phase: float = 0.0) -> np.ndarray:
+    """amplitude·sin(2π(kx·i + ky·j)/N + phase) on global rows [row0, row0+rows), same for cols.
+
+    x runs along the row index i (paired with u and kx), y along the column index j (v, ky).
+    Integer products are reduced modulo N first so the angle stays small and exact.
+    """
+    i = np.arange(row0, row0 + rows, dtype=np.int64)[:, None]
+    j = np.arange(col0, col0 + cols, dtype=np.int64)[None, :]
+    turns = ((kx * i) % n + (ky * j) % n) % n
+    return amplitude * np.sin(2.0 * np.pi * turns / n + phase)
+
+
+@njit(cache=True)
+def update(c, out, r0, r1, c0, c1, cc, cs, cn, ce, cw):  # pragma: no cover - compiled
+    """out[i, j] for rows [r0, r1) and cols [c0, c1) of the padded slab (ghosts read, not written)."""
+    for i in range(r0, r1):
+        up = c[i - 1]
+        mid = c[i]
+        down = c[i + 1]
+        row = out[i]
+        for j in range(c0, c1):
+            row[j] = cc * mid[j] + cs * down[j] + cn * up[j] + ce * mid[j + 1] + cw * mid[j - 1]
+
+
+@njit(cache=True)
+def update_residual(c, out, r0, r1, c0, c1, cc, cs, cn, ce, cw):  # pragma: no cover - compiled
+    """As :func:`update`, also returning max |out − c| over the region (the step's residual)."""
+    res = 0.0
+    for i in range(r0, r1):
+        up = c[i - 1]
+        mid = c[i]
+        down = c[i + 1]
+        row = out[i]
+        for j in range(c0, c1):
+            new = cc * mid[j] + cs * down[j] + cn * up[j] + ce * mid[j + 1] + cw * mid[j - 1]
+            row[j] = new
+            res = max(res, abs(new - mid[j]))
+    return res
+
+
+@njit(cache=True)
+def pack_column(c, col, r0, r1, buf):  # pragma: no cover - compiled
+    """Copy c[r0:r1, col] into the contiguous ``buf``."""
+    for i in range(r0, r1):
+        buf[i - r0] = c[i, col]
+
+
+@njit(cache=True)
+def unpack_column(buf, c, col, r0, r1):  # pragma: no cover - compiled
+    """Copy ``buf`` into c[r0:r1, col]."""
+    for i in range(r0, r1):
+        c[i, col] = buf[i - r0]
+
+
+@njit(cache=True)
+def pack_row(c, row, c0, c1, buf):  # pragma: no cover - compiled
+    """Copy c[row, c0:c1] into the contiguous ``buf``."""
+    for j in range(c0, c1):
+        buf[j - c0] = c[row, j]
+
+
+@njit(cache=True)
+def unpack_row(buf, c, row, c0, c1):  # pragma: no cover - compiled
+    """Copy ``buf`` into c[row, c0:c1]."""
+    for j in range(c0, c1):
+        c[row, j] = buf[j - c0]
+
+
+def fill_periodic_ghosts(c: np.ndarray) -> None:
+    """Serial halo: copy the opposite edges of a whole periodic grid into its ghost layer."""
+    c[0, 1:-1] = c[-2, 1:-1]
+    c[-1, 1:-1] = c[1, 1:-1]
+    c[1:-1, 0] = c[1:-1, -2]
+    c[1:-1, -1] = c[1:-1, 1]
+
+
+def precompile() -> None:
+    """Compile every kernel on a 4×4 grid (fills the on-disk cache)."""
+    c = np.zeros((6, 6))
+    out = np.zeros_like(c)
+    buf = np.zeros(4)
+    update(c, out, 1, 5, 1, 5, 0.5, 0.1, 0.2, 0.1, 0.1)
+    update_residual(c, out, 1, 5, 1, 5, 0.5, 0.1, 0.2, 0.1, 0.1)
+    pack_column(c, 1, 1, 5, buf)
+    unpack_column(buf, c, 0, 1, 5)
+    pack_row(c, 1, 1, 5, buf)
+    unpack_row(buf, c, 0, 1, 5)
