@@ -11,6 +11,7 @@ as ``failed`` with its text, then the communicator is aborted so no rank hangs i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import statistics
@@ -129,10 +130,8 @@ def execute(opts: RunOptions, comm: Any = None) -> tuple[records.RunRecord | Non
             traceback.print_exc()
         rec = failed_record(opts, run_id, size, text, params, variant)
         path = None
-        try:
-            path = records.write(opts.out, rec)  # the first failing rank's record wins
-        except RecordError:
-            pass
+        with contextlib.suppress(RecordError):  # the first failing rank's record wins
+            path = records.write(opts.out, rec)
         if size > 1:
             sys.stderr.flush()
             comm.Abort(1)

@@ -72,7 +72,7 @@ def fourier_mode(n: int, kx: int, ky: int, row0: int, rows: int, col0: int, cols
 
 @njit(cache=True)
 def update(c, out, r0, r1, c0, c1, cc, cs, cn, ce, cw):  # pragma: no cover - compiled
-    """out[i, j] for rows [r0, r1) and cols [c0, c1) of the padded slab (ghosts read, not written)."""
+    """out[i, j] for rows [r0, r1), cols [c0, c1) of the padded slab (ghosts read only)."""
     for i in range(r0, r1):
         up = c[i - 1]
         mid = c[i]

@@ -45,9 +45,10 @@ def _fmt(seconds: float) -> str:
 def summarize(rec: records.RunRecord, path: Path | None) -> str:
     """A short, human summary of a record (what ``harness run`` prints without ``--json``)."""
     params = " ".join(f"{k}={v}" for k, v in rec.params.items())
+    over = "  OVERSUBSCRIBED (timings not valid for scaling)" if rec.oversubscribed else ""
     lines = [
         f"{rec.workload}/{rec.variant} {rec.mode} size={rec.size}  ranks={rec.ranks} "
-        f"nodes={rec.nodes}{'  OVERSUBSCRIBED (timings not valid for scaling)' if rec.oversubscribed else ''}",
+        f"nodes={rec.nodes}{over}",
         f"  params   {params}",
     ]
     if rec.seconds:
@@ -65,7 +66,8 @@ def summarize(rec: records.RunRecord, path: Path | None) -> str:
     v = rec.verification
     if v:
         verdict = "passed" if v["passed"] else "FAILED"
-        lines.append(f"  verify   {verdict}: error {v['error']:.3g} (tolerance {v['tolerance']:.3g})")
+        lines.append(
+            f"  verify   {verdict}: error {v['error']:.3g} (tolerance {v['tolerance']:.3g})")
     if rec.error:
         lines.append(f"  error    {rec.error}")
     lines.append(f"  status   {rec.status}")

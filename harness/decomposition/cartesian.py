@@ -184,7 +184,7 @@ def gather_field(grid: CartesianGrid, c: np.ndarray, root: int = 0) -> np.ndarra
         displs = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
         cart.Gatherv(mine, [flat, counts, displs, MPI.DOUBLE], root=root)
         field = np.empty((grid.n, grid.n))
-        for (r0, r, c0, k), off, cnt in zip(slabs, displs, counts):
+        for (r0, r, c0, k), off, cnt in zip(slabs, displs, counts, strict=True):
             field[r0:r0 + r, c0:c0 + k] = flat[off:off + cnt].reshape(r, k)
         return field
     cart.Gatherv(mine, None, root=root)
