@@ -164,6 +164,7 @@ def _measure(opts: RunOptions, comm: Any, workload: workloads.Workload,
         for _ in range(opts.warmup):
             case.reset()
             time_repetition(comm, case.run, timer)
+        _inject_fault(rank)
         local_seconds: list[float] = []
         local_phases: list[dict[str, float]] = []
         for _ in range(opts.repetitions):
@@ -206,6 +207,13 @@ def _measure(opts: RunOptions, comm: Any, workload: workloads.Workload,
         rec.error = (f"verification failed: error {verification.error:.3e} > tolerance "
                      f"{verification.tolerance:.1e} ({verification.method})")
     return rec, records.write(opts.out, rec)
+
+
+def _inject_fault(rank: int) -> None:
+    """Fail on purpose on the rank named by ``HARNESS_INJECT_FAULT`` (for testing that a failed
+    rank leaves a ``failed`` record and hangs no one)."""
+    if os.environ.get("HARNESS_INJECT_FAULT", "").strip() == str(rank):
+        raise RuntimeError(f"fault injected on rank {rank} by HARNESS_INJECT_FAULT")
 
 
 def launcher_name() -> str:

@@ -86,7 +86,11 @@ class Completed:
 
 def run_supervised(argv: list[str], time_limit: float | None = None,
                    tail_lines: int = 30) -> Completed:
-    """Run ``argv`` in its own process group, stdout passed through, stderr echoed and kept.
+    """Run ``argv`` in its own process group; its output is echoed to stderr and its tail kept.
+
+    The supervised command reports through files (the run record), so everything it prints —
+    including the launcher's own banners — is diagnostics and goes to stderr, leaving this
+    process's stdout clean for ``--json``.
 
     On ``time_limit`` (seconds) or Ctrl-C the whole group gets SIGTERM, then SIGKILL after 5 s,
     so no rank outlives its launcher.
@@ -97,15 +101,14 @@ def run_supervised(argv: list[str], time_limit: float | None = None,
         When the command cannot be started.
     """
     try:
-        proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, errors="replace",
-                                start_new_session=True)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, errors="replace", start_new_session=True)
     except OSError as e:
         raise LaunchError(f"cannot start {argv[0]}: {e.strerror}") from e
     tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
 
     def pump() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
+        for line in proc.stdout:  # type: ignore[union-attr]
             sys.stderr.write(line)
             sys.stderr.flush()
             tail.append(line)

@@ -1,0 +1,24 @@
+"""Helpers for tests that run the ``harness`` command as a user would.
+
+Import as ``from clitools import harness, run_json`` (``tests/`` is on pytest's pythonpath).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+
+def harness(*args, env=None, timeout=300):
+    """Run ``python -m harness ARGS`` and return the CompletedProcess (text mode)."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "harness", *map(str, args)],
+                          capture_output=True, text=True, env=full_env, timeout=timeout,
+                          check=False)
+
+
+def run_json(*args, **kwargs):
+    """``harness run ... --json``; asserts it succeeded and returns the record."""
+    done = harness("run", *args, "--json", **kwargs)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)

@@ -1,0 +1,97 @@
+"""Run records: round trip, atomic never-overwrite writes, and rejection of malformed files."""
+
+import json
+
+import pytest
+
+from harness import records
+from harness.errors import RecordError
+
+
+def make(**changes) -> records.RunRecord:
+    rec = records.RunRecord(
+        run_id=records.new_run_id(), sweep_id="s1", workload="cfd", variant="blocking",
+        mode="strong", size="tiny", params={"n": 64}, ranks=2, status="ok", repetitions=2,
+        warmup=1, iterations=50, seconds=[0.5, 0.6], seconds_min=[0.4, 0.5],
+        seconds_mean=[0.45, 0.55],
+        phases={"compute": {"min": 0.3, "mean": 0.35, "max": 0.4}},
+        fom={"name": "cell updates/s", "unit": "cell updates/s", "value": 1e8},
+        verification={"passed": True, "method": "closed form", "checksum": {"sum": 1.0},
+                      "error": 1e-15, "tolerance": 1e-9},
+        provenance={"host": "h"},
+    )
+    for k, v in changes.items():
+        setattr(rec, k, v)
+    return rec
+
+
+def test_round_trip(tmp_path):
+    rec = make()
+    path = records.write(tmp_path, rec)
+    assert path == tmp_path / "s1" / f"cfd-strong-p2-{rec.run_id}.json"
+    back = records.load(path)
+    assert back == rec
+    assert json.loads(path.read_text())["schema"] == "harness.run/1"
+    assert records.exists(tmp_path, "s1", rec.run_id) == path
+    assert records.find([tmp_path]) == [path]
+    assert not list((tmp_path / "s1").glob(".tmp-*"))  # no temp file left behind
+
+
+def test_never_overwrites(tmp_path):
+    rec = make()
+    path = records.write(tmp_path, rec)
+    before = path.read_bytes()
+    with pytest.raises(RecordError, match="already exists"):
+        records.write(tmp_path, make(run_id=rec.run_id, seconds=[9.0, 9.0]))
+    assert path.read_bytes() == before
+
+
+def test_run_ids_are_unique():
+    assert len({records.new_run_id() for _ in range(1000)}) == 1000
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("ranks", None, "field 'ranks' is missing"),
+    ("ranks", "2", "field 'ranks' must be int"),
+    ("ranks", True, "field 'ranks' must be int"),
+    ("ranks", 0, "field 'ranks' is 0"),
+    ("status", "great", "field 'status'"),
+    ("mode", "sideways", "field 'mode'"),
+    ("schema", "harness.run/0", "field 'schema'"),
+    ("seconds", [0.1, -1], "field 'seconds' entry 1"),
+    ("seconds", [], "field 'seconds' is empty"),
+    ("verification", None, "field 'verification' must record a passed"),
+    ("phases", {"halo": {"min": 1}}, "field 'phases' entry 'halo'"),
+    ("fom", {"name": "x"}, "field 'fom' must have"),
+])
+def test_rejects_malformed(tmp_path, field, value, message):
+    data = make().to_dict()
+    if value is None and field == "ranks":
+        del data[field]
+    else:
+        data[field] = value
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(RecordError) as info:
+        records.load(path)
+    assert str(path) in str(info.value)
+    assert message in str(info.value)
+
+
+def test_rejects_non_json_and_non_object(tmp_path):
+    (tmp_path / "a.json").write_text("{not json")
+    (tmp_path / "b.json").write_text("[1, 2]")
+    with pytest.raises(RecordError, match="not valid JSON"):
+        records.load(tmp_path / "a.json")
+    with pytest.raises(RecordError, match="JSON object"):
+        records.load(tmp_path / "b.json")
+
+
+def test_failed_record_without_timings_is_valid(tmp_path):
+    rec = make(status="failed", seconds=[], fom=None, verification=None, error="rank 1: boom")
+    assert records.load(records.write(tmp_path, rec)).error == "rank 1: boom"
+
+
+def test_unsafe_ids_rejected(tmp_path):
+    with pytest.raises(RecordError, match="sweep id"):
+        records.write(tmp_path, make(sweep_id="../escape"))
