@@ -1,0 +1,338 @@
+"""Speedup, efficiency, Karp–Flatt, targets, alerts and the bottleneck, from repetitions.
+
+Pure pandas: a frame of repetitions (:mod:`harness.inputs`) in, frames out; no I/O. Per group
+(workload, mode, variant), with baseline ``p0`` the smallest core count measured unless
+``baseline_cores`` is given, ``T0`` its median time and ``r = p/p0`` (DESIGN "Analysis
+contract"):
+
+- strong: speedup ``S = T0/T``, efficiency ``E = S/r``;
+- weak: ``E = T0/T``, scaled speedup ``S = r E``;
+- Karp–Flatt serial fraction, r > 1: ``e = (1/S - 1/r)/(1 - 1/r)`` (on the scaled speedup in
+  weak mode);
+- ``T`` is the median of a point's repetitions, reported with min, max and relative IQR
+  (interquartile range over median). Efficiencies above 1 are kept as measured.
+
+Status per point is ``pass`` when E is strictly above its target, ``fail`` otherwise, and
+``no-target`` above the last target row. A measured E below the P2 threshold is an alert; a
+model's prediction below it at a scale not measured is a separate, ``predicted`` alert. The
+bottleneck is the non-compute phase (any but ``compute`` and ``assemble``) whose share of the time
+grows most from the baseline to the largest scale; load imbalance is max/mean over ranks of the
+compute phase.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from harness import models
+from harness.errors import DataError
+from harness.targets import Targets
+
+KEYS = ["workload", "mode", "variant"]
+PHASE, PHASE_MAX = "phase_", "phasemax_"
+#: phase -> what the platform calls it when it is the bottleneck
+PHASE_NAMES = {"halo": "Network I/O", "io": "File I/O", "reduce": "Synchronization",
+               "distribute": "Communication", "serial": "Serial work"}
+COMPUTE = "compute"
+#: phases that are local computation, never the bottleneck (fea assembles before it solves)
+COMPUTE_PHASES = (COMPUTE, "assemble")
+POINT_COLUMNS = ["workload", "mode", "variant", "cores", "scale", "seconds", "seconds_min",
+                 "seconds_max", "repetitions", "rel_iqr", "speedup", "efficiency", "karp_flatt",
+                 "target", "status"]
+ALERT_COLUMNS = [*KEYS, "level", "kind", "cores", "scale", "efficiency", "threshold", "model",
+                 "message"]
+
+
+@dataclass
+class Analysis:
+    """Everything the analyzer found, as frames (one row per point / group / model / alert)."""
+
+    points: pd.DataFrame
+    groups: pd.DataFrame
+    fits: pd.DataFrame
+    predictions: pd.DataFrame
+    alerts: pd.DataFrame
+    targets: Targets
+
+
+def label(workload: str, mode: str, variant: str) -> str:
+    """How a group is named in messages: ``workload/mode`` or ``workload/mode/variant``."""
+    return f"{workload}/{mode}/{variant}" if variant else f"{workload}/{mode}"
+
+
+def summarize(repetitions: pd.DataFrame) -> pd.DataFrame:
+    """One row per (group, cores): median, spread and repetitions of the time, phase medians.
+
+    Also ``measurements`` (distinct runs behind the point) and the log-time statistics the
+    model fits use (``log_mean``, ``log_ssw``).
+    """
+    reps = repetitions.assign(log_seconds=np.log(repetitions["seconds"].to_numpy()))
+    grouped = reps.groupby([*KEYS, "cores"], observed=True, sort=True)
+    out = grouped.agg(seconds=("seconds", "median"), seconds_min=("seconds", "min"),
+                      seconds_max=("seconds", "max"), repetitions=("seconds", "size"),
+                      measurements=("run", "nunique"), log_mean=("log_seconds", "mean"),
+                      log_var=("log_seconds", "var"))
+    quartiles = grouped["seconds"].quantile([0.25, 0.75]).unstack()
+    out["rel_iqr"] = (quartiles[0.75] - quartiles[0.25]) / out["seconds"]
+    out["log_ssw"] = (out.pop("log_var") * (out["repetitions"] - 1)).fillna(0.0)
+    phases = [c for c in reps.columns if c.startswith((PHASE, PHASE_MAX))]
+    if phases:
+        out = out.join(grouped[phases].median())
+    out = out.reset_index()
+    for key in KEYS:
+        out[key] = out[key].astype(str)
+    return out
+
+
+def _baselines(summary: pd.DataFrame, baseline_cores: int | None) -> pd.Series:
+    """Baseline cores per summary row; raises if a requested baseline was not measured."""
+    by_group = summary.groupby(KEYS, sort=False)["cores"]
+    if baseline_cores is None:
+        return by_group.transform("min")
+    has = by_group.transform(lambda c: bool((c == baseline_cores).any()))
+    if not has.all():
+        row = summary.loc[~has.astype(bool)].iloc[0]
+        measured = summary.loc[(summary[KEYS] == row[KEYS]).all(axis=1), "cores"]
+        raise DataError(
+            f"--baseline-cores {baseline_cores} was not measured for "
+            f"{label(row['workload'], row['mode'], row['variant'])}; measured core counts: "
+            f"{', '.join(map(str, measured))}"
+        )
+    return pd.Series(baseline_cores, index=summary.index)
+
+
+def scaling(summary: pd.DataFrame, targets: Targets, baseline_cores: int | None = None
+            ) -> pd.DataFrame:
+    """Add scale, speedup, efficiency, Karp–Flatt, target and status to a summary.
+
+    Raises
+    ------
+    DataError
+        When ``baseline_cores`` was not measured for some group.
+    """
+    out = summary.copy()
+    p0 = _baselines(out, baseline_cores)
+    at_base = out.loc[out["cores"] == p0, [*KEYS, "seconds"]].rename(columns={"seconds": "t0"})
+    t0 = out[KEYS].merge(at_base, on=KEYS, how="left")["t0"].to_numpy()
+    r = out["cores"].to_numpy(dtype=np.float64) / p0.to_numpy(dtype=np.float64)
+    t = out["seconds"].to_numpy(dtype=np.float64)
+    strong = (out["mode"] == "strong").to_numpy()
+    speedup = np.where(strong, t0 / t, r * (t0 / t))
+    eff = np.where(strong, speedup / r, t0 / t)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        karp_flatt = np.where(r > 1, (1.0 / speedup - 1.0 / r) / (1.0 - 1.0 / r), np.nan)
+    target = targets.target_for(r)
+    out["baseline_cores"] = p0.to_numpy()
+    out["scale"], out["speedup"], out["efficiency"] = r, speedup, eff
+    out["karp_flatt"], out["target"] = karp_flatt, target
+    out["status"] = np.where(np.isnan(target), "no-target",
+                             np.where(eff > target, "pass", "fail"))
+    return out
+
+
+def bottleneck(group: pd.DataFrame) -> dict[str, object]:
+    """The non-compute phase whose share of time grows most from the baseline (r = 1) to the
+    largest scale, with both shares, and load imbalance (max/mean compute) at the largest scale.
+
+    Returns
+    -------
+    dict
+        ``phase, name, share_baseline, share_largest, load_imbalance, reason``; ``phase`` and
+        ``name`` are None (and ``reason`` says why) when no phase grows or none was timed.
+    """
+    base = group.loc[group["scale"] == 1.0].iloc[0]
+    largest = group.loc[group["scale"].idxmax()]
+    out: dict[str, object] = {"phase": None, "name": None, "share_baseline": np.nan,
+                              "share_largest": np.nan, "load_imbalance": np.nan, "reason": ""}
+    mean_c, max_c = PHASE + COMPUTE, PHASE_MAX + COMPUTE
+    if mean_c in group and max_c in group and largest[mean_c] > 0:
+        out["load_imbalance"] = float(largest[max_c] / largest[mean_c])
+    phases = [c[len(PHASE):] for c in group.columns
+              if c.startswith(PHASE) and c[len(PHASE):] not in COMPUTE_PHASES
+              and np.isfinite(base[c]) and np.isfinite(largest[c])]
+    if not phases:
+        out["reason"] = "no non-compute phase timings: bottleneck unknown"
+        return out
+    if largest["scale"] <= 1.0:
+        out["reason"] = "no point above the baseline: bottleneck unknown"
+        return out
+    share0 = {p: base[PHASE + p] / base["seconds"] for p in phases}
+    share1 = {p: largest[PHASE + p] / largest["seconds"] for p in phases}
+    phase = max(phases, key=lambda p: (share1[p] - share0[p], p))
+    if share1[phase] - share0[phase] <= 0:
+        out["reason"] = "no non-compute phase grows its share of the time"
+        return out
+    out.update(phase=phase, name=PHASE_NAMES.get(phase, phase),
+               share_baseline=float(share0[phase]), share_largest=float(share1[phase]))
+    return out
+
+
+def _bottleneck_columns(verdict: dict[str, object]) -> dict[str, object]:
+    return {"bottleneck_phase": verdict["phase"], "bottleneck_name": verdict["name"],
+            "share_baseline": verdict["share_baseline"], "share_largest": verdict["share_largest"],
+            "load_imbalance": verdict["load_imbalance"]}
+
+
+def cores_text(cores: float) -> str:
+    """``1 core``, ``4 cores``, ``12.5 cores``."""
+    return f"{cores:g} core" + ("" if cores == 1 else "s")
+
+
+def _measured_alerts(points: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    low = points.loc[points["efficiency"] < threshold]
+    alerts = low[[*KEYS, "cores", "scale", "efficiency"]].copy()
+    alerts["level"], alerts["kind"], alerts["threshold"], alerts["model"] = \
+        "P2", "measured", threshold, None
+    alerts["message"] = [
+        f"P2: measured efficiency {e:.3f} < {threshold:.2f} at {cores_text(c)} ({r:g}x)"
+        for e, c, r in zip(low["efficiency"], low["cores"], low["scale"], strict=True)
+    ]
+    return alerts.reindex(columns=ALERT_COLUMNS)
+
+
+def _predicted_alerts(predicted: pd.DataFrame, keys: tuple[str, str, str], model: str,
+                      threshold: float) -> list[dict[str, object]]:
+    """P2 alerts where only the model says so: predicted E below threshold, scale not measured."""
+    low = predicted.loc[(predicted["efficiency"] < threshold) & ~predicted["measured"]]
+    return [
+        {**dict(zip(KEYS, keys, strict=True)), "level": "P2", "kind": "predicted",
+         "cores": cores, "scale": scale, "efficiency": eff, "threshold": threshold,
+         "model": model,
+         "message": f"P2 (predicted by {model}): efficiency {eff:.3f} < {threshold:.2f} at "
+                    f"{scale:g}x ({cores_text(cores)})"}
+        for scale, cores, eff in zip(low["scale"], low["cores"], low["efficiency"], strict=True)
+    ]
+
+
+def _notes(group: pd.DataFrame, targets: Targets, baseline: int) -> list[str]:
+    notes = []
+    repeated = group.loc[group["measurements"] > 1]
+    if len(repeated):
+        listed = ", ".join(f"{c} (x{m})" for c, m in
+                           zip(repeated["cores"][:8], repeated["measurements"][:8], strict=True))
+        more = f" and {len(repeated) - 8} more" if len(repeated) > 8 else ""
+        notes.append("duplicate core counts aggregated (the median of all their repetitions is "
+                     f"used): {listed}{more} cores")
+    if baseline != targets.baseline_cores:
+        hint = (f"; pass --baseline-cores {targets.baseline_cores} to match"
+                if (group["cores"] == targets.baseline_cores).any() else "")
+        notes.append(f"baseline is {cores_text(baseline)}; the targets count scales from "
+                     f"{cores_text(targets.baseline_cores)}{hint}")
+    return notes
+
+
+def _fit_group(group: pd.DataFrame, mode: str, targets: Targets, baseline: int
+               ) -> tuple[list[models.Fit], models.Fit | None, str, pd.DataFrame]:
+    stats = group[["scale", "repetitions", "log_mean", "log_ssw"]]
+    order = [*models.APPLIES[mode], *(m for m in models.MODELS if m not in models.APPLIES[mode])]
+    fits = [models.fit(stats, name, mode) for name in order]
+    chosen, why = models.choose(fits)
+    if chosen is None:
+        return fits, None, why, pd.DataFrame()
+    predicted = models.predict(chosen, np.asarray(targets.scales), baseline)
+    predicted["target"] = targets.target_for(predicted["scale"].to_numpy())
+    predicted["status"] = np.where(predicted["efficiency"] > predicted["target"], "pass", "fail")
+    predicted["measured"] = np.isclose(predicted["scale"].to_numpy()[:, None],
+                                       group["scale"].to_numpy()[None, :]).any(axis=1)
+    return fits, chosen, why, predicted
+
+
+def analyze(repetitions: pd.DataFrame, targets: Targets, baseline_cores: int | None = None
+            ) -> Analysis:
+    """Analyze every group of a repetitions frame.
+
+    Parameters
+    ----------
+    repetitions
+        One row per repetition: ``workload, mode, variant, cores, seconds, run`` and optional
+        ``phase_<name>`` / ``phasemax_<name>`` columns.
+    targets
+        The target table (:func:`harness.targets.defaults` or a loaded file).
+    baseline_cores
+        Baseline core count for every group; default: each group's smallest.
+
+    Returns
+    -------
+    Analysis
+        Points (groups with at least two core counts), one row per group (baseline, bottleneck,
+        model choice, notes), fits (one row per group and model), predictions and alerts.
+
+    Raises
+    ------
+    DataError
+        When ``baseline_cores`` was not measured for some group.
+    """
+    points = scaling(summarize(repetitions), targets, baseline_cores)
+    groups, fits, predictions, alerts = [], [], [], []
+    keep = np.ones(len(points), dtype=bool)
+    for keys, group in points.groupby(KEYS, sort=True):
+        workload, mode, variant = keys
+        baseline = int(group["baseline_cores"].iloc[0])
+        base = group.loc[group["cores"] == baseline].iloc[0]
+        row: dict[str, object] = dict(zip(KEYS, keys, strict=True))
+        row.update(baseline_cores=baseline, baseline_seconds=float(base["seconds"]),
+                   core_counts=len(group), largest_scale=float(group["scale"].max()),
+                   model=None, model_choice="")
+        notes = _notes(group, targets, baseline)
+        fitted, chosen, why, predicted = _fit_group(group, mode, targets, baseline)
+        frame = models.fits_frame(fitted)
+        frame["chosen"] = frame["model"] == (chosen.model if chosen else None)
+        fits.append(frame.assign(workload=workload, mode=mode, variant=variant))
+        verdict = bottleneck(group)
+        row.update(_bottleneck_columns(verdict), notes=notes)
+        groups.append(row)
+        if len(group) == 1:
+            keep[group.index] = False
+            reps = int(base["repetitions"])
+            notes.insert(0, "speedup undefined: only one core count measured "
+                            f"({cores_text(baseline)}, median {base['seconds']:.4g} s over {reps} "
+                            f"repetition{'s' if reps != 1 else ''}); measure at least two core "
+                            "counts")
+            continue
+        row.update(model=chosen.model if chosen else None, model_choice=why)
+        if chosen is None:
+            notes.append(f"no prediction: {why}")
+        else:
+            predictions.append(predicted.assign(workload=workload, mode=mode, variant=variant))
+            alerts += _predicted_alerts(predicted, keys, chosen.model, targets.p2_alert)
+        if verdict["reason"]:
+            notes.append(str(verdict["reason"]))
+    measured = points.loc[keep].reset_index(drop=True)
+    alert_frame = pd.concat([_measured_alerts(measured, targets.p2_alert),
+                             pd.DataFrame(alerts, columns=ALERT_COLUMNS)], ignore_index=True)
+    return Analysis(
+        points=measured,
+        groups=pd.DataFrame(groups),
+        fits=_frame(fits),
+        predictions=_frame(predictions),
+        alerts=alert_frame.sort_values([*KEYS, "kind", "scale"], kind="stable",
+                                       ignore_index=True),
+        targets=targets,
+    )
+
+
+def _frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame(columns=KEYS)
+    frame = pd.concat(parts, ignore_index=True)
+    return frame[KEYS + [c for c in frame.columns if c not in KEYS]]
+
+
+def missed(result: Analysis) -> list[str]:
+    """Measured points that fail their target or raise an alert, one message each (``--check``).
+
+    Predicted alerts and predicted failures do not count: they are not measurements.
+    """
+    points = result.points
+    bad = points.loc[(points["status"] == "fail")
+                     | (points["efficiency"] < result.targets.p2_alert)]
+    return [
+        f"{label(w, m, v)} at {cores_text(c)}: E = {e:.3f}"
+        + (f" (target > {t:.2f})" if np.isfinite(t) else "")
+        + (" P2 alert" if e < result.targets.p2_alert else "")
+        for w, m, v, c, e, t in zip(bad["workload"], bad["mode"], bad["variant"], bad["cores"],
+                                    bad["efficiency"], bad["target"], strict=True)
+    ]

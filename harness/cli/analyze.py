@@ -1,0 +1,47 @@
+"""``harness analyze``: speedup, efficiency, serial fraction, models, targets and alerts.
+
+Parses the command line, then hands off: :mod:`harness.inputs` reads the records and CSVs,
+:mod:`harness.analysis` (with :mod:`harness.models`) computes, :mod:`harness.render` formats.
+Nothing is written to disk; the report goes to stdout.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from harness import analysis, inputs, render, targets
+from harness.errors import TargetMissedError
+
+
+@click.command("analyze")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--baseline-cores", type=click.IntRange(min=1), default=None,
+              help="Core count to measure speedup from (default: each group's smallest).")
+@click.option("--targets", "targets_file", type=click.Path(path_type=Path), default=None,
+              help="TOML file replacing the platform's default efficiency targets.")
+@click.option("--format", "fmt", type=click.Choice(render.FORMATS), default="table",
+              show_default=True, help="table for people, json (one document), csv (the points).")
+@click.option("--check", is_flag=True,
+              help="Exit 3 when a measured point misses its target or raises an alert.")
+def analyze(paths: tuple[Path, ...], baseline_cores: int | None, targets_file: Path | None,
+            fmt: str, check: bool) -> None:
+    """Analyze run records (directories, searched recursively) and timing CSVs.
+
+    A CSV has columns workload, mode, cores, seconds (optional variant, phase_<name>), one
+    repetition per row. Per workload/mode/variant: speedup, efficiency and Karp-Flatt serial
+    fraction against the baseline, Amdahl/USL/Gustafson fits with 95 % intervals, predicted
+    efficiency at the target scales, target status, P2 alerts and the bottleneck phase.
+    """
+    table = targets.load(targets_file) if targets_file is not None else targets.defaults()
+    data = inputs.load(paths)
+    result = analysis.analyze(data.repetitions, table, baseline_cores)
+    click.echo(render.render(result, data.excluded, fmt), nl=False)
+    if check:
+        missed = analysis.missed(result)
+        if missed:
+            shown = "; ".join(missed[:5]) + (f"; and {len(missed) - 5} more" if len(missed) > 5
+                                             else "")
+            raise TargetMissedError(f"{len(missed)} measured point(s) missed the target or "
+                                    f"raised an alert: {shown}")

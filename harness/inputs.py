@@ -1,0 +1,334 @@
+"""Turn run records and timing CSVs into one tidy frame of repetitions for the analyzer.
+
+Inputs are directories of run records (searched recursively), single ``.json`` records, and CSV
+files with the columns ``workload, mode, cores, seconds`` and optionally ``variant`` and
+``phase_<name>`` (seconds spent in that phase; ``phasemax_<name>`` may give its maximum over
+ranks). Each CSV row is one measured repetition; other columns are ignored.
+
+The result has one row per repetition with the columns ``workload, mode, variant, cores,
+seconds, run, source`` and the phase columns. ``run`` numbers the measurements: all repetitions
+of one run record share it, every CSV row has its own. For a record, ``cores`` is ranks times
+threads per rank, every entry of ``seconds`` is a row, and ``phase_<name>`` / ``phasemax_<name>``
+are the mean / max over ranks of that phase per repetition. Records that did not run cleanly
+(status not ``ok``, oversubscribed) are kept out of the repetitions and listed, with the reason,
+in the excluded frame (``source, workload, mode, variant, cores, reason``), as are other JSON
+files found in a directory, except the analyzer's own output (``analysis.json``), which is
+skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness import records
+from harness.errors import DataError, RecordError
+
+KEYS = ("workload", "mode", "variant")
+REQUIRED = ("workload", "mode", "cores", "seconds")
+PHASE = "phase_"
+PHASE_MAX = "phasemax_"
+MODES = ("strong", "weak")
+EXCLUDED_COLUMNS = ("source", "workload", "mode", "variant", "cores", "reason")
+#: documents ``harness analyze --format json`` writes (a sweep's analysis.json): not inputs
+ANALYSIS_SCHEMA = "harness.analysis/"
+_CSV_FORMAT = "columns workload, mode, cores, seconds (optional: variant, phase_<name>)"
+
+
+@dataclass
+class Inputs:
+    """What the analyzer reads: measured repetitions, and the inputs kept out with the reason."""
+
+    repetitions: pd.DataFrame
+    excluded: pd.DataFrame
+
+
+def _is_phase(column: str) -> bool:
+    for prefix in (PHASE, PHASE_MAX):
+        if column.startswith(prefix) and len(column) > len(prefix):
+            return True
+    return False
+
+
+def _bad_cell(path: Path, frame: pd.DataFrame, bad: np.ndarray, column: str, rule: str
+              ) -> DataError:
+    """One line naming the first bad cell of ``column``: file, line, value, and what is allowed."""
+    positions = np.flatnonzero(bad)
+    first = positions[0]
+    raw = frame[column].iloc[first]
+    shown = "an empty cell" if pd.isna(raw) else repr(str(raw))
+    line = int(frame.index[first]) + 2  # the header is line 1
+    others = len(positions) - 1
+    more = f" ({others} more bad row{'s' if others > 1 else ''} in this column)" if others else ""
+    return DataError(
+        f"{path}: line {line}, column {column!r}: {shown} is not allowed; {rule}{more}")
+
+
+def _label_column(path: Path, frame: pd.DataFrame, column: str, rule: str,
+                  allowed: tuple[str, ...] | None = None, default: str | None = None
+                  ) -> pd.Categorical:
+    """A string column as a categorical, stripped; checked on its distinct values only (fast)."""
+    if column not in frame:
+        return pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int8), [default or ""])
+    codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
+    labels = [str(u).strip() for u in uniques]
+    if allowed is not None:
+        labels = [u.lower() for u in labels]
+    if default is not None:  # empty cells take the default
+        codes = np.where(codes < 0, len(labels), codes)
+        labels.append(default)
+    bad_codes = [i for i, u in enumerate(labels)
+                 if (not u and default is None) or (allowed and u not in allowed)]
+    bad = codes < 0
+    if bad_codes:
+        bad = bad | np.isin(codes, bad_codes)
+    if bad.any():
+        raise _bad_cell(path, frame, bad, column, rule)
+    # distinct raw values may strip to the same label: merge them
+    cats = pd.Index(labels)
+    if cats.has_duplicates:
+        uniq, inverse = np.unique(np.asarray(labels, dtype=object), return_inverse=True)
+        return pd.Categorical.from_codes(inverse[codes], list(uniq))
+    return pd.Categorical.from_codes(codes, labels)
+
+
+def _numeric(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """``column`` as float64, and where a non-empty cell did not parse as a number."""
+    raw = frame[column]
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        values = raw.to_numpy(dtype=np.float64, na_value=np.nan)
+        return values, np.zeros(len(values), dtype=bool)
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    unparsed = np.isnan(values) & raw.notna().to_numpy()
+    return values, unparsed
+
+
+def read_csv(path: str | os.PathLike[str], first_run: int = 0) -> pd.DataFrame:
+    """Read and validate one timing CSV into tidy repetitions (see the module docstring).
+
+    Parameters
+    ----------
+    path
+        The CSV file.
+    first_run
+        ``run`` number of the first row; rows are numbered on from it.
+
+    Raises
+    ------
+    DataError
+        When the file is unreadable or empty, lacks a required column, or has a cell that is not
+        allowed (empty label, mode other than strong/weak, cores not a whole number >= 1,
+        seconds not a number > 0, a negative or non-numeric phase time); one line naming the
+        file, the line and column, and what is allowed.
+    """
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype={k: str for k in KEYS}, skip_blank_lines=False,
+                            skipinitialspace=True, low_memory=False)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty; a timing CSV needs {_CSV_FORMAT}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(f"{path}: not a readable CSV ({reason})") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror})") from e
+    frame.columns = [str(c).strip() for c in frame.columns]
+    for column in REQUIRED:
+        if column not in frame.columns:
+            raise DataError(f"{path}: missing column {column!r}; a timing CSV needs {_CSV_FORMAT}")
+    blank = frame[list(REQUIRED)].isna().all(axis=1).to_numpy()
+    if blank.any():
+        frame = frame.loc[~blank]
+    if frame.empty:
+        raise DataError(f"{path}: no data rows; a timing CSV needs {_CSV_FORMAT}")
+
+    out: dict[str, Any] = {
+        "workload": _label_column(path, frame, "workload", "workload must be a non-empty name"),
+        "mode": _label_column(path, frame, "mode", "mode must be strong or weak", allowed=MODES),
+        "variant": _label_column(path, frame, "variant", "variant must be a name", default=""),
+    }
+    cores, unparsed = _numeric(frame, "cores")
+    with np.errstate(invalid="ignore"):
+        bad = unparsed | ~np.isfinite(cores) | (cores < 1) | (cores != np.floor(cores))
+    if bad.any():
+        raise _bad_cell(path, frame, bad, "cores", "cores must be a whole number >= 1")
+    out["cores"] = cores.astype(np.int64)
+    seconds, unparsed = _numeric(frame, "seconds")
+    with np.errstate(invalid="ignore"):
+        bad = unparsed | ~np.isfinite(seconds) | (seconds <= 0)
+    if bad.any():
+        raise _bad_cell(path, frame, bad, "seconds", "seconds must be a number > 0")
+    out["seconds"] = seconds
+    out["run"] = np.arange(first_run, first_run + len(frame), dtype=np.int64)
+    out["source"] = pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int8), [str(path)])
+    for column in sorted(c for c in frame.columns if _is_phase(c)):
+        values, unparsed = _numeric(frame, column)
+        with np.errstate(invalid="ignore"):
+            bad = unparsed | np.isinf(values) | (values < 0)
+        if bad.any():
+            raise _bad_cell(path, frame, bad, column,
+                            "a phase time must be a number >= 0 (or left empty)")
+        out[column] = values
+    return pd.DataFrame(out)
+
+
+def _excluded(source: str, reason: str, rec: records.RunRecord | None = None) -> dict[str, Any]:
+    return {
+        "source": source,
+        "workload": rec.workload if rec else "",
+        "mode": rec.mode if rec else "",
+        "variant": rec.variant if rec else "",
+        "cores": rec.ranks * rec.threads_per_rank if rec else 0,
+        "reason": reason,
+    }
+
+
+def _exclusion_reason(rec: records.RunRecord) -> str | None:
+    """Why a valid record must stay out of every efficiency, or None if it may enter."""
+    if rec.status != "ok":
+        why = f"status {rec.status!r}"
+        check = rec.verification or {}
+        if rec.status == "verification_failed" and all(
+                isinstance(check.get(k), (int, float)) for k in ("error", "tolerance")):
+            why += (f": verification error {check['error']:.3g} exceeds the tolerance "
+                    f"{check['tolerance']:.3g}")
+        elif rec.error:
+            first = str(rec.error).strip().splitlines()
+            why += f": {first[0][:200]}" if first else ""
+        return why
+    if rec.oversubscribed:
+        return (f"oversubscribed ({rec.ranks} ranks x {rec.threads_per_rank} threads on fewer "
+                "cores): its times do not measure scaling")
+    if any(s <= 0 for s in rec.seconds):
+        return "a repetition took 0 s; times must be > 0"
+    return None
+
+
+def _record_rows(rec: records.RunRecord, source: str, run: int) -> list[dict[str, Any]]:
+    base: dict[str, Any] = {
+        "workload": rec.workload, "mode": rec.mode, "variant": rec.variant,
+        "cores": rec.ranks * rec.threads_per_rank, "run": run, "source": source,
+    }
+    for name, stats in rec.phases.items():
+        base[PHASE + name] = float(stats["mean"])
+        base[PHASE_MAX + name] = float(stats["max"])
+    return [{**base, "seconds": float(s)} for s in rec.seconds]
+
+
+def _read_record(path: Path, in_directory: bool) -> records.RunRecord | str | None:
+    """A validated record; for a JSON file in a directory that is not a run record, the string
+    ``"analysis"`` for the analyzer's own output (skipped) or None (listed as excluded)."""
+    if not in_directory:
+        return records.load(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise RecordError(f"{path}: cannot read run record ({e.strerror})") from e
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RecordError(f"{path}: not valid JSON ({e})") from e
+    schema = data.get("schema") if isinstance(data, dict) else None
+    if isinstance(schema, str) and schema.startswith(ANALYSIS_SCHEMA):
+        return "analysis"
+    if not (isinstance(schema, str) and schema.startswith("harness.run")):
+        return None
+    return records.validate(data, str(path))
+
+
+def _expand(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, str, bool]]:
+    """(file, kind, found in a directory) for every input; kind is 'csv' or 'record'."""
+    files: list[tuple[Path, str, bool]] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = records.find([p])
+            if not found:
+                raise DataError(f"{p}: no run records (*.json) under this directory")
+            files.extend((f, "record", True) for f in found)
+        elif not p.exists():
+            raise DataError(f"{p}: no such file or directory")
+        elif p.suffix.lower() == ".csv":
+            files.append((p, "csv", False))
+        elif p.suffix.lower() == ".json":
+            files.append((p, "record", False))
+        else:
+            raise DataError(f"{p}: expected a directory of run records, a .json run record "
+                            "or a .csv file")
+    return files
+
+
+def _as_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    for key in KEYS:
+        if not isinstance(frame[key].dtype, pd.CategoricalDtype):
+            frame[key] = frame[key].astype(str).astype("category")
+    frame["cores"] = frame["cores"].astype(np.int64)
+    frame["run"] = frame["run"].astype(np.int64)
+    phases = sorted(c for c in frame.columns if c.startswith(PHASE))
+    maxima = sorted(c for c in frame.columns if c.startswith(PHASE_MAX))
+    return frame[[*KEYS, "cores", "seconds", "run", "source", *phases, *maxima]]
+
+
+def load(paths: Iterable[str | os.PathLike[str]]) -> Inputs:
+    """Read every input into one frame of repetitions plus the excluded inputs.
+
+    Parameters
+    ----------
+    paths
+        Directories of run records (searched recursively; JSON files there that are not run
+        records are listed as excluded), ``.json`` run records and ``.csv`` timing files.
+
+    Raises
+    ------
+    DataError
+        A path that does not exist or is of an unknown kind, a directory without records, a bad
+        CSV (see :func:`read_csv`), or nothing left to analyze.
+    RecordError
+        A run record that does not validate.
+    """
+    files = _expand(paths)
+    if not files:
+        raise DataError("no inputs given; pass directories of run records or CSV files")
+    frames: list[pd.DataFrame] = []
+    record_rows: list[dict[str, Any]] = []
+    excluded: list[dict[str, Any]] = []
+    run = 0
+    for path, kind, in_directory in files:
+        if kind == "csv":
+            frame = read_csv(path, first_run=run)
+            run += len(frame)
+            frames.append(frame)
+            continue
+        rec = _read_record(path, in_directory)
+        if isinstance(rec, str):
+            continue
+        if rec is None:
+            excluded.append(_excluded(str(path), "not a run record (no harness.run schema)"))
+            continue
+        reason = _exclusion_reason(rec)
+        if reason is not None:
+            excluded.append(_excluded(str(path), reason, rec))
+            continue
+        record_rows.extend(_record_rows(rec, str(path), run))
+        run += 1
+    if record_rows:
+        frames.append(pd.DataFrame(record_rows))
+    excluded_frame = pd.DataFrame(excluded, columns=list(EXCLUDED_COLUMNS))
+    if not frames:
+        if excluded:
+            first = excluded[0]
+            raise DataError(f"nothing to analyze: all {len(excluded)} inputs were excluded "
+                            f"(first: {first['source']}: {first['reason']})")
+        raise DataError("nothing to analyze: no repetitions in the inputs")
+    if len(frames) == 1:
+        repetitions = frames[0]
+    else:
+        for frame in frames:  # categoricals of different files concatenate as plain strings
+            for key in (*KEYS, "source"):
+                frame[key] = frame[key].astype(str)
+        repetitions = pd.concat(frames, ignore_index=True, sort=False)
+    return Inputs(_as_keys(repetitions), excluded_frame)

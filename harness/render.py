@@ -1,0 +1,266 @@
+"""Analysis results as text: a table for people, one JSON document, or the points as CSV.
+
+The JSON document (``harness analyze --format json``) is::
+
+    {"schema": "harness.analysis/1",
+     "targets": {source, baseline_cores, p2_alert, rows[{scale, efficiency}]},
+     "groups": [{workload, mode, variant, baseline_cores, baseline_seconds,
+                 points[{cores, scale, seconds, seconds_min, seconds_max, repetitions, rel_iqr,
+                         speedup, efficiency, karp_flatt, target, status}],
+                 fits{amdahl{status, reason, serial_fraction, ci95, max_speedup, ...},
+                      usl{status, reason, alpha, beta, ci95_alpha, ci95_beta, peak_scale, ...},
+                      gustafson{status, reason, serial_fraction, ci95, ...}},
+                 model{chosen, reason},
+                 predictions[{scale, cores, efficiency, ci95, model, label: "predicted", target,
+                              status, measured}],
+                 bottleneck{phase, name, share_baseline, share_largest, load_imbalance},
+                 alerts[{level, kind, cores, scale, efficiency, threshold, model, message}],
+                 notes[]}],
+     "excluded": [{source, workload, mode, variant, cores, reason}]}
+
+Numbers that are undefined or infinite are ``null`` (a ``max_speedup`` of null with
+``serial_fraction`` 0 means no ceiling; a ``peak_scale`` of null with ``beta`` 0 means no peak).
+In weak mode ``speedup`` is the scaled speedup ``r E``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.analysis import KEYS, POINT_COLUMNS, Analysis, cores_text, label
+from harness.inputs import ANALYSIS_SCHEMA
+
+SCHEMA = f"{ANALYSIS_SCHEMA}1"
+FORMATS = ("table", "json", "csv")
+_POINT_KEYS = [c for c in POINT_COLUMNS if c not in KEYS]
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe scalar: numpy scalars unwrapped, NaN/inf as None, whole floats kept float."""
+    if value is None:
+        return None
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer, int)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def _cores(value: Any) -> Any:
+    value = _plain(value)
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _interval(low: Any, high: Any) -> list[float] | None:
+    low, high = _plain(low), _plain(high)
+    return None if low is None or high is None else [low, high]
+
+
+def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    return [{c: _plain(v) for c, v in zip(columns, row, strict=True)}
+            for row in frame[columns].itertuples(index=False, name=None)]
+
+
+def _select(frame: pd.DataFrame, keys: tuple[str, str, str]) -> pd.DataFrame:
+    if frame.empty:
+        return frame
+    mask = np.ones(len(frame), dtype=bool)
+    for column, value in zip(KEYS, keys, strict=True):
+        mask &= (frame[column] == value).to_numpy()
+    return frame.loc[mask]
+
+
+def _fits(fits: pd.DataFrame) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for row in fits.itertuples(index=False):
+        common = {"status": row.status, "reason": row.reason or None,
+                  "rms_residual": _plain(row.rms_residual), "aicc": _plain(row.aicc),
+                  "points": int(row.points), "observations": int(row.observations),
+                  "dof": int(row.dof), "chosen": bool(row.chosen)}
+        if row.model == "usl":
+            out["usl"] = {"alpha": _plain(row.alpha), "beta": _plain(row.beta),
+                          "ci95_alpha": _interval(row.alpha_ci95_low, row.alpha_ci95_high),
+                          "ci95_beta": _interval(row.beta_ci95_low, row.beta_ci95_high),
+                          "peak_scale": _plain(row.peak_scale), **common}
+        else:
+            entry = {"serial_fraction": _plain(row.f),
+                     "ci95": _interval(row.f_ci95_low, row.f_ci95_high)}
+            if row.model == "amdahl":
+                entry["max_speedup"] = _plain(row.max_speedup)
+            out[row.model] = {**entry, **common}
+    return out
+
+
+def to_document(result: Analysis, excluded: pd.DataFrame) -> dict[str, Any]:
+    """The analysis as the JSON document described in the module docstring."""
+    groups = []
+    for g in result.groups.itertuples(index=False):
+        keys = (g.workload, g.mode, g.variant)
+        predictions = _select(result.predictions, keys)
+        groups.append({
+            "workload": g.workload, "mode": g.mode, "variant": g.variant,
+            "baseline_cores": int(g.baseline_cores),
+            "baseline_seconds": _plain(g.baseline_seconds),
+            "points": [{**p, "cores": _cores(p["cores"])}
+                       for p in _records(_select(result.points, keys), _POINT_KEYS)],
+            "fits": _fits(_select(result.fits, keys)) if not result.fits.empty else {},
+            "model": {"chosen": g.model if isinstance(g.model, str) else None,
+                      "reason": g.model_choice or None},
+            "predictions": [
+                {"scale": _plain(p.scale), "cores": _cores(p.cores),
+                 "efficiency": _plain(p.efficiency), "ci95": _interval(p.ci95_low, p.ci95_high),
+                 "model": p.model, "label": p.label, "target": _plain(p.target),
+                 "status": p.status if _plain(p.target) is not None else "no-target",
+                 "measured": bool(p.measured)}
+                for p in predictions.itertuples(index=False)
+            ] if not predictions.empty else [],
+            "bottleneck": {"phase": _plain(g.bottleneck_phase), "name": _plain(g.bottleneck_name),
+                           "share_baseline": _plain(g.share_baseline),
+                           "share_largest": _plain(g.share_largest),
+                           "load_imbalance": _plain(g.load_imbalance)},
+            "alerts": [{**a, "cores": _cores(a["cores"])} for a in _records(
+                _select(result.alerts, keys),
+                ["level", "kind", "cores", "scale", "efficiency", "threshold", "model",
+                 "message"])],
+            "notes": list(g.notes),
+        })
+    return {"schema": SCHEMA, "targets": result.targets.to_dict(), "groups": groups,
+            "excluded": _records(excluded, list(excluded.columns))}
+
+
+def to_json(result: Analysis, excluded: pd.DataFrame) -> str:
+    """One JSON document; NaN and infinities never appear (they are null)."""
+    return json.dumps(to_document(result, excluded), indent=2, allow_nan=False)
+
+
+def to_csv(result: Analysis) -> str:
+    """The measured points, one row each, columns as in ``POINT_COLUMNS`` (empty = undefined)."""
+    return result.points[POINT_COLUMNS].to_csv(index=False, lineterminator="\n")
+
+
+def _num(value: Any, spec: str, missing: str = "-") -> str:
+    value = _plain(value)
+    return missing if value is None else format(value, spec)
+
+
+def _ci(low: Any, high: Any, spec: str) -> str:
+    pair = _interval(low, high)
+    return "" if pair is None else f" (95 % CI {format(pair[0], spec)} to {format(pair[1], spec)})"
+
+
+def _fit_lines(fits: pd.DataFrame, baseline: int) -> list[str]:
+    lines = []
+    for row in fits.itertuples(index=False):
+        if row.status == "not-applicable":
+            continue
+        if row.status == "refused":
+            lines.append(f"{row.model}: not fitted: {row.reason}")
+            continue
+        if row.model == "usl":
+            peak = "no peak (beta = 0)"
+            if math.isfinite(row.peak_scale):
+                peak_cores = cores_text(round(row.peak_scale * baseline))
+                peak = f"speedup peaks at r* = {row.peak_scale:.3g} ({peak_cores})"
+            alpha_ci = _ci(row.alpha_ci95_low, row.alpha_ci95_high, ".4g")
+            beta_ci = _ci(row.beta_ci95_low, row.beta_ci95_high, ".3g")
+            text = f"USL: alpha = {row.alpha:.4g}{alpha_ci}, beta = {row.beta:.3g}{beta_ci}; {peak}"
+        else:
+            name = "Amdahl" if row.model == "amdahl" else "Gustafson"
+            text = f"{name}: f = {row.f:.4g}{_ci(row.f_ci95_low, row.f_ci95_high, '.4g')}"
+            if row.model == "amdahl":
+                text += (f"; speedup ceiling {row.max_speedup:.4g}x"
+                         if math.isfinite(row.max_speedup) else "; no speedup ceiling")
+        reason = f"; {row.reason}" if row.reason else ""
+        lines.append(f"{text}; RMS residual {100 * row.rms_residual:.2f} %{reason}")
+    return lines
+
+
+def _grid(headers: tuple[str, ...], rows: list[tuple[str, ...]], left: tuple[str, ...] = (),
+          indent: str = "  ") -> list[str]:
+    """A plain text table: columns right-aligned (``left`` ones left-aligned), a rule below."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return indent + "  ".join(
+            c.ljust(w) if h in left else c.rjust(w)
+            for c, w, h in zip(cells, widths, headers, strict=True)).rstrip()
+
+    return [line(headers), indent + "  ".join("-" * w for w in widths)] + [line(r) for r in rows]
+
+
+def _points_table(points: pd.DataFrame) -> list[str]:
+    rows = [
+        (str(p.cores), f"{p.scale:g}", f"{p.seconds:.4g}", f"{p.seconds_min:.4g}",
+         f"{p.seconds_max:.4g}", str(p.repetitions), _num(100 * p.rel_iqr, ".1f") + " %",
+         f"{p.speedup:.3f}", f"{p.efficiency:.3f}", _num(p.karp_flatt, ".4f"),
+         "-" if _plain(p.target) is None else f"> {p.target:.2f}", p.status)
+        for p in points.itertuples(index=False)
+    ]
+    return _grid(("cores", "scale", "median s", "min s", "max s", "reps", "rIQR", "speedup",
+                  "efficiency", "Karp-Flatt", "target", "status"), rows, left=("status",))
+
+
+def _predictions_table(predictions: pd.DataFrame) -> list[str]:
+    rows = []
+    for p in predictions.itertuples(index=False):
+        pair = _interval(p.ci95_low, p.ci95_high)
+        status = p.status if _plain(p.target) is not None else "no-target"
+        rows.append((f"{p.scale:g}x", f"{p.cores:g}", f"{p.efficiency:.3f}",
+                     "-" if pair is None else f"{pair[0]:.3f} to {pair[1]:.3f}",
+                     "-" if _plain(p.target) is None else f"> {p.target:.2f}",
+                     status + (" (also measured)" if p.measured else ""), p.model))
+    return _grid(("scale", "cores", "predicted E", "95 % CI", "target", "status", "model"),
+                 rows, left=("status", "model"), indent="    ")
+
+
+def to_table(result: Analysis, excluded: pd.DataFrame) -> str:
+    """The analysis for people: per group the points, fits, predictions, bottleneck, alerts."""
+    targets = result.targets
+    out = [f"Targets: {targets.source} (P2 alert below {targets.p2_alert:.2f})"]
+    for g in result.groups.itertuples(index=False):
+        keys = (g.workload, g.mode, g.variant)
+        out += ["", f"== {label(*keys)}: baseline {cores_text(g.baseline_cores)}, "
+                    f"T0 = {g.baseline_seconds:.4g} s =="]
+        points = _select(result.points, keys)
+        if not points.empty:
+            out += _points_table(points)
+            out += [f"  {line}" for line in _fit_lines(_select(result.fits, keys),
+                                                       int(g.baseline_cores))]
+            if isinstance(g.model, str):
+                out.append(f"  Model: {g.model_choice}")
+            predictions = _select(result.predictions, keys)
+            if not predictions.empty:
+                out.append("  Predicted by the model (not measurements):")
+                out += _predictions_table(predictions)
+        if isinstance(g.bottleneck_name, str):
+            imbalance = _num(g.load_imbalance, ".3f", "unknown")
+            out.append(f"  Bottleneck: {g.bottleneck_name} ({g.bottleneck_phase}: "
+                       f"{100 * g.share_baseline:.1f} % of the time at the baseline -> "
+                       f"{100 * g.share_largest:.1f} % at {g.largest_scale:g}x); "
+                       f"load imbalance (max/mean compute) {imbalance}")
+        out += [f"  ALERT {a.message}" for a in _select(result.alerts, keys).itertuples()]
+        out += [f"  Note: {note}" for note in g.notes]
+    if len(excluded):
+        out += ["", f"Excluded ({len(excluded)}):"]
+        out += [f"  {row.source}: {row.reason}" for row in excluded.itertuples(index=False)]
+    return "\n".join(out) + "\n"
+
+
+def render(result: Analysis, excluded: pd.DataFrame, fmt: str) -> str:
+    """``result`` in format ``table``, ``json`` or ``csv``."""
+    if fmt == "json":
+        return to_json(result, excluded) + "\n"
+    if fmt == "csv":
+        return to_csv(result)
+    return to_table(result, excluded)
