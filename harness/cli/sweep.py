@@ -1,0 +1,64 @@
+"""``harness sweep`` and ``harness status``: parse the options, delegate, report the outcome."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from harness.errors import RunFailedError
+
+
+@click.command()
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--local", "backend", flag_value="local", default=True,
+              help="Run every point here through mpiexec (default).")
+@click.option("--slurm", "backend", flag_value="slurm",
+              help="Submit one sbatch job per core count and an analysis job.")
+@click.option("--dry-run", is_flag=True,
+              help="With --slurm: write and print the scripts and sbatch commands only.")
+@click.option("--resume", is_flag=True,
+              help="Complete an earlier sweep of this spec: locally, run only the points "
+                   "without enough ok records; on Slurm, submit only jobs not yet submitted.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
+              show_default=True, help="Directory that holds the sweep directories.")
+@click.option("--sweep-id", default=None,
+              help="Sweep id (default: <spec name>-<UTC time>; with --resume: the latest "
+                   "sweep of this spec under --out).")
+def sweep(spec: Path, backend: str, dry_run: bool, resume: bool, out: Path,
+          sweep_id: str | None) -> None:
+    """Run the sweep described by SPEC (a TOML file in jobs/), locally or on Slurm.
+
+    Examples:
+
+        harness sweep jobs/demo.toml
+
+        harness sweep jobs/platform.toml --slurm --dry-run
+    """
+    from harness.specs import load_spec
+
+    loaded = load_spec(spec)
+    if backend == "slurm" or dry_run:
+        from harness.launch import slurm
+
+        slurm.submit(loaded, out, sweep_id=sweep_id, resume=resume, dry_run=dry_run,
+                     echo=click.echo)
+        return
+    from harness.sweep import run_local
+
+    result = run_local(loaded, out, sweep_id=sweep_id, resume=resume)
+    if result.failed:
+        raise RunFailedError(f"{result.failed} of {result.ran} runs did not pass; "
+                             f"see the records in {result.sweep_dir}")
+
+
+@click.command()
+@click.argument("sweep_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
+def status(sweep_dir: Path, as_json: bool) -> None:
+    """Show the job states and the records present versus expected for SWEEP_DIR."""
+    from harness.launch import slurm
+
+    report = slurm.status(sweep_dir)
+    click.echo(json.dumps(report, indent=2) if as_json else slurm.format_status(report))

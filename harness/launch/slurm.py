@@ -1,0 +1,403 @@
+"""The Slurm backend: render ``slurm/*.j2`` into sbatch scripts, submit them, report job states.
+
+One job per core count runs every point of the spec at that count; the spec's repetitions are
+the job's array tasks. An analysis job follows with ``--dependency=afterany:<ids>``. Scripts
+are rendered with autoescape off and ``StrictUndefined``: every value that reaches a script was
+validated by :mod:`harness.specs` and goes through the ``q`` filter (:func:`shlex.quote`) or,
+in ``#SBATCH`` lines, the ``sbatch`` filter that refuses anything but plain tokens. The site
+preamble is the one exception, documented as the site's own shell. Job ids are written to
+``sweep.json`` after each successful ``sbatch``, so a failed submission leaves a record of what
+went out and a retry (``--resume``) submits nothing twice.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from harness import records, sweep
+from harness.errors import BadInputError, LaunchError, SchedulerError
+from harness.specs import PATH_RE, Spec, check_slurm, format_time_limit
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "slurm"
+_TOKEN = re.compile(r"^[A-Za-z0-9_.:,=/%&|+-]+$")
+_JOB_ID = re.compile(r"^\d+$")
+#: per point, seconds beyond its time limit for the kill grace and the failure record
+POINT_MARGIN = 60
+#: per job, seconds for the job's own start (interpreter, Numba cache)
+JOB_MARGIN = 120
+
+
+def _sbatch_token(value: Any) -> str:
+    """Jinja filter for ``#SBATCH`` lines: a plain token, never whitespace, quotes or ``$``."""
+    text = str(value)
+    if not _TOKEN.match(text):
+        raise LaunchError(f"refusing to write {text!r} into an #SBATCH line")
+    return text
+
+
+def _comment(value: Any) -> str:
+    """Jinja filter for text inside a ``#`` comment: one line of harmless characters."""
+    return re.sub(r"[^A-Za-z0-9_ .=/:,+-]", "?", str(value))
+
+
+def environment() -> jinja2.Environment:
+    """The Jinja environment for ``slurm/``: no autoescape, strict undefined, quoting filters."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=False,
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["q"] = lambda value: shlex.quote(str(value))
+    env.filters["sbatch"] = _sbatch_token
+    env.filters["comment"] = _comment
+    return env
+
+
+@dataclass
+class JobScript:
+    """One rendered sbatch script and what it stands for."""
+
+    key: str
+    name: str
+    path: Path
+    text: str
+    sbatch_lines: list[str]
+    cores: int | None = None
+    array: int = 1
+    points: list[str] = field(default_factory=list)
+
+
+def _checked_path(value: str, what: str) -> str:
+    if not PATH_RE.match(value):
+        raise BadInputError(f"{what} {value!r} cannot go into a job script; use an absolute "
+                            "path of letters, digits and '_./+-' (set it in the profile)")
+    return value
+
+
+def _common_lines(spec: Spec, job_name: str, seconds: int) -> list[str]:
+    prof = spec.profile
+    lines = [f"--job-name={job_name}", f"--time={format_time_limit(seconds)}",
+             f"--partition={prof.partition}"]
+    lines += [f"--{key}={getattr(prof, key)}" for key in ("account", "qos")
+              if getattr(prof, key)]
+    return lines
+
+
+def scale_sbatch_lines(spec: Spec, cores: int, sweep_dir: Path) -> list[str]:
+    """The ``#SBATCH`` options of the job that runs every point at ``cores`` cores."""
+    prof = spec.profile
+    points = spec.points_at(cores)
+    seconds = spec.job_time_limit or (
+        sum(p.time_limit + POINT_MARGIN for p in points) + JOB_MARGIN)
+    nodes = prof.nodes_for(cores)
+    lines = _common_lines(spec, f"{spec.name}-p{cores}", seconds)
+    lines += [f"--nodes={nodes}", f"--ntasks={cores}", "--cpus-per-task=1"]
+    if cores % nodes == 0:
+        lines.append(f"--ntasks-per-node={cores // nodes}")
+    if prof.constraint:
+        lines.append(f"--constraint={prof.constraint}")
+    if prof.exclusive:
+        lines.append("--exclusive")
+    if spec.repetitions > 1:
+        throttle = f"%{prof.array_throttle}" if prof.array_throttle else ""
+        lines.append(f"--array=0-{spec.repetitions - 1}{throttle}")
+        pattern = "%x-%A_%a"
+    else:
+        pattern = "%x-%j"
+    lines += [f"--output={sweep_dir}/logs/{pattern}.out", f"--error={sweep_dir}/logs/{pattern}.err"]
+    return lines + list(prof.sbatch_options)
+
+
+def analysis_sbatch_lines(spec: Spec, sweep_dir: Path) -> list[str]:
+    """The ``#SBATCH`` options of the analysis job."""
+    lines = _common_lines(spec, f"{spec.name}-analysis", spec.analysis.time_limit)
+    lines += ["--nodes=1", "--ntasks=1", "--cpus-per-task=1"]
+    return [*lines, f"--output={sweep_dir}/logs/%x-%j.out", f"--error={sweep_dir}/logs/%x-%j.err"]
+
+
+def render(spec: Spec, sweep_dir: Path, python: str | None = None) -> list[JobScript]:
+    """Render one script per core count and the analysis script (nothing is written).
+
+    Raises
+    ------
+    SpecError
+        When the profile lacks what Slurm needs (partition, cores_per_node).
+    BadInputError
+        When the sweep directory or the interpreter path cannot be written into a script.
+    """
+    check_slurm(spec)
+    sweep_dir = Path(sweep_dir).resolve()
+    _checked_path(str(sweep_dir), "sweep directory")
+    python = _checked_path(python or spec.profile.python or sys.executable, "python")
+    cache = spec.profile.numba_cache_dir or str(sweep_dir.parent / "numba-cache")
+    if spec.profile.launcher == "srun":
+        launch = ["srun", f"--mpi={spec.profile.mpi}"]
+    else:
+        launch = [str(Path(python).parent / "mpiexec")]
+    env = environment()
+    common = dict(sweep_id=sweep_dir.name, spec_name=spec.name, out=str(sweep_dir.parent),
+                  sweep_dir=str(sweep_dir), python=python, numba_cache_dir=cache,
+                  preamble=list(spec.profile.preamble))
+    jobs: list[JobScript] = []
+    for cores in spec.cores:
+        points = spec.points_at(cores)
+        lines = scale_sbatch_lines(spec, cores, sweep_dir)
+        text = env.get_template("scale.sbatch.j2").render(
+            **common, sbatch_lines=lines, cores=cores, points=points,
+            launch=[*launch, "-n", str(cores)])
+        name = f"{spec.name}-p{cores}"
+        jobs.append(JobScript(key=f"p{cores}", name=name, path=sweep_dir / "jobs" /
+                              f"{name}.sbatch", text=text, sbatch_lines=lines, cores=cores,
+                              array=spec.repetitions, points=[p.key for p in points]))
+    lines = analysis_sbatch_lines(spec, sweep_dir)
+    text = env.get_template("analysis.sbatch.j2").render(
+        **common, sbatch_lines=lines, report=spec.analysis.report,
+        kpi_push=spec.analysis.kpi_push, store=spec.analysis.store)
+    name = f"{spec.name}-analysis"
+    jobs.append(JobScript(key="analysis", name=name, path=sweep_dir / "jobs" / f"{name}.sbatch",
+                          text=text, sbatch_lines=lines))
+    return jobs
+
+
+def sbatch_command(job: JobScript, dependency: list[str] | None = None) -> list[str]:
+    """``sbatch --parsable [--dependency=afterany:<ids>] SCRIPT``."""
+    cmd = ["sbatch", "--parsable"]
+    if dependency:
+        cmd.append("--dependency=afterany:" + ":".join(dependency))
+    return [*cmd, str(job.path)]
+
+
+def _sbatch(cmd: list[str]) -> str:
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    except FileNotFoundError:
+        raise BadInputError("sbatch not found; use --local or --dry-run") from None
+    except subprocess.TimeoutExpired:
+        raise SchedulerError(f"{shlex.join(cmd)} did not answer in 120 s") from None
+    job_id = done.stdout.strip().split(";")[0]
+    if done.returncode != 0 or not _JOB_ID.match(job_id):
+        why = (done.stderr.strip() or done.stdout.strip() or f"exit {done.returncode}")
+        raise SchedulerError(f"{shlex.join(cmd)} failed: {why.splitlines()[-1]}")
+    return job_id
+
+
+def submit(spec: Spec, out: str | Path, sweep_id: str | None = None, resume: bool = False,
+           dry_run: bool = False, echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Write the job scripts into ``<out>/<sweep_id>/jobs`` and submit them (unless ``dry_run``).
+
+    Each job id goes into ``sweep.json`` as soon as ``sbatch`` returns it. With ``resume``,
+    jobs that already have an id are not submitted again.
+
+    Raises
+    ------
+    BadInputError
+        ``sbatch`` is not installed (and this is not a dry run), or the sweep directory is taken.
+    SchedulerError
+        ``sbatch`` refused a job; the jobs submitted before it are in ``sweep.json``.
+    """
+    check_slurm(spec)
+    if not dry_run and shutil.which("sbatch") is None:
+        raise BadInputError("sbatch not found; use --local or --dry-run")
+    sweep_dir, state = sweep.open_sweep(spec, out, sweep_id, resume, "slurm")
+    scripts = render(spec, sweep_dir)
+    (sweep_dir / "jobs").mkdir(parents=True, exist_ok=True)
+    (sweep_dir / "logs").mkdir(parents=True, exist_ok=True)
+    for job in scripts:
+        job.path.write_text(job.text, encoding="utf-8")
+    known = {j["key"]: j for j in state["jobs"]}
+    state["jobs"] = [{
+        "key": job.key, "name": job.name, "script": str(job.path), "cores": job.cores,
+        "array": job.array, "points": job.points,
+        "job_id": known.get(job.key, {}).get("job_id"),
+        "submitted_at": known.get(job.key, {}).get("submitted_at"),
+        "command": known.get(job.key, {}).get("command"),
+    } for job in scripts]
+    state["dry_run"] = dry_run and not any(j["job_id"] for j in state["jobs"])
+    state["state"] = "dry-run" if state["dry_run"] else "submitting"
+    sweep.write_state(sweep_dir, state)
+    if dry_run:
+        for job in scripts:
+            echo(f"# ==> {job.path} <==")
+            echo(job.text)
+    ids: list[str] = []
+    for job, entry in zip(scripts, state["jobs"], strict=True):
+        if job.key == "analysis":
+            deps = ids if not dry_run else [f"JOBID_{j.key}" for j in scripts[:-1]]
+            cmd = sbatch_command(job, deps)
+        else:
+            cmd = sbatch_command(job)
+        if entry["job_id"]:
+            echo(f"{job.name}: already submitted as job {entry['job_id']}")
+            ids.append(entry["job_id"])
+            continue
+        if dry_run:
+            if job.key == "analysis":
+                echo("# JOBID_<key>: the id sbatch --parsable prints for that job")
+            echo(shlex.join(cmd))
+            continue
+        try:
+            job_id = _sbatch(cmd)
+        except (SchedulerError, BadInputError) as e:
+            state["state"] = "submission failed"
+            sweep.write_state(sweep_dir, state)
+            went = [j["name"] for j in state["jobs"] if j["job_id"]]
+            raise SchedulerError(
+                f"{e}; {len(went)} of {len(scripts)} jobs went out (in {sweep_dir}/sweep.json); "
+                f"rerun with --resume --sweep-id {state['sweep_id']} to submit the rest") from None
+        entry.update(job_id=job_id, command=cmd, submitted_at=sweep.now_iso())
+        sweep.write_state(sweep_dir, state)
+        ids.append(job_id)
+        echo(f"{job.name}: submitted as job {job_id}")
+    if not dry_run:
+        state["state"] = "submitted"
+        sweep.write_state(sweep_dir, state)
+        echo(f"sweep {state['sweep_id']}: follow it with `harness status {sweep_dir}`")
+    return state
+
+
+# -- status ------------------------------------------------------------------------------------
+
+
+def _query(cmd: list[str]) -> subprocess.CompletedProcess[str] | None:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return None
+
+
+def _sacct(job_ids: list[str]) -> dict[str, list[str]] | None:
+    """Per job id, the states of its (array) tasks from sacct; None when accounting is off."""
+    done = _query(["sacct", "-n", "-P", "-X", "-j", ",".join(job_ids), "-o", "JobID,State"])
+    if done is None or done.returncode != 0 or "disabled" in done.stderr.lower():
+        return None
+    states: dict[str, list[str]] = {}
+    for line in done.stdout.splitlines():
+        job, _, state = line.partition("|")
+        base = job.split("_")[0].split(".")[0]
+        if base in job_ids and state:
+            states.setdefault(base, []).append(state.split()[0])  # "CANCELLED by 0" -> CANCELLED
+    return states
+
+
+def _scontrol(job_id: str) -> list[str] | None:
+    """States of a job's tasks from scontrol; None once the job has left the controller."""
+    done = _query(["scontrol", "show", "job", "-o", job_id])
+    if done is None or done.returncode != 0:
+        return None
+    return re.findall(r"\bJobState=(\S+)", done.stdout) or None
+
+
+def _summarise(states: list[str]) -> str:
+    counts: dict[str, int] = {}
+    for s in states:
+        counts[s] = counts.get(s, 0) + 1
+    if len(counts) == 1:
+        return next(iter(counts))
+    return " ".join(f"{s}x{n}" for s, n in sorted(counts.items()))
+
+
+def status(sweep_dir: str | Path) -> dict[str, Any]:
+    """Job states and records present versus expected for a sweep directory.
+
+    States come from ``sacct`` when accounting works, else from ``scontrol``. A job that has
+    left the controller (after ``MinJobAge``) is judged by what it left behind: COMPLETED when
+    all its records are there and ok (the analysis job: when ``analysis.json`` is there),
+    FAILED when they are there but some runs failed, UNKNOWN otherwise.
+
+    Raises
+    ------
+    BadInputError
+        When ``sweep_dir`` holds no ``sweep.json``.
+    """
+    sweep_dir = Path(sweep_dir).resolve()
+    state = sweep.read_state(sweep_dir)
+    recs, unreadable = sweep.sweep_records(sweep_dir)
+    jobs = [j for j in state.get("jobs", []) if j.get("job_id")]
+    ids = [j["job_id"] for j in jobs]
+    accounted = _sacct(ids) if ids else None
+    rows = []
+    for job in state.get("jobs", []):
+        job_id = job.get("job_id")
+        mine = [r for r in recs if f"-j{job_id}-r" in r.run_id] if job_id else []
+        expected = len(job.get("points", [])) * job.get("array", 1)
+        row = {"key": job["key"], "name": job["name"], "job_id": job_id,
+               "records": len(mine), "expected": expected}
+        if not job_id:
+            row.update(state="NOT SUBMITTED", source="sweep.json")
+        elif accounted is not None and job_id in accounted:
+            row.update(state=_summarise(accounted[job_id]), source="sacct")
+        elif (live := _scontrol(job_id)) is not None:
+            row.update(state=_summarise(live), source="scontrol")
+        elif job["key"] == "analysis":
+            ok = (sweep_dir / "analysis.json").exists()
+            row.update(state="COMPLETED" if ok else "UNKNOWN",
+                       source="left the queue; " + ("analysis.json present" if ok
+                                                    else "no analysis.json"))
+        elif len(mine) >= expected:
+            bad = sum(r.status != "ok" for r in mine)
+            row.update(state="FAILED" if bad else "COMPLETED",
+                       source=f"left the queue; inferred from records ({bad} not ok)")
+        else:
+            row.update(state="UNKNOWN", source="left the queue; records missing")
+        rows.append(row)
+    by_status = {s: sum(r.status == s for r in recs) for s in records.STATUSES}
+    return {
+        "sweep_id": state["sweep_id"], "sweep_dir": str(sweep_dir), "backend": state["backend"],
+        "state": state.get("state"), "jobs": rows,
+        "records": {**by_status, "present": len(recs), "unreadable": unreadable,
+                    "expected": state.get("expected_records", 0)},
+        "analysis": (sweep_dir / "analysis.json").exists(),
+    }
+
+
+def format_status(report: dict[str, Any]) -> str:
+    """``status``'s report as plain text: one line per job, then the record counts."""
+    lines = [f"sweep {report['sweep_id']} ({report['backend']}, {report['state']}): "
+             f"{report['sweep_dir']}"]
+    width = max([len(j["name"]) for j in report["jobs"]] + [4])
+    for j in report["jobs"]:
+        lines.append(f"  {j['name']:<{width}}  {j['job_id'] or '-':>9}  {j['state']:<13} "
+                     f"records {j['records']}/{j['expected']}  ({j['source']})")
+    r = report["records"]
+    lines.append(f"records: {r['present']} of {r['expected']} expected present "
+                 f"(ok {r['ok']}, verification_failed {r['verification_failed']}, "
+                 f"failed {r['failed']}" + (f", unreadable {r['unreadable']}" if r["unreadable"]
+                                            else "") + ")")
+    lines.append("analysis: " + ("analysis.json present" if report["analysis"] else "not yet"))
+    return "\n".join(lines)
+
+
+# -- inside a job script -----------------------------------------------------------------------
+
+
+def ensure_record(sweep_dir: str | Path, point_key: str, run_id: str, returncode: int) -> None:
+    """Write a ``failed`` record for a run that ended without one (killed at its time limit,
+    or lost with its launcher). Called by the scale job script, never by users."""
+    sweep_dir = Path(sweep_dir)
+    state = sweep.read_state(sweep_dir)
+    if records.exists(sweep_dir.parent, state["sweep_id"], run_id) is not None:
+        return
+    point = next((p for p in state["points"] if p["key"] == point_key), None)
+    if point is None:
+        raise BadInputError(f"{sweep_dir}: no point {point_key!r} in sweep.json")
+    if returncode in (124, 137):
+        error = f"timeout after {point['time_limit_s']} s"
+    else:
+        error = f"the launcher exited with code {returncode} and the run left no record"
+    sweep.fallback_record(point, sweep_dir.parent, state["sweep_id"], run_id, error)
+
+
+if __name__ == "__main__":  # the scale job script's fallback: see ensure_record
+    if len(sys.argv) != 6 or sys.argv[1] != "ensure-record":
+        sys.exit("usage: python -m harness.launch.slurm ensure-record SWEEP_DIR POINT RUN_ID RC")
+    ensure_record(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))

@@ -1,0 +1,387 @@
+"""Sweeps: the sweep directory's bookkeeping, and the local backend that runs points one by one.
+
+A sweep lives in ``<out>/<sweep_id>/``: one run record per run (written by ``harness run``), a
+``sweep.json`` that says which spec and points it holds (and, on Slurm, which jobs went out),
+rewritten atomically after every change. The local backend runs each point as
+``python -m harness run ... --ranks N`` (which starts ``mpiexec`` itself), shows progress on
+stderr and a summary table at the end. A finished run's record is on disk before the next one
+starts, so Ctrl-C or a crash loses nothing; ``--resume`` counts the ``ok`` records per point
+against the repetitions the spec asks for and runs only what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from harness import records
+from harness.errors import BadInputError, RecordError
+from harness.specs import Point, Spec
+
+SWEEP_SCHEMA = "harness.sweep/1"
+STATE_FILE = "sweep.json"
+NOT_RECORDS = {STATE_FILE, "analysis.json"}
+#: seconds past the run's own time limit before the sweep kills a run that did not stop itself
+KILL_GRACE = 30
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+# -- the sweep directory -----------------------------------------------------------------------
+
+
+def write_state(sweep_dir: Path, state: dict[str, Any]) -> None:
+    """Write ``sweep.json`` atomically (temp file in the same directory, fsync, rename)."""
+    state["updated_at"] = now_iso()
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".sweep-", suffix=".tmp", dir=sweep_dir)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(state, fh, indent=2)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, sweep_dir / STATE_FILE)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_state(sweep_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``sweep.json`` of a sweep directory.
+
+    Raises
+    ------
+    BadInputError
+        When the directory holds no readable ``sweep.json``.
+    """
+    path = Path(sweep_dir) / STATE_FILE
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInputError(f"{sweep_dir}: not a sweep directory (no {STATE_FILE})") from None
+    except (OSError, json.JSONDecodeError) as e:
+        raise BadInputError(f"{path}: cannot read sweep state ({e})") from None
+    if not isinstance(state, dict) or state.get("schema") != SWEEP_SCHEMA:
+        raise BadInputError(f"{path}: not a {SWEEP_SCHEMA} file")
+    return state
+
+
+def _latest_sweep(out: Path, spec: Spec) -> str:
+    found = []
+    for state_file in out.glob(f"*/{STATE_FILE}"):
+        try:
+            state = json.loads(state_file.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(state, dict) and state.get("spec", {}).get("name") == spec.name:
+            found.append((state.get("created_at", ""), state_file.parent.name))
+    if not found:
+        raise BadInputError(f"no earlier sweep of {spec.name!r} under {out}; nothing to resume")
+    return max(found)[1]
+
+
+def open_sweep(spec: Spec, out: str | os.PathLike[str], sweep_id: str | None, resume: bool,
+               backend: str) -> tuple[Path, dict[str, Any]]:
+    """Create or reopen the sweep directory and return it with its state.
+
+    A new sweep gets the id ``<spec name>-<UTC time>``. ``resume`` reopens ``sweep_id`` (or the
+    latest sweep of this spec under ``out``); its points must be the ones the spec gives now.
+
+    Raises
+    ------
+    BadInputError
+        When a new sweep would reuse a directory that already holds one, when there is nothing
+        to resume, or when the spec changed since the sweep began.
+    """
+    out = Path(out).resolve()
+    if sweep_id is None and resume:
+        sweep_id = _latest_sweep(out, spec)
+    if sweep_id is None:
+        base = f"{spec.name}-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}"
+        sweep_id, n = base, 1
+        while (out / sweep_id).exists():
+            n += 1
+            sweep_id = f"{base}-{n}"
+    try:
+        records.check_id("sweep id", sweep_id)
+    except RecordError as e:
+        raise BadInputError(str(e)) from None
+    sweep_dir = out / sweep_id
+    points = [p.to_dict() for p in spec.points]
+    if (sweep_dir / STATE_FILE).exists():
+        if not resume:
+            raise BadInputError(f"{sweep_dir} already holds a sweep; pass --resume to complete "
+                                "it, or choose another --sweep-id or --out")
+        state = read_state(sweep_dir)
+        if state.get("spec", {}).get("name") != spec.name or state.get("points") != points:
+            raise BadInputError(f"{sweep_dir}: the spec {spec.path} changed since this sweep "
+                                "began; start a new sweep")
+        if state.get("backend") != backend and not state.get("dry_run"):
+            raise BadInputError(f"{sweep_dir} is a {state.get('backend')} sweep; resume it "
+                                f"with --{state.get('backend')}")
+        state["backend"] = backend
+        return sweep_dir, state
+    state = {
+        "schema": SWEEP_SCHEMA,
+        "sweep_id": sweep_id,
+        "spec": {"name": spec.name, "path": str(Path(spec.path).resolve()),
+                 "description": spec.description},
+        "backend": backend,
+        "out": str(out),
+        "created_at": now_iso(),
+        "host": socket.gethostname(),
+        "cores": list(spec.cores),
+        "baseline_cores": spec.baseline_cores,
+        "repetitions": spec.repetitions,
+        "points": points,
+        "expected_records": sum(p.repetitions for p in spec.points),
+        "jobs": [],
+        "state": "new",
+    }
+    return sweep_dir, state
+
+
+def _same_case(point: dict[str, Any], rec: records.RunRecord) -> bool:
+    if (rec.workload, rec.variant, rec.mode, rec.size, rec.ranks) != (
+            point["workload"], point["variant"], point["mode"], point["size"], point["ranks"]):
+        return False
+    # JSON round trip so 2 and 2.0 or tuples and lists compare as the record stores them
+    resolved = json.loads(json.dumps(point["resolved"]))
+    return all(rec.params.get(k) == v for k, v in resolved.items())
+
+
+def sweep_records(sweep_dir: Path) -> tuple[list[records.RunRecord], int]:
+    """The run records in a sweep directory, and how many JSON files failed to load."""
+    found, unreadable = [], 0
+    for path in sorted(sweep_dir.glob("*.json")):
+        if path.name in NOT_RECORDS or path.name.startswith("."):
+            continue
+        try:
+            found.append(records.load(path))
+        except RecordError:
+            unreadable += 1
+    return found, unreadable
+
+
+def tally(state: dict[str, Any], sweep_dir: Path) -> list[dict[str, Any]]:
+    """Per point of ``state``: the records present by status, and the expected count."""
+    recs, _ = sweep_records(sweep_dir)
+    rows = []
+    for point in state["points"]:
+        mine = [r for r in recs if _same_case(point, r)]
+        rows.append({
+            "point": point,
+            "ok": sum(r.status == "ok" for r in mine),
+            "failed": sum(r.status != "ok" for r in mine),
+            "expected": point["repetitions"],
+            "seconds": [statistics.median(r.seconds) for r in mine
+                        if r.status == "ok" and r.seconds],
+            "errors": [r.error for r in mine if r.status != "ok" and r.error],
+        })
+    return rows
+
+
+# -- the local backend -------------------------------------------------------------------------
+
+
+@dataclass
+class LocalResult:
+    """What a local sweep did: its directory, runs attempted now, and those that did not pass."""
+
+    sweep_dir: Path
+    ran: int
+    failed: int
+    skipped: int
+    interrupted: bool = False
+
+
+def _run_command(point: Point, out: Path, sweep_id: str, run_id: str) -> list[str]:
+    cmd = [sys.executable, "-m", "harness", "run", point.workload, "--ranks", str(point.ranks),
+           "--mode", point.mode, "--size", point.size, "--variant", point.variant]
+    for key, value in sorted(point.params.items()):
+        cmd += ["--set", f"{key}={value}"]
+    if point.reps is not None:
+        cmd += ["--reps", str(point.reps)]
+    if point.warmup is not None:
+        cmd += ["--warmup", str(point.warmup)]
+    return [*cmd, "--out", str(out), "--sweep-id", sweep_id, "--run-id", run_id,
+            "--time-limit", str(point.time_limit), "--json"]
+
+
+def _stop(proc: subprocess.Popen[str], sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def fallback_record(point: dict[str, Any], out: Path, sweep_id: str, run_id: str,
+                    error: str) -> records.RunRecord:
+    """Write a ``failed`` record for a run that ended without one, so nothing goes missing.
+
+    ``point`` is a point as ``sweep.json`` stores it (:meth:`Point.to_dict`).
+    """
+    rec = records.RunRecord(
+        run_id=run_id, sweep_id=sweep_id, workload=point["workload"], variant=point["variant"],
+        mode=point["mode"], size=point["size"], params=dict(point["resolved"]),
+        ranks=point["ranks"],
+        status="failed", error=error,
+        provenance={"host": socket.gethostname(), "written_by": "harness sweep"},
+    )
+    records.write(out, rec)
+    return rec
+
+
+def run_point(point: Point, out: Path, sweep_id: str) -> records.RunRecord:
+    """Run one repetition of ``point`` through ``harness run`` and return its record.
+
+    Raises
+    ------
+    BadInputError
+        When ``harness run`` refuses its input (exit 2); the sweep stops there.
+    """
+    run_id = f"{point.key}-{uuid.uuid4().hex[:8]}"
+    env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
+    proc = subprocess.Popen(_run_command(point, out, sweep_id, run_id), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=point.time_limit + KILL_GRACE)
+    except subprocess.TimeoutExpired:
+        _stop(proc, signal.SIGTERM)
+        stdout, stderr = "", ""
+        if records.exists(out, sweep_id, run_id) is None:
+            return fallback_record(point.to_dict(), out, sweep_id, run_id,
+                                    f"timeout after {point.time_limit} s (killed by the sweep)")
+    except BaseException:  # Ctrl-C or a crash: stop the run, keep what is on disk
+        _stop(proc, signal.SIGINT)
+        raise
+    if proc.returncode == 2:
+        lines = [x for x in stderr.strip().splitlines() if x.strip()]
+        raise BadInputError(f"harness run refused {point.label}: "
+                            f"{lines[-1] if lines else 'exit 2'}")
+    path = records.exists(out, sweep_id, run_id)
+    if path is not None:
+        return records.load(path)
+    lines = [x for x in (stderr or stdout).strip().splitlines() if x.strip()]
+    why = lines[-1] if lines else f"exit status {proc.returncode}"
+    return fallback_record(point.to_dict(), out, sweep_id, run_id, f"run left no record: {why}")
+
+
+def _plan(spec: Spec, state: dict[str, Any], sweep_dir: Path,
+          resume: bool) -> tuple[list[Point], int]:
+    done = {row["point"]["key"]: row["ok"] for row in tally(state, sweep_dir)} if resume else {}
+    todo: list[Point] = []
+    skipped = 0
+    for point in spec.points:
+        have = min(done.get(point.key, 0), point.repetitions)
+        skipped += have
+        todo += [point] * (point.repetitions - have)
+    return todo, skipped
+
+
+def summary_table(state: dict[str, Any], sweep_dir: Path) -> Table:
+    """A table of every point: runs ok / expected, failures, median seconds, status."""
+    table = Table(title=f"sweep {state['sweep_id']}", title_justify="left")
+    for col, justify in (("point", "left"), ("ranks", "right"), ("ok", "right"),
+                         ("failed", "right"), ("median s", "right"), ("status", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for row in tally(state, sweep_dir):
+        p = row["point"]
+        med = f"{statistics.median(row['seconds']):.4g}" if row["seconds"] else "-"
+        status = ("done" if row["ok"] >= row["expected"]
+                  else "failed" if row["failed"] else "missing")
+        name = f"{p['workload']}/{p['variant']} {p['mode']} {p['size']}"
+        name += "".join(f" {k}={v}" for k, v in sorted(p["params"].items()))
+        table.add_row(name, str(p["ranks"]), f"{row['ok']}/{row['expected']}",
+                      str(row["failed"]), med, status)
+    return table
+
+
+def run_local(spec: Spec, out: str | os.PathLike[str], sweep_id: str | None = None,
+              resume: bool = False, console: Console | None = None) -> LocalResult:
+    """Run every point of ``spec`` here, one ``harness run`` after another.
+
+    Progress (points done/total, current point, elapsed, ETA) goes to stderr; the summary
+    table to ``console`` (stdout by default). ``sweep.json`` is rewritten after every run.
+
+    Raises
+    ------
+    BadInputError
+        When the sweep directory cannot be used or a run refuses its input.
+    KeyboardInterrupt
+        After recording the interruption; finished records stay on disk.
+    """
+    out_dir = Path(out).resolve()
+    sweep_dir, state = open_sweep(spec, out_dir, sweep_id, resume, "local")
+    sweep_id = state["sweep_id"]
+    todo, skipped = _plan(spec, state, sweep_dir, resume)
+    console = console or Console()
+    progress_console = Console(stderr=True)
+    state["state"] = "running"
+    write_state(sweep_dir, state)
+    result = LocalResult(sweep_dir=sweep_dir, ran=0, failed=0, skipped=skipped)
+    if skipped:
+        progress_console.print(f"resume {sweep_id}: {skipped} run(s) already ok, "
+                               f"{len(todo)} to go")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=progress_console) as progress:
+            task = progress.add_task("starting", total=len(todo))
+            for point in todo:
+                progress.update(task, description=point.label)
+                rec = run_point(point, out_dir, sweep_id)
+                result.ran += 1
+                if rec.status != "ok":
+                    result.failed += 1
+                secs = f" {statistics.median(rec.seconds):.4g} s" if rec.seconds else ""
+                note = f" ({rec.error.splitlines()[0]})" if rec.error else ""
+                progress.console.print(f"[{result.ran}/{len(todo)}] {point.label}: "
+                                       f"{rec.status}{secs}{note}", markup=False,
+                                       highlight=False)
+                progress.advance(task)
+        state["state"] = "finished"
+    except KeyboardInterrupt:
+        state["state"] = "interrupted"
+        result.interrupted = True
+        raise
+    except BaseException:
+        state["state"] = "crashed"
+        raise
+    finally:
+        write_state(sweep_dir, state)
+        console.print(summary_table(state, sweep_dir))
+        console.print(f"records in {sweep_dir}")
+    return result
+

@@ -1,0 +1,270 @@
+"""``harness sweep`` and ``harness status`` as a user runs them: local sweeps end to end, resume
+after an interruption, time limits, Slurm dry runs and submissions against a stand-in sbatch,
+and bad input."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from clitools import harness
+
+from harness import records
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = str(Path(sys.executable).parent)
+
+TINY = """
+name = "tiny"
+cores = [1, 2]
+repetitions = {repetitions}
+reps = 2
+warmup = 1
+time_limit = "02:00"
+
+[profile]
+partition = "local"
+cores_per_node = 4
+
+[[workload]]
+name = "cfd"
+size = "tiny"
+"""
+
+
+def spec_file(tmp_path, text=None, repetitions=1, name="spec.toml"):
+    path = tmp_path / name
+    path.write_text(text if text is not None else TINY.format(repetitions=repetitions))
+    return path
+
+
+def run_records(sweep_dir):
+    return {p.name: records.load(p) for p in sweep_dir.glob("*.json")
+            if p.name not in ("sweep.json", "analysis.json")}
+
+
+def one_line_error(done, code=2):
+    assert done.returncode == code, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("harness: error: ")
+    return lines[0]
+
+
+# -- local sweeps ------------------------------------------------------------------------------
+
+
+def test_local_sweep_then_resume_runs_only_the_missing_record(tmp_path):
+    spec = spec_file(tmp_path)
+    done = harness("sweep", spec, "--out", tmp_path, "--sweep-id", "s1", timeout=120)
+    assert done.returncode == 0, done.stderr
+    sweep_dir = tmp_path / "s1"
+    recs = run_records(sweep_dir)
+    assert sorted(r.ranks for r in recs.values()) == [1, 2]
+    for rec in recs.values():
+        assert (rec.status, rec.sweep_id, rec.workload, rec.size) == ("ok", "s1", "cfd", "tiny")
+        assert len(rec.seconds) == 2 and rec.warmup == 1
+    a, b = recs.values()  # same problem at 1 and 2 ranks: the same checksum
+    assert a.verification["checksum"] == pytest.approx(b.verification["checksum"], rel=1e-12)
+    state = json.loads((sweep_dir / "sweep.json").read_text())
+    assert (state["state"], state["backend"], state["expected_records"]) == ("finished",
+                                                                            "local", 2)
+    assert [p["ranks"] for p in state["points"]] == [1, 2]
+    assert "[2/2]" in done.stderr and "ETA" in done.stderr  # progress on stderr
+    assert done.stdout.count("1/1") == 2 and done.stdout.count("done") == 2  # summary table
+
+    status = harness("status", sweep_dir, "--json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["records"]["ok"] == 2
+
+    # lose the 2-rank record: --resume (latest sweep of this spec) runs that one only
+    (lost,) = [name for name, r in recs.items() if r.ranks == 2]
+    (kept,) = [name for name, r in recs.items() if r.ranks == 1]
+    (sweep_dir / lost).unlink()
+    again = harness("sweep", spec, "--out", tmp_path, "--resume", timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "1 run(s) already ok, 1 to go" in again.stderr
+    now = run_records(sweep_dir)
+    assert len(now) == 2 and kept in now and lost not in now
+    assert sorted(r.ranks for r in now.values()) == [1, 2]
+
+    nothing = harness("sweep", spec, "--out", tmp_path, "--resume", "--sweep-id", "s1")
+    assert nothing.returncode == 0 and "2 run(s) already ok, 0 to go" in nothing.stderr
+    assert len(run_records(sweep_dir)) == 2
+
+
+def test_ctrl_c_keeps_finished_records_and_resume_completes_the_sweep(tmp_path):
+    spec = spec_file(tmp_path, repetitions=2)
+    sweep_dir = tmp_path / "s2"
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "sweep", str(spec), "--out",
+                             str(tmp_path), "--sweep-id", "s2"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 90
+    while not run_records(sweep_dir) if sweep_dir.exists() else True:
+        assert time.monotonic() < deadline and proc.poll() is None, "no record appeared"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    state = json.loads((sweep_dir / "sweep.json").read_text())
+    assert state["state"] == "interrupted"
+    kept = run_records(sweep_dir)
+    ok_before = {n for n, r in kept.items() if r.status == "ok"}
+    assert 1 <= len(ok_before) < 4
+
+    done = harness("sweep", spec, "--out", tmp_path, "--resume", "--sweep-id", "s2",
+                   timeout=120)
+    assert done.returncode == 0, done.stderr
+    after = run_records(sweep_dir)
+    assert ok_before <= set(after)  # nothing finished was lost or rewritten
+    ok = [r for r in after.values() if r.status == "ok"]
+    assert sorted(r.ranks for r in ok) == [1, 1, 2, 2]  # each point exactly its repetitions
+    assert json.loads((sweep_dir / "sweep.json").read_text())["state"] == "finished"
+
+
+def test_a_run_past_its_time_limit_is_recorded_as_failed(tmp_path):
+    text = TINY.format(repetitions=1).replace('"02:00"', '"00:02"').replace(
+        "cores = [1, 2]", "cores = [1]").replace('size = "tiny"',
+                                                 'size = "small"\nparams = { steps = 10000000 }')
+    done = harness("sweep", spec_file(tmp_path, text), "--out", tmp_path, "--sweep-id", "s3",
+                   timeout=120)
+    assert done.returncode == 1, done.stderr
+    *progress, line = done.stderr.strip().splitlines()  # progress, then the one-line error
+    assert line.startswith("harness: error: 1 of 1 runs did not pass")
+    assert any("failed (timeout after 2 s)" in x for x in progress)
+    (rec,) = run_records(tmp_path / "s3").values()
+    assert rec.status == "failed" and "timeout after 2 s" in rec.error
+
+
+# -- Slurm without a cluster: dry run and a stand-in sbatch ------------------------------------
+
+FAKE_SBATCH = """#!{python}
+import json, os, sys
+log = os.environ["FAKE_SBATCH_LOG"]
+calls = open(log).read().splitlines() if os.path.exists(log) else []
+count_file = log + ".attempts"
+attempts = (int(open(count_file).read()) if os.path.exists(count_file) else 0) + 1
+open(count_file, "w").write(str(attempts))
+if str(attempts) == os.environ.get("FAKE_SBATCH_FAIL"):
+    print("sbatch: error: Batch job submission failed: Invalid partition name specified",
+          file=sys.stderr)
+    sys.exit(1)
+open(log, "a").write(json.dumps(sys.argv[1:]) + "\\n")
+print(f"{{1001 + len(calls)}};cluster")
+"""
+
+
+@pytest.fixture
+def fake_sbatch(tmp_path):
+    bin_dir = tmp_path / "fakebin"
+    bin_dir.mkdir()
+    path = bin_dir / "sbatch"
+    path.write_text(FAKE_SBATCH.format(python=sys.executable))
+    path.chmod(0o755)
+    log = tmp_path / "sbatch.jsonl"
+    env = {"PATH": f"{bin_dir}:{VENV_BIN}:/usr/bin:/bin", "FAKE_SBATCH_LOG": str(log)}
+
+    def calls():
+        return [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
+
+    return env, calls
+
+
+def test_dry_run_writes_and_prints_scripts_and_commands_without_submitting(tmp_path,
+                                                                          fake_sbatch):
+    env, calls = fake_sbatch
+    done = harness("sweep", ROOT / "jobs" / "platform.toml", "--slurm", "--dry-run", "--out",
+                   tmp_path, "--sweep-id", "pf", env=env)
+    assert done.returncode == 0, done.stderr
+    jobs = tmp_path / "pf" / "jobs"
+    names = [f"platform-p{c}" for c in (5, 50, 250, 500, 2500)]
+    assert sorted(p.name for p in jobs.iterdir()) == sorted(
+        f"{n}.sbatch" for n in [*names, "platform-analysis"])
+    for script in jobs.iterdir():
+        assert script.read_text() in done.stdout
+        assert subprocess.run(["bash", "-n", str(script)], check=False).returncode == 0
+    for name in names:
+        assert f"sbatch --parsable {jobs / name}.sbatch\n" in done.stdout
+    deps = ":".join(f"JOBID_p{c}" for c in (5, 50, 250, 500, 2500))
+    assert (f"sbatch --parsable --dependency=afterany:{deps} {jobs}/platform-analysis.sbatch"
+            in done.stdout)
+    assert calls() == []
+    state = json.loads((tmp_path / "pf" / "sweep.json").read_text())
+    assert state["state"] == "dry-run" and all(j["job_id"] is None for j in state["jobs"])
+
+
+def test_failed_submission_is_recorded_and_retry_submits_nothing_twice(tmp_path, fake_sbatch):
+    env, calls = fake_sbatch
+    spec = spec_file(tmp_path)
+    first = harness("sweep", spec, "--slurm", "--out", tmp_path, "--sweep-id", "sub",
+                    env={**env, "FAKE_SBATCH_FAIL": "2"})
+    line = one_line_error(first, code=1)
+    assert "Invalid partition name" in line and "1 of 3 jobs went out" in line
+    assert "--resume --sweep-id sub" in line
+    state = json.loads((tmp_path / "sub" / "sweep.json").read_text())
+    assert [j["job_id"] for j in state["jobs"]] == ["1001", None, None]
+    assert state["state"] == "submission failed"
+
+    retry = harness("sweep", spec, "--slurm", "--out", tmp_path, "--sweep-id", "sub",
+                    "--resume", env=env)
+    assert retry.returncode == 0, retry.stderr
+    assert "tiny-p1: already submitted as job 1001" in retry.stdout
+    scripts = [Path(c[-1]).name for c in calls()]
+    assert scripts == ["tiny-p1.sbatch", "tiny-p2.sbatch", "tiny-analysis.sbatch"]
+    assert calls()[-1][:2] == ["--parsable", "--dependency=afterany:1001:1002"]
+    state = json.loads((tmp_path / "sub" / "sweep.json").read_text())
+    assert [j["job_id"] for j in state["jobs"]] == ["1001", "1002", "1003"]
+    assert state["state"] == "submitted"
+
+    done = harness("sweep", spec, "--slurm", "--out", tmp_path, "--sweep-id", "sub",
+                   "--resume", env=env)
+    assert done.returncode == 0 and len(calls()) == 3  # all out already: nothing resubmitted
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("changes", "fragment"), [
+    ([('name = "tiny"', 'name = "tiny"\ncolour = "red"')], "unknown key 'colour'"),
+    ([("cores = [1, 2]", "baseline_cores = 2\nscales = [0, 1]")], "scale 0"),
+    ([("cores = [1, 2]", "cores = [4, 6]"),
+      ("cores_per_node = 4", "cores_per_node = 4\nfull_nodes = true")], "do not fill whole nodes"),
+    ([('"02:00"', '"2:99"')], "time_limit"),
+    ([('name = "cfd"', 'name = "nbody"')], "not a workload"),
+])
+def test_bad_specs_exit_2_with_one_line(tmp_path, changes, fragment):
+    text = TINY.format(repetitions=1)
+    for old, new in changes:
+        text = text.replace(old, new)
+    line = one_line_error(harness("sweep", spec_file(tmp_path, text), "--out", tmp_path))
+    assert fragment in line and "spec.toml" in line
+    assert not any(tmp_path.glob("tiny-*"))  # nothing was started
+
+
+def test_bad_invocations_exit_2_with_one_line(tmp_path, fake_sbatch):
+    env, calls = fake_sbatch
+    spec = spec_file(tmp_path)
+    assert "no such spec file" in one_line_error(harness("sweep", tmp_path / "none.toml"))
+    no_partition = spec_file(tmp_path, TINY.format(repetitions=1).replace(
+        'partition = "local"\n', ""), name="nopart.toml")
+    assert "needs partition" in one_line_error(
+        harness("sweep", no_partition, "--slurm", "--dry-run", "--out", tmp_path))
+    no_sbatch = {"PATH": f"{VENV_BIN}:/nonexistent"}
+    assert one_line_error(harness("sweep", spec, "--slurm", "--out", tmp_path,
+                                  env=no_sbatch)) == (
+        "harness: error: sbatch not found; use --local or --dry-run")
+    assert "nothing to resume" in one_line_error(
+        harness("sweep", spec, "--resume", "--out", tmp_path / "empty"))
+    assert harness("sweep", spec, "--slurm", "--dry-run", "--out", tmp_path, "--sweep-id",
+                   "taken", env=env).returncode == 0
+    assert "already holds a sweep" in one_line_error(
+        harness("sweep", spec, "--slurm", "--dry-run", "--out", tmp_path, "--sweep-id", "taken",
+                env=env))
+    assert "must be 1-128 characters" in one_line_error(
+        harness("sweep", spec, "--out", tmp_path, "--sweep-id", "a;b"))
+    assert "not a sweep directory" in one_line_error(harness("status", tmp_path))
+    assert calls() == []

@@ -1,0 +1,162 @@
+"""Sweeps on a real Slurm cluster: submit, wait, check records, analysis and ``harness status``.
+
+Needs a running cluster (``slurm/local-cluster.sh install && slurm/local-cluster.sh start`` gives
+a one-node one on localhost); without one every test here skips and says why.
+"""
+
+import json
+import shutil
+import subprocess
+import time
+
+import pytest
+from clitools import harness
+
+from harness import records
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+FINAL = ("COMPLETED", "FAILED", "TIMEOUT", "CANCELLED", "OUT_OF_MEMORY", "NODE_FAIL",
+         "UNKNOWN", "BOOT_FAIL", "DEADLINE", "PREEMPTED")
+START_HINT = ("for a one-node cluster here: slurm/local-cluster.sh install && "
+              "slurm/local-cluster.sh start")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """(partition, cpus per node) of the default partition, or skip with the reason."""
+    if shutil.which("sinfo") is None or shutil.which("sbatch") is None:
+        pytest.skip(f"Slurm client tools (sinfo, sbatch) are not installed; {START_HINT}")
+    try:
+        done = subprocess.run(["sinfo", "-h", "-o", "%P|%a|%c|%T"], capture_output=True,
+                              text=True, timeout=20, check=False)
+    except subprocess.TimeoutExpired:
+        pytest.skip(f"sinfo did not answer in 20 s; {START_HINT}")
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        pytest.skip(f"no Slurm cluster answers (sinfo: {why}); {START_HINT}")
+    usable = []  # (is default, partition, cpus)
+    for line in done.stdout.split():
+        partition, avail, cpus, node_state = line.split("|")
+        if (avail == "up" and int(cpus.rstrip("+")) >= 2
+                and node_state.rstrip("*~#!%$@^-") in ("idle", "mixed", "allocated")):
+            usable.append((not partition.endswith("*"), partition.rstrip("*"),
+                           int(cpus.rstrip("+"))))
+    if not usable:
+        pytest.skip(f"no partition is up with a node of >= 2 CPUs (sinfo: {done.stdout!r})")
+    _, partition, cpus = min(usable)
+    return partition, cpus
+
+
+def write_spec(tmp_path, cluster, *, name, cores, repetitions, launcher="srun",
+               time_limit="05:00", workload='name = "cfd"\nsize = "tiny"'):
+    partition, cpus = cluster
+    path = tmp_path / f"{name}.toml"
+    path.write_text(f"""
+name = "{name}"
+cores = {list(cores)}
+repetitions = {repetitions}
+reps = 2
+warmup = 1
+time_limit = "{time_limit}"
+
+[profile]
+partition = "{partition}"
+cores_per_node = {cpus}
+launcher = "{launcher}"
+
+[[workload]]
+{workload}
+
+[analysis]
+time_limit = "05:00"
+""")
+    return path
+
+
+def wait_for(sweep_dir, timeout=300):
+    """Poll ``harness status --json`` until every job has ended and return the last report."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done = harness("status", sweep_dir, "--json")
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout)
+        states = [j["state"].split("x")[0] for j in report["jobs"]]
+        if all(s in FINAL for s in states):
+            return report
+        if time.monotonic() > deadline:
+            subprocess.run(["squeue"], check=False)
+            pytest.fail(f"sweep did not finish in {timeout} s: {report['jobs']}")
+        time.sleep(2)
+
+
+def run_records(sweep_dir):
+    return [records.load(p) for p in sorted(sweep_dir.glob("*.json"))
+            if p.name not in ("sweep.json", "analysis.json")]
+
+
+def test_two_scale_sweep_runs_end_to_end_on_slurm(tmp_path, cluster):
+    spec = write_spec(tmp_path, cluster, name="itest", cores=[1, 2], repetitions=2)
+    done = harness("sweep", spec, "--slurm", "--out", tmp_path, "--sweep-id", "it")
+    assert done.returncode == 0, done.stderr
+    sweep_dir = tmp_path / "it"
+    state = json.loads((sweep_dir / "sweep.json").read_text())
+    ids = {j["key"]: j["job_id"] for j in state["jobs"]}
+    assert set(ids) == {"p1", "p2", "analysis"} and all(i.isdigit() for i in ids.values())
+    assert f"itest-p1: submitted as job {ids['p1']}" in done.stdout
+
+    report = wait_for(sweep_dir)
+    assert [j["state"] for j in report["jobs"]] == ["COMPLETED"] * 3, report["jobs"]
+    assert [(j["records"], j["expected"]) for j in report["jobs"]] == [(2, 2), (2, 2), (0, 0)]
+    assert report["records"]["ok"] == report["records"]["expected"] == 4
+    assert report["analysis"] is True
+
+    recs = run_records(sweep_dir)
+    assert sorted(r.ranks for r in recs) == [1, 1, 2, 2]
+    for rec in recs:
+        assert rec.status == "ok" and rec.verification["passed"]
+        job = ids[f"p{rec.ranks}"]
+        assert rec.run_id.endswith((f"-j{job}-r0", f"-j{job}-r1"))
+        slurm_info = rec.provenance.get("slurm") or {}
+        assert slurm_info.get("partition") == cluster[0]
+    ref = recs[0].verification["checksum"]
+    for rec in recs:  # decomposition invariance across the two scales
+        assert rec.verification["checksum"] == pytest.approx(ref, rel=1e-12, abs=1e-12)
+
+    analysis = json.loads((sweep_dir / "analysis.json").read_text())
+    assert isinstance(analysis, dict) and analysis
+    table = (sweep_dir / "analysis.txt").read_text()
+    assert "cfd" in table
+    logs = sorted(p.name for p in (sweep_dir / "logs").iterdir())
+    assert f"itest-p2-{ids['p2']}_1.out" in logs
+    assert f"itest-analysis-{ids['analysis']}.out" in logs
+
+    text = harness("status", sweep_dir)
+    assert text.returncode == 0
+    assert "records: 4 of 4 expected present (ok 4" in text.stdout
+
+
+def test_mpiexec_launcher_inside_the_allocation(tmp_path, cluster):
+    spec = write_spec(tmp_path, cluster, name="itmpi", cores=[2], repetitions=1,
+                      launcher="mpiexec")
+    done = harness("sweep", spec, "--slurm", "--out", tmp_path, "--sweep-id", "mp")
+    assert done.returncode == 0, done.stderr
+    report = wait_for(tmp_path / "mp")
+    assert [j["state"] for j in report["jobs"]] == ["COMPLETED", "COMPLETED"], report["jobs"]
+    (rec,) = run_records(tmp_path / "mp")
+    assert (rec.status, rec.ranks) == ("ok", 2)
+
+
+def test_a_run_past_its_time_limit_fails_the_job_and_leaves_a_failed_record(tmp_path, cluster):
+    spec = write_spec(tmp_path, cluster, name="ittime", cores=[1], repetitions=1,
+                      time_limit="00:03",
+                      workload='name = "cfd"\nsize = "small"\nparams = { steps = 10000000 }')
+    done = harness("sweep", spec, "--slurm", "--out", tmp_path, "--sweep-id", "tl")
+    assert done.returncode == 0, done.stderr
+    report = wait_for(tmp_path / "tl")
+    states = {j["key"]: j["state"] for j in report["jobs"]}
+    # afterany: the analysis job still ran; with no ok record it had nothing to analyze
+    assert states == {"p1": "FAILED", "analysis": "FAILED"}, report["jobs"]
+    assert report["analysis"] is False
+    (rec,) = run_records(tmp_path / "tl")
+    assert rec.status == "failed" and rec.error == "timeout after 3 s"

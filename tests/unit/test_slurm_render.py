@@ -1,0 +1,405 @@
+"""Slurm job scripts: the #SBATCH lines, valid bash, inert payloads, and status inference."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import records, sweep
+from harness.errors import BadInputError, LaunchError, SpecError
+from harness.launch import slurm
+from harness.specs import load_spec
+
+PLATFORM_LIKE = """
+name = "plat"
+baseline_cores = 5
+scales = [1, 500]
+repetitions = 3
+time_limit = "00:20:00"
+
+[profile]
+partition = "compute"
+account = "hpc"
+qos = "normal"
+constraint = "ib&skylake"
+cores_per_node = 50
+full_nodes = true
+exclusive = true
+array_throttle = 1
+sbatch_options = ["--mem=0"]
+preamble = ["module load gcc/12 python/3.11"]
+
+[[workload]]
+name = "cfd"
+variants = ["blocking", "overlap"]
+size = "tiny"
+
+[analysis]
+report = true
+kpi_push = true
+store = "sqlite:///kpi.sqlite"
+"""
+
+SMALL = """
+name = "small"
+cores = [1, 2]
+time_limit = "05:00"
+job_time_limit = "1-00"
+
+[profile]
+partition = "local"
+cores_per_node = 4
+launcher = "mpiexec"
+
+[[workload]]
+name = "cfd"
+size = "tiny"
+params = { steps = 3 }
+"""
+
+ODD = """
+name = "odd"
+cores = [65, 70]
+time_limit = "10"
+
+[profile]
+partition = "batch"
+cores_per_node = 64
+
+[[workload]]
+name = "cfd"
+size = "tiny"
+"""
+
+
+def spec_from(tmp_path, text):
+    path = tmp_path / "spec.toml"
+    path.write_text(text)
+    return load_spec(path)
+
+
+def sbatch_set(text):
+    return {line[len("#SBATCH "):] for line in text.splitlines() if line.startswith("#SBATCH ")}
+
+
+def bash_n(text, tmp_path, name="job.sbatch"):
+    path = tmp_path / name
+    path.write_text(text)
+    done = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def by_key(jobs):
+    return {j.key: j for j in jobs}
+
+
+# -- the #SBATCH lines -------------------------------------------------------------------------
+
+
+def test_platform_like_spec_sbatch_sets(tmp_path):
+    d = tmp_path / "out" / "sw"
+    jobs = by_key(slurm.render(spec_from(tmp_path, PLATFORM_LIKE), d))
+    assert list(jobs) == ["p5", "p2500", "analysis"]
+    logs = f"{d}/logs/%x-%A_%a"
+    common = {"--partition=compute", "--account=hpc", "--qos=normal", "--cpus-per-task=1",
+              "--constraint=ib&skylake", "--exclusive", "--array=0-2%1", "--mem=0",
+              f"--output={logs}.out", f"--error={logs}.err"}
+    # 2 points x (20 min limit + 1 min margin) + 2 min for the job = 44 min
+    assert sbatch_set(jobs["p2500"].text) == common | {
+        "--job-name=plat-p2500", "--time=00:44:00", "--nodes=50", "--ntasks=2500",
+        "--ntasks-per-node=50"}
+    assert sbatch_set(jobs["p5"].text) == common | {
+        "--job-name=plat-p5", "--time=00:44:00", "--nodes=1", "--ntasks=5",
+        "--ntasks-per-node=5"}
+    assert sbatch_set(jobs["analysis"].text) == {
+        "--job-name=plat-analysis", "--time=00:10:00", "--partition=compute", "--account=hpc",
+        "--qos=normal", "--nodes=1", "--ntasks=1", "--cpus-per-task=1",
+        f"--output={d}/logs/%x-%j.out", f"--error={d}/logs/%x-%j.err"}
+    assert jobs["p2500"].sbatch_lines == [
+        line[8:] for line in jobs["p2500"].text.splitlines() if line.startswith("#SBATCH ")]
+
+
+def test_small_spec_without_array_with_mpiexec(tmp_path):
+    d = tmp_path / "sw"
+    python = "/opt/venv/bin/python"
+    jobs = by_key(slurm.render(spec_from(tmp_path, SMALL), d, python=python))
+    assert sbatch_set(jobs["p2"].text) == {
+        "--job-name=small-p2", "--time=1-00:00:00", "--partition=local", "--nodes=1",
+        "--ntasks=2", "--ntasks-per-node=2", "--cpus-per-task=1",
+        f"--output={d}/logs/%x-%j.out", f"--error={d}/logs/%x-%j.err"}
+    assert "/opt/venv/bin/mpiexec -n 2 /opt/venv/bin/python -m harness run cfd" in jobs["p2"].text
+    assert "srun" not in jobs["p2"].text
+    assert "harness report" not in jobs["analysis"].text
+    assert "kpi push" not in jobs["analysis"].text
+
+
+def test_nodes_and_tasks_per_node_for_uneven_counts(tmp_path):
+    jobs = by_key(slurm.render(spec_from(tmp_path, ODD), tmp_path / "sw"))
+    s65, s70 = sbatch_set(jobs["p65"].text), sbatch_set(jobs["p70"].text)
+    assert {"--nodes=2", "--ntasks=65"} <= s65
+    assert not any(x.startswith("--ntasks-per-node") for x in s65)  # 65 does not split evenly
+    assert {"--nodes=2", "--ntasks=70", "--ntasks-per-node=35"} <= s70
+    assert "--time=00:13:00" in s70  # 1 point x (10 + 1) min + 2 min
+
+
+@pytest.mark.parametrize("text", [PLATFORM_LIKE, SMALL, ODD])
+def test_every_script_is_valid_bash_with_sbatch_lines_first(tmp_path, text):
+    for job in slurm.render(spec_from(tmp_path, text), tmp_path / "sw"):
+        bash_n(job.text, tmp_path)
+        lines = job.text.splitlines()
+        assert lines[0] == "#!/bin/bash"
+        # sbatch reads #SBATCH lines only before the first command
+        first_command = next(i for i, x in enumerate(lines[1:], 1) if x and not x.startswith("#"))
+        assert all(i < first_command for i, x in enumerate(lines) if x.startswith("#SBATCH"))
+        assert "export OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1" in job.text
+        assert "export NUMBA_CACHE_DIR=" in job.text
+
+
+def test_scale_script_body(tmp_path):
+    spec = spec_from(tmp_path, PLATFORM_LIKE)
+    d = tmp_path / "sw"
+    jobs = by_key(slurm.render(spec, d))
+    text = jobs["p2500"].text
+    assert text.count("srun --mpi=pmi2 -n 2500 ") == 2
+    assert "module load gcc/12 python/3.11\n" in text  # site preamble, verbatim
+    assert f"export NUMBA_CACHE_DIR={tmp_path}/numba-cache" in text
+    for point in spec.points_at(2500):
+        assert f'run_id={point.key}"-j${{job}}-r${{rep}}"' in text
+        assert f"--variant {point.variant}" in text
+    analysis = jobs["analysis"].text
+    assert "-m harness analyze \"$sweep\" --format json" in analysis
+    assert "-m harness analyze \"$sweep\" --format table" in analysis
+    assert "-m harness report \"$sweep\"" in analysis
+    assert "-m harness kpi push \"$sweep\" --store sqlite:///kpi.sqlite" in analysis
+
+
+# -- running a rendered script with stand-ins for timeout/srun/python --------------------------
+
+
+def stub(directory, name, body):
+    path = directory / name
+    path.write_text(f"#!{sys.executable}\nimport json, os, sys\n{body}\n")
+    path.chmod(0o755)
+    return path
+
+
+def run_script(tmp_path, job, timeout_rc=0, env_extra=None):
+    """Run ``job`` with a ``timeout`` on PATH that logs its argv and exits ``timeout_rc``."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    log = tmp_path / "calls.jsonl"
+    stub(bin_dir, "timeout", f"open({str(log)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+                             f"sys.exit({timeout_rc})")
+    path = tmp_path / "job.sbatch"
+    path.write_text(job.text)
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(tmp_path),
+           **(env_extra or {})}
+    done = subprocess.run(["bash", str(path)], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=60, check=False)
+    calls = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
+    return done, calls
+
+
+def python_stub(tmp_path):
+    log = tmp_path / "python.jsonl"
+    return stub(tmp_path, "python", f"open({str(log)!r}, 'a').write(json.dumps(sys.argv[1:]) "
+                                    "+ '\\n')"), log
+
+
+def test_rendered_job_runs_every_point_with_its_run_id(tmp_path):
+    spec = spec_from(tmp_path, SMALL)
+    python, _ = python_stub(tmp_path)
+    d = tmp_path / "sw"
+    job = by_key(slurm.render(spec, d, python=str(python)))["p2"]
+    done, calls = run_script(tmp_path, job, env_extra={"SLURM_ARRAY_JOB_ID": "77",
+                                                       "SLURM_ARRAY_TASK_ID": "1"})
+    assert done.returncode == 0, done.stderr
+    (point,) = spec.points_at(2)
+    assert calls == [[
+        "--kill-after=30", "300", str(tmp_path / "mpiexec"), "-n", "2", str(python), "-m",
+        "harness", "run", "cfd", "--ranks", "2", "--mode", "strong", "--size", "tiny",
+        "--variant", point.variant, "--set", "steps=3", "--out", str(tmp_path),
+        "--sweep-id", "sw", "--run-id", f"{point.key}-j77-r1", "--time-limit", "300"]]
+
+
+def test_a_run_that_times_out_gets_a_failed_record_and_fails_the_job(tmp_path):
+    spec = spec_from(tmp_path, SMALL)
+    python, log = python_stub(tmp_path)
+    job = by_key(slurm.render(spec, tmp_path / "sw", python=str(python)))["p1"]
+    done, calls = run_script(tmp_path, job, timeout_rc=124, env_extra={"SLURM_JOB_ID": "9"})
+    assert done.returncode == 1 and len(calls) == 1
+    (point,) = spec.points_at(1)
+    assert json.loads(log.read_text()) == [
+        "-m", "harness.launch.slurm", "ensure-record", str(tmp_path / "sw"), point.key,
+        f"{point.key}-j9-r0", "124"]
+
+
+def test_ensure_record_writes_one_failed_record(tmp_path):
+    spec = spec_from(tmp_path, SMALL)
+    sweep_dir, state = sweep.open_sweep(spec, tmp_path, "sw", False, "slurm")
+    sweep.write_state(sweep_dir, state)
+    point = spec.points_at(2)[0]
+    run_id = f"{point.key}-j5-r0"
+    slurm.ensure_record(sweep_dir, point.key, run_id, 124)
+    slurm.ensure_record(sweep_dir, point.key, run_id, 124)  # already there: nothing new
+    (path,) = [p for p in sweep_dir.glob("*.json") if p.name != "sweep.json"]
+    rec = records.load(path)
+    assert (rec.status, rec.error, rec.ranks, rec.run_id) == (
+        "failed", "timeout after 300 s", 2, run_id)
+    assert rec.params == point.resolved
+    slurm.ensure_record(sweep_dir, point.key, f"{point.key}-j6-r0", 1)
+    errors = sorted(records.load(p).error for p in sweep_dir.glob("*.json")
+                    if p.name != "sweep.json")
+    assert errors == ["the launcher exited with code 1 and the run left no record",
+                      "timeout after 300 s"]
+
+
+# -- injection ---------------------------------------------------------------------------------
+
+PAYLOADS = ["$(touch {d}/PWNED1)", "`touch {d}/PWNED2`", "x; touch {d}/PWNED3",
+            "x\ntouch {d}/PWNED4", "x' ; touch {d}/PWNED5 ; '", 'x" ; touch {d}/PWNED6 ; "']
+
+
+def test_payloads_in_values_reach_the_command_as_data(tmp_path):
+    """Values that bypassed validation still cannot run: each arrives as one argument."""
+    spec = spec_from(tmp_path, SMALL)
+    payloads = [p.format(d=tmp_path) for p in PAYLOADS]
+    point = spec.points_at(1)[0]
+    evil = dataclasses.replace(
+        point, params={f"k{i}": v for i, v in enumerate(payloads)}, variant=payloads[0],
+        size=payloads[3], workload=payloads[4], mode=payloads[5])
+    spec = dataclasses.replace(spec, points=(evil,), cores=(1,))
+    python, _ = python_stub(tmp_path)
+    job = by_key(slurm.render(spec, tmp_path / "sw", python=str(python)))["p1"]
+    bash_n(job.text, tmp_path)
+    lines = job.text.splitlines()
+    comment = next(i for i, x in enumerate(lines) if x.startswith("# 1/1: "))
+    assert lines[comment + 1].startswith("run_id=")  # the label cannot break out of its comment
+    assert records.check_id("run id", evil.key) == evil.key  # keys are file-name safe
+    done, calls = run_script(tmp_path, job)
+    assert done.returncode == 0, done.stderr
+    assert not list(tmp_path.glob("PWNED*"))
+    (argv,) = calls
+    for i, value in enumerate(payloads):
+        assert argv[argv.index(f"k{i}={value}") - 1] == "--set"
+    assert argv[argv.index("--variant") + 1] == payloads[0]
+    assert argv[argv.index("--size") + 1] == payloads[3]
+    assert argv[argv.index("run") + 1] == payloads[4]
+    assert argv[argv.index("--mode") + 1] == payloads[5]
+
+
+@pytest.mark.parametrize("field", ["partition", "account", "qos", "constraint"])
+@pytest.mark.parametrize("payload", [*PAYLOADS, "a b"])
+def test_payloads_in_sbatch_lines_are_refused_at_render(tmp_path, field, payload):
+    spec = spec_from(tmp_path, SMALL)
+    bad = dataclasses.replace(spec, profile=dataclasses.replace(
+        spec.profile, **{field: payload.format(d=tmp_path)}))
+    with pytest.raises(LaunchError, match="#SBATCH"):
+        slurm.render(bad, tmp_path / "sw")
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_payloads_in_the_job_name_are_refused(tmp_path, payload):
+    spec = spec_from(tmp_path, SMALL)
+    with pytest.raises(LaunchError):
+        slurm.render(dataclasses.replace(spec, name=payload.format(d=tmp_path)), tmp_path / "sw")
+    text = SMALL.replace('name = "small"', f"name = {json.dumps(payload)}")
+    with pytest.raises(SpecError, match="spec name"):
+        spec_from(tmp_path, text)
+
+
+@pytest.mark.parametrize("where", ["sweep dir", "python"])
+def test_paths_with_shell_characters_are_refused(tmp_path, where):
+    spec = spec_from(tmp_path, SMALL)
+    odd = str(tmp_path / "a b$(id)")
+    with pytest.raises(BadInputError, match="cannot go into a job script"):
+        if where == "python":
+            slurm.render(spec, tmp_path / "sw", python=odd)
+        else:
+            slurm.render(spec, Path(odd) / "sw")
+
+
+def test_missing_partition_is_a_spec_error(tmp_path):
+    spec = spec_from(tmp_path, SMALL.replace('partition = "local"\n', ""))
+    with pytest.raises(SpecError, match="partition"):
+        slurm.render(spec, tmp_path / "sw")
+
+
+# -- status ------------------------------------------------------------------------------------
+
+
+def fake_queries(monkeypatch, answers):
+    def query(cmd):
+        for prefix, (rc, out, err) in answers.items():
+            if " ".join(cmd).startswith(prefix):
+                return subprocess.CompletedProcess(cmd, rc, out, err)
+        return None
+
+    monkeypatch.setattr(slurm, "_query", query)
+
+
+def submitted_sweep(tmp_path, ids):
+    spec = spec_from(tmp_path, SMALL)
+    sweep_dir, state = sweep.open_sweep(spec, tmp_path, "sw", False, "slurm")
+    for job, job_id in zip(slurm.render(spec, sweep_dir), ids, strict=True):
+        state["jobs"].append({"key": job.key, "name": job.name, "job_id": job_id,
+                              "array": job.array, "points": job.points})
+    sweep.write_state(sweep_dir, state)
+    return spec, sweep_dir
+
+
+def test_status_from_scontrol_and_inferred_when_jobs_left(tmp_path, monkeypatch):
+    spec, sweep_dir = submitted_sweep(tmp_path, ["11", "12", None])
+    p1 = spec.points_at(1)[0]
+    sweep.fallback_record(p1.to_dict(), tmp_path, "sw", f"{p1.key}-j11-r0", "boom")
+    fake_queries(monkeypatch, {
+        "sacct": (1, "", "sacct: error: Slurm accounting storage is disabled\n"),
+        "scontrol show job -o 11": (1, "", "slurm_load_jobs error: Invalid job id specified\n"),
+        "scontrol show job -o 12": (0, "JobId=12 JobName=small-p2 JobState=RUNNING Reason=None\n",
+                                    ""),
+    })
+    report = slurm.status(sweep_dir)
+    rows = {r["key"]: r for r in report["jobs"]}
+    assert (rows["p1"]["state"], rows["p1"]["records"], rows["p1"]["expected"]) == ("FAILED", 1, 1)
+    assert "inferred from records" in rows["p1"]["source"]
+    assert (rows["p2"]["state"], rows["p2"]["source"]) == ("RUNNING", "scontrol")
+    assert rows["analysis"]["state"] == "NOT SUBMITTED"
+    assert report["records"] == {"ok": 0, "verification_failed": 0, "failed": 1, "present": 1,
+                                 "unreadable": 0, "expected": 2}
+    text = slurm.format_status(report)
+    assert "RUNNING" in text and "1 of 2 expected present" in text
+
+
+def test_status_from_sacct_with_array_tasks(tmp_path, monkeypatch):
+    _, sweep_dir = submitted_sweep(tmp_path, ["21", "22", "23"])
+    fake_queries(monkeypatch, {"sacct": (0, "21|COMPLETED\n22_0|COMPLETED\n22_1|TIMEOUT\n"
+                                            "23|CANCELLED by 0\n", "")})
+    rows = {r["key"]: r for r in slurm.status(sweep_dir)["jobs"]}
+    assert rows["p1"]["state"] == "COMPLETED" and rows["p1"]["source"] == "sacct"
+    assert rows["p2"]["state"] == "COMPLETEDx1 TIMEOUTx1"
+    assert rows["analysis"]["state"] == "CANCELLED"
+
+
+def test_status_of_vanished_jobs_without_records_is_unknown(tmp_path, monkeypatch):
+    _, sweep_dir = submitted_sweep(tmp_path, ["31", "32", "33"])
+    fake_queries(monkeypatch, {"sacct": (1, "", "disabled"), "scontrol": (1, "", "Invalid")})
+    states = {r["key"]: r["state"] for r in slurm.status(sweep_dir)["jobs"]}
+    assert states == {"p1": "UNKNOWN", "p2": "UNKNOWN", "analysis": "UNKNOWN"}
+    (sweep_dir / "analysis.json").write_text("{}")
+    assert slurm.status(sweep_dir)["jobs"][2]["state"] == "COMPLETED"
+
+
+def test_status_of_a_directory_without_a_sweep(tmp_path):
+    with pytest.raises(BadInputError, match="not a sweep directory"):
+        slurm.status(tmp_path)
+
+
+def test_sbatch_filter_refuses_non_tokens():
+    for bad in ["a b", "a\nb", "a'b", 'a"b', "$x", "a;b", "`x`"]:
+        with pytest.raises(LaunchError):
+            slurm._sbatch_token(bad)
+    assert slurm._sbatch_token("--constraint=a&b|c") == "--constraint=a&b|c"
