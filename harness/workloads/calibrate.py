@@ -26,7 +26,8 @@ class Calibrate(Workload):
     name = "calibrate"
     description = "known serial fraction: rank 0 serial work, then shared parallel work"
     variants = ("amdahl",)
-    deterministic_variants = ("amdahl",)
+    #: the iteration counts come from a measured rate, so the checksum varies between runs
+    deterministic_variants = ()
     phases = ("serial", "compute")
     fom_unit = "iterations/s"
     params = (
