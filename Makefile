@@ -15,10 +15,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# the main job on the embedded defaults: every workload at 1 and 2 ranks, then the analysis
 demo: $(STAMP)
-	$(BIN)/harness run cfd --ranks 1 --size small --out $(OUT) --sweep-id demo
-	$(BIN)/harness run cfd --ranks 2 --size small --out $(OUT) --sweep-id demo
-	@echo "records: $(OUT)/demo/"
+	@id=demo-$$(date -u +%Y%m%dT%H%M%S); \
+	$(BIN)/harness sweep jobs/demo.toml --local --out $(OUT) --sweep-id $$id && \
+	$(BIN)/harness analyze $(OUT)/$$id && \
+	echo "records and analysis input: $(OUT)/$$id/"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
