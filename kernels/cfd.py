@@ -72,29 +72,41 @@ def fourier_mode(n: int, kx: int, ky: int, row0: int, rows: int, col0: int, cols
 
 @njit(cache=True)
 def update(c, out, r0, r1, c0, c1, cc, cs, cn, ce, cw):  # pragma: no cover - compiled
-    """out[i, j] for rows [r0, r1), cols [c0, c1) of the padded slab (ghosts read only)."""
+    """out[i, j] for rows [r0, r1), cols [c0, c1) of the padded slab (ghosts read only).
+
+    Requires c0 >= 1 and c1 <= cols - 1 (the region lies inside the ghost layer). The inner loop
+    runs over row slices indexed from 0: with an index that Numba cannot prove non-negative,
+    every access would carry a wraparound check and LLVM would emit gathers and scatters
+    instead of contiguous vector loads and stores (about 4x slower at 8192²).
+    """
+    width = c1 - c0
     for i in range(r0, r1):
-        up = c[i - 1]
-        mid = c[i]
-        down = c[i + 1]
-        row = out[i]
-        for j in range(c0, c1):
-            row[j] = cc * mid[j] + cs * down[j] + cn * up[j] + ce * mid[j + 1] + cw * mid[j - 1]
+        north = c[i - 1, c0:c1]
+        centre = c[i, c0:c1]
+        south = c[i + 1, c0:c1]
+        east = c[i, c0 + 1:c1 + 1]
+        west = c[i, c0 - 1:c1 - 1]
+        row = out[i, c0:c1]
+        for j in range(width):
+            row[j] = cc * centre[j] + cs * south[j] + cn * north[j] + ce * east[j] + cw * west[j]
 
 
 @njit(cache=True)
 def update_residual(c, out, r0, r1, c0, c1, cc, cs, cn, ce, cw):  # pragma: no cover - compiled
     """As :func:`update`, also returning max |out − c| over the region (the step's residual)."""
+    width = c1 - c0
     res = 0.0
     for i in range(r0, r1):
-        up = c[i - 1]
-        mid = c[i]
-        down = c[i + 1]
-        row = out[i]
-        for j in range(c0, c1):
-            new = cc * mid[j] + cs * down[j] + cn * up[j] + ce * mid[j + 1] + cw * mid[j - 1]
+        north = c[i - 1, c0:c1]
+        centre = c[i, c0:c1]
+        south = c[i + 1, c0:c1]
+        east = c[i, c0 + 1:c1 + 1]
+        west = c[i, c0 - 1:c1 - 1]
+        row = out[i, c0:c1]
+        for j in range(width):
+            new = cc * centre[j] + cs * south[j] + cn * north[j] + ce * east[j] + cw * west[j]
             row[j] = new
-            res = max(res, abs(new - mid[j]))
+            res = max(res, abs(new - centre[j]))
     return res
 
 
