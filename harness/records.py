@@ -86,6 +86,19 @@ class RunRecord:
         return f"{self.workload}-{self.mode}-p{self.ranks}-{self.run_id}.json"
 
 
+def failed(*, run_id: str, sweep_id: str, workload: str, variant: str, mode: str, size: str,
+           params: dict[str, Any], ranks: int, error: str, provenance: dict[str, Any]
+           ) -> RunRecord:
+    """A record with status ``failed`` and the error text, for a run that could not finish.
+
+    Whoever notices the failure writes it — the failing rank, the supervising ``harness run``,
+    a local sweep or a Slurm job script — so a run never disappears without a trace.
+    """
+    return RunRecord(run_id=run_id, sweep_id=sweep_id, workload=workload, variant=variant,
+                     mode=mode, size=size, params=dict(params), ranks=ranks, status="failed",
+                     error=error, provenance=provenance)
+
+
 # field name -> (accepted types, required)
 _NUM = (int, float)
 _FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {

@@ -89,12 +89,13 @@ def _base_record(opts: RunOptions, run_id: str, ranks: int, params: dict[str, An
 def failed_record(opts: RunOptions, run_id: str, ranks: int, error: str,
                   params: dict[str, Any] | None = None, variant: str | None = None,
                   extra_provenance: dict[str, Any] | None = None) -> records.RunRecord:
-    """A record with status ``failed`` and the error text, for a run that could not finish."""
-    rec = _base_record(opts, run_id, ranks, params or dict(opts.overrides),
-                       variant or opts.variant or "", "failed")
-    rec.error = error
-    rec.provenance = provenance.collect("", extra_provenance)
-    return rec
+    """A ``failed`` record (:func:`harness.records.failed`) for the run ``opts`` describes."""
+    return records.failed(
+        run_id=run_id, sweep_id=opts.sweep_id, workload=opts.workload,
+        variant=variant or opts.variant or "", mode=opts.mode, size=opts.size,
+        params=params or dict(opts.overrides), ranks=ranks, error=error,
+        provenance=provenance.collect("", extra_provenance),
+    )
 
 
 def execute(opts: RunOptions, comm: Any = None) -> tuple[records.RunRecord | None, Path | None]:

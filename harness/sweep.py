@@ -36,8 +36,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from harness import records
+from harness import provenance, records
 from harness.errors import BadInputError, RecordError
+from harness.launch.local import stop_group
 from harness.specs import Point, Spec
 
 SWEEP_SCHEMA = "harness.sweep/1"
@@ -234,30 +235,16 @@ def _run_command(point: Point, out: Path, sweep_id: str, run_id: str) -> list[st
             "--time-limit", str(point.time_limit), "--json"]
 
 
-def _stop(proc: subprocess.Popen[str], sig: int) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
 def fallback_record(point: dict[str, Any], out: Path, sweep_id: str, run_id: str,
                     error: str) -> records.RunRecord:
     """Write a ``failed`` record for a run that ended without one, so nothing goes missing.
 
     ``point`` is a point as ``sweep.json`` stores it (:meth:`Point.to_dict`).
     """
-    rec = records.RunRecord(
+    rec = records.failed(
         run_id=run_id, sweep_id=sweep_id, workload=point["workload"], variant=point["variant"],
-        mode=point["mode"], size=point["size"], params=dict(point["resolved"]),
-        ranks=point["ranks"],
-        status="failed", error=error,
-        provenance={"host": socket.gethostname(), "written_by": "harness sweep"},
+        mode=point["mode"], size=point["size"], params=point["resolved"], ranks=point["ranks"],
+        error=error, provenance=provenance.collect("", {"written_by": "harness sweep"}),
     )
     records.write(out, rec)
     return rec
@@ -278,13 +265,13 @@ def run_point(point: Point, out: Path, sweep_id: str) -> records.RunRecord:
     try:
         stdout, stderr = proc.communicate(timeout=point.time_limit + KILL_GRACE)
     except subprocess.TimeoutExpired:
-        _stop(proc, signal.SIGTERM)
+        stop_group(proc, signal.SIGTERM, grace=10)
         stdout, stderr = "", ""
         if records.exists(out, sweep_id, run_id) is None:
             return fallback_record(point.to_dict(), out, sweep_id, run_id,
                                     f"timeout after {point.time_limit} s (killed by the sweep)")
     except BaseException:  # Ctrl-C or a crash: stop the run, keep what is on disk
-        _stop(proc, signal.SIGINT)
+        stop_group(proc, signal.SIGINT, grace=10)
         raise
     if proc.returncode == 2:
         lines = [x for x in stderr.strip().splitlines() if x.strip()]

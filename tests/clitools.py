@@ -22,3 +22,15 @@ def run_json(*args, **kwargs):
     done = harness("run", *args, "--json", **kwargs)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+def assert_refused(done, needle, out):
+    """Bad input: exit 2, one line on stderr naming ``needle``, nothing on stdout, no file
+    written under ``out``."""
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert needle in lines[0]
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+    assert not out.exists() or not any(p.is_file() for p in out.rglob("*"))

@@ -120,23 +120,25 @@ def run_supervised(argv: list[str], time_limit: float | None = None,
         proc.wait(timeout=time_limit)
     except subprocess.TimeoutExpired:
         timed_out = True
-        _stop_group(proc)
+        stop_group(proc)
     except KeyboardInterrupt:
         interrupted = True
-        _stop_group(proc)
+        stop_group(proc)
     reader.join(timeout=5)
     return Completed(proc.returncode if proc.returncode is not None else -9,
                      timed_out, interrupted, "".join(tail))
 
 
-def _stop_group(proc: subprocess.Popen) -> None:
-    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+def stop_group(proc: subprocess.Popen, first: int = signal.SIGTERM, grace: float = 5) -> None:
+    """Send ``first`` to the process group of ``proc`` (started with ``start_new_session``),
+    then SIGKILL if it has not ended after ``grace`` seconds."""
+    for sig in (first, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
             return
         try:
-            proc.wait(timeout=wait)
+            proc.wait(timeout=grace)
             return
         except subprocess.TimeoutExpired:
             continue

@@ -9,7 +9,7 @@ import statistics
 from pathlib import Path
 
 import pytest
-from clitools import harness
+from clitools import assert_refused, harness
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("harness.cli.run") is None,
                                 reason="harness.cli.run is not there yet")
@@ -69,10 +69,4 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, ranks: int, setting: st
     out = tmp_path / "out"
     done = harness("run", "param", "--ranks", str(ranks), "--set", setting, "--out", str(out),
                    "--json")
-    assert done.returncode == 2
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr
-    assert named in lines[0]
-    assert "Traceback" not in done.stderr
-    assert done.stdout == ""
-    assert not out.exists() or not any(p.is_file() for p in out.rglob("*"))
+    assert_refused(done, named, out)
