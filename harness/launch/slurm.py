@@ -26,7 +26,8 @@ import jinja2
 
 from harness import records, sweep
 from harness.errors import BadInputError, LaunchError, SchedulerError
-from harness.specs import PATH_RE, Spec, check_slurm, format_time_limit
+from harness.profiles import PATH_RE, format_time_limit
+from harness.specs import Spec, check_slurm
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "slurm"
 _TOKEN = re.compile(r"^[A-Za-z0-9_.:,=/%&|+-]+$")

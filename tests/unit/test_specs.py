@@ -7,7 +7,8 @@ import pytest
 
 from harness import workloads
 from harness.errors import SpecError
-from harness.specs import check_slurm, format_time_limit, load_spec, parse_time_limit
+from harness.profiles import format_time_limit, parse_time_limit
+from harness.specs import check_slurm, load_spec
 
 JOBS = Path(__file__).resolve().parents[2] / "jobs"
 SHIPPED = ["smoke", "demo", "platform"] + [

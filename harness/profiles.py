@@ -1,0 +1,239 @@
+"""Cluster profiles and the checks every value bound for a batch script goes through.
+
+A profile says where and how a sweep's jobs run on a cluster: partition, account, qos,
+constraint, cores per node, launcher (``srun`` or ``mpiexec``), the site's preamble. This module
+also holds what specs and profiles share: Slurm time limits (all six ``sbatch --time`` forms),
+the strict identifier patterns, TOML reading and the one-line :class:`~harness.errors.SpecError`
+messages that name the file and the key.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import SpecError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+LAUNCHERS = ("srun", "mpiexec")
+PROFILE_KEYS = {
+    "name", "partition", "account", "qos", "constraint", "cores_per_node", "full_nodes",
+    "exclusive", "launcher", "mpi", "preamble", "python", "sbatch_options", "array_throttle",
+    "numba_cache_dir",
+}
+# Identifiers that end up in #SBATCH lines or on command lines: no spaces, quotes or shell syntax.
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+SLURM_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+PARTITION_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}(,[A-Za-z0-9_][A-Za-z0-9_.-]{0,63})*$")
+CONSTRAINT_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*([&|,][A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
+SBATCH_OPTION_RE = re.compile(r"^--[a-z][a-z-]*(=[A-Za-z0-9_.:,=/+-]+)?$")
+PATH_RE = re.compile(r"^/[A-Za-z0-9_./+-]*$")
+
+# sbatch --time forms: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS
+_TIME_FORMS = (
+    (re.compile(r"^(\d+)$"), ("m",)),
+    (re.compile(r"^(\d+):(\d{1,2})$"), ("m", "s")),
+    (re.compile(r"^(\d+):(\d{1,2}):(\d{1,2})$"), ("h", "m", "s")),
+    (re.compile(r"^(\d+)-(\d{1,2})$"), ("d", "h")),
+    (re.compile(r"^(\d+)-(\d{1,2}):(\d{1,2})$"), ("d", "h", "m")),
+    (re.compile(r"^(\d+)-(\d{1,2}):(\d{1,2}):(\d{1,2})$"), ("d", "h", "m", "s")),
+)
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_time_limit(text: Any, where: str = "time limit") -> int:
+    """Seconds in a Slurm time limit: ``MM``, ``MM:SS``, ``HH:MM:SS``, ``D-HH``, ``D-HH:MM``,
+    ``D-HH:MM:SS``.
+
+    Fields after the first are bounded as on a clock (seconds and minutes < 60, hours < 24 after
+    a day count); the total must be positive.
+
+    Raises
+    ------
+    SpecError
+        When ``text`` is not a string in one of those forms, or is zero.
+    """
+    allowed = "MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS"
+    if not isinstance(text, str):
+        raise SpecError(f"{where} must be a string ({allowed}), not {text!r}")
+    for pattern, units in _TIME_FORMS:
+        m = pattern.match(text.strip())
+        if not m:
+            continue
+        values = [int(g) for g in m.groups()]
+        for unit, value in list(zip(units, values, strict=True))[1:]:
+            if (unit in "ms" and value >= 60) or (unit == "h" and "d" in units and value >= 24):
+                raise SpecError(f"{where} {text!r}: {unit}-field {value} is out of range")
+        seconds = sum(_UNIT_SECONDS[u] * v for u, v in zip(units, values, strict=True))
+        if seconds <= 0:
+            raise SpecError(f"{where} {text!r} must be longer than zero")
+        return seconds
+    raise SpecError(f"{where} {text!r} is malformed; use {allowed}")
+
+
+def format_time_limit(seconds: int) -> str:
+    """``seconds`` as an sbatch time limit, ``HH:MM:SS`` or ``D-HH:MM:SS`` past a day."""
+    if seconds <= 0:
+        raise ValueError("time limit must be positive")
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    clock = f"{hours:02d}:{minutes:02d}:{secs:02d}"
+    return f"{days}-{clock}" if days else clock
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Where and how Slurm jobs run: partition, account, node shape, launcher, site preamble.
+
+    ``preamble`` lines are the site's own shell (``module load ...``) and go into job scripts
+    verbatim; every other value has passed a strict pattern.
+    """
+
+    name: str = "default"
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    constraint: str | None = None
+    cores_per_node: int | None = None
+    full_nodes: bool = False
+    exclusive: bool = False
+    launcher: str = "srun"
+    mpi: str = "pmi2"
+    preamble: tuple[str, ...] = ()
+    python: str | None = None
+    sbatch_options: tuple[str, ...] = ()
+    array_throttle: int | None = None
+    numba_cache_dir: str | None = None
+    source: str = ""
+
+    def nodes_for(self, cores: int) -> int:
+        """Nodes needed for ``cores`` tasks at one task per core."""
+        return math.ceil(cores / self.cores_per_node) if self.cores_per_node else 1
+
+
+# -- checks shared by specs and profiles ---------------------------------------------------------
+
+
+def check_keys(table: dict[str, Any], allowed: set[str], where: str, path: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise SpecError(
+                f"{path}: unknown key {key!r} in {where}; allowed: {', '.join(sorted(allowed))}"
+            )
+
+
+def positive_int(value: Any, what: str, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SpecError(f"{path}: {what} must be a positive integer, not {value!r}")
+    return value
+
+
+def optional_int(table: dict[str, Any], key: str, what: str, path: str,
+                 minimum: int = 1) -> int | None:
+    if key not in table:
+        return None
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise SpecError(f"{path}: {what} must be an integer >= {minimum}, not {value!r}")
+    return value
+
+
+def boolean(table: dict[str, Any], key: str, where: str, path: str, default: bool = False) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise SpecError(f"{path}: {where}{key} must be true or false, not {value!r}")
+    return value
+
+
+def identifier(value: Any, what: str, pattern: re.Pattern[str], path: str, rule: str) -> str:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise SpecError(f"{path}: {what} {value!r} is not allowed; {rule}")
+    return value
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such spec file") from None
+    except OSError as e:
+        raise SpecError(f"{path}: cannot read ({e.strerror})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"{path}: not valid TOML ({e})") from None
+
+
+# -- profile -----------------------------------------------------------------------------------
+
+
+def load_profile(table: dict[str, Any] | str | Path, source: str = "<profile>") -> Profile:
+    """Validate a cluster profile, given as a table or as the path of a TOML file.
+
+    Raises
+    ------
+    SpecError
+        Unknown keys, a value that fails its pattern, a non-positive count, a launcher other
+        than ``srun`` or ``mpiexec``.
+    """
+    if not isinstance(table, dict):
+        source = str(table)
+        table = read_toml(Path(table))
+    path = source
+    check_keys(table, PROFILE_KEYS, "[profile]", path)
+    word = "letters, digits, '_', '.' or '-' (up to 64)"
+    out: dict[str, Any] = {"source": source}
+    out["name"] = identifier(table.get("name", "default"), "profile name", NAME_RE, path, word)
+    if "partition" in table:
+        out["partition"] = identifier(table["partition"], "partition", PARTITION_RE, path,
+                                  f"use {word}, several joined by ','")
+    for key in ("account", "qos"):
+        if key in table:
+            out[key] = identifier(table[key], key, SLURM_NAME_RE, path, f"use {word}")
+    if "constraint" in table:
+        out["constraint"] = identifier(table["constraint"], "constraint", CONSTRAINT_RE, path,
+                                   "use feature names joined by '&', '|' or ','")
+    if "cores_per_node" in table:
+        out["cores_per_node"] = positive_int(table["cores_per_node"], "cores_per_node", path)
+    out["full_nodes"] = boolean(table, "full_nodes", "profile ", path)
+    out["exclusive"] = boolean(table, "exclusive", "profile ", path)
+    if out["full_nodes"] and "cores_per_node" not in out:
+        raise SpecError(f"{path}: full_nodes = true needs cores_per_node in the profile")
+    launcher = table.get("launcher", "srun")
+    if launcher not in LAUNCHERS:
+        raise SpecError(f"{path}: launcher {launcher!r} is not allowed; use srun or mpiexec")
+    out["launcher"] = launcher
+    out["mpi"] = identifier(table.get("mpi", "pmi2"), "mpi", SLURM_NAME_RE, path,
+                        "name an srun --mpi plugin such as pmi2")
+    if "preamble" in table:
+        lines = table["preamble"]
+        if isinstance(lines, str):
+            lines = lines.splitlines()
+        if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
+            raise SpecError(f"{path}: preamble must be a list of shell lines")
+        for line in lines:
+            if any(c in line for c in "\n\r\0"):
+                raise SpecError(f"{path}: preamble entry {line!r} must be one line")
+        out["preamble"] = tuple(lines)
+    for key in ("python", "numba_cache_dir"):
+        if key in table:
+            out[key] = identifier(table[key], key, PATH_RE, path,
+                              "use an absolute path of letters, digits and '_./+-'")
+    if "sbatch_options" in table:
+        opts = table["sbatch_options"]
+        if not isinstance(opts, list):
+            raise SpecError(f"{path}: sbatch_options must be a list like ['--mem=0']")
+        for opt in opts:
+            identifier(opt, "sbatch option", SBATCH_OPTION_RE, path,
+                   "write one --long-option[=value] without spaces or quotes per entry")
+        out["sbatch_options"] = tuple(opts)
+    out["array_throttle"] = optional_int(table, "array_throttle", "array_throttle", path)
+    return Profile(**out)
