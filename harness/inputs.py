@@ -10,10 +10,10 @@ seconds, run, source`` and the phase columns. ``run`` numbers the measurements: 
 of one run record share it, every CSV row has its own. For a record, ``cores`` is ranks times
 threads per rank, every entry of ``seconds`` is a row, and ``phase_<name>`` / ``phasemax_<name>``
 are the mean / max over ranks of that phase per repetition. Records that did not run cleanly
-(status not ``ok``, oversubscribed) are kept out of the repetitions and listed, with the reason,
-in the excluded frame (``source, workload, mode, variant, cores, reason``), as are other JSON
-files found in a directory, except the analyzer's own output (``analysis.json``), which is
-skipped.
+(status not ``ok``, oversubscribed, JIT in the timed region) are kept out of the repetitions
+and listed, with the reason, in the excluded frame (``source, workload, mode, variant, cores,
+reason``), as are other JSON files found in a directory, except the analyzer's own output
+(``analysis.json``), which is skipped.
 """
 
 from __future__ import annotations
@@ -206,6 +206,8 @@ def _exclusion_reason(rec: records.RunRecord) -> str | None:
     if rec.oversubscribed:
         return (f"oversubscribed ({rec.ranks} ranks x {rec.threads_per_rank} threads on fewer "
                 "cores): its times do not measure scaling")
+    if rec.compiled_while_timed:
+        return "a kernel was compiled inside the timed region: its times include the JIT"
     if any(s <= 0 for s in rec.seconds):
         return "a repetition took 0 s; times must be > 0"
     return None

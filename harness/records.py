@@ -77,6 +77,8 @@ class RunRecord:
     extra_foms: list[dict[str, Any]] = field(default_factory=list)
     work: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    #: a Numba kernel was compiled during the timed repetitions (their times include the JIT)
+    compiled_while_timed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

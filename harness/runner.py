@@ -25,7 +25,13 @@ from mpi4py import MPI
 
 from harness import provenance, records, workloads
 from harness.errors import HarnessError, ParameterError, RecordError
-from harness.timing import PhaseTimer, reduce_phases, reduce_seconds, time_repetition
+from harness.timing import (
+    PhaseTimer,
+    compiled_signatures,
+    reduce_phases,
+    reduce_seconds,
+    time_repetition,
+)
 
 
 @dataclass
@@ -166,12 +172,14 @@ def _measure(opts: RunOptions, comm: Any, workload: workloads.Workload,
             case.reset()
             time_repetition(comm, case.run, timer)
         _inject_fault(rank)
+        signatures = compiled_signatures()
         local_seconds: list[float] = []
         local_phases: list[dict[str, float]] = []
         for _ in range(opts.repetitions):
             case.reset()
             local_seconds.append(time_repetition(comm, case.run, timer))
             local_phases.append(dict(timer.totals))
+        compiled_while_timed = compiled_signatures() != signatures
         seconds = reduce_seconds(comm, local_seconds)
         phases = reduce_phases(comm, workload.phases, local_phases)
         verification = case.verify()
@@ -181,6 +189,8 @@ def _measure(opts: RunOptions, comm: Any, workload: workloads.Workload,
         iterations = case.iterations
     finally:
         case.close()
+    # a kernel compiled inside the timed region on any rank taints the run's times
+    compiled_while_timed = comm.allreduce(compiled_while_timed, op=MPI.LOR)
     mpi_library = MPI.Get_library_version().strip().splitlines()[0] if rank == 0 else ""
     comm.Barrier()
     if rank != 0:
@@ -202,6 +212,10 @@ def _measure(opts: RunOptions, comm: Any, workload: workloads.Workload,
     rec.extra_foms = foms[1:]
     rec.verification = verification.to_dict()
     rec.work = work
+    rec.compiled_while_timed = bool(compiled_while_timed)
+    if compiled_while_timed:
+        sys.stderr.write("harness: warning: a kernel was compiled inside the timed region (a "
+                         "type the warm-up did not see); use --warmup >= 1\n")
     rec.provenance = provenance.collect(
         mpi_library, {"cpus_per_node": topo.cpus_per_node, "launcher": launcher_name()})
     if not verification.passed:

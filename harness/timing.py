@@ -51,6 +51,24 @@ class PhaseTimer:
             self.add(name, wtime() - start)
 
 
+def compiled_signatures() -> int:
+    """How many Numba signatures the loaded ``kernels`` modules hold, all kernels together.
+
+    Compared before and after the timed repetitions, it tells whether any compilation (a new
+    argument type a warm-up did not see) happened inside the timed region.
+    """
+    import sys
+
+    from numba.core.registry import CPUDispatcher
+
+    total = 0
+    for name, module in list(sys.modules.items()):
+        if name == "kernels" or name.startswith("kernels."):
+            total += sum(len(obj.signatures) for obj in vars(module).values()
+                         if isinstance(obj, CPUDispatcher))
+    return total
+
+
 def time_repetition(comm: Any, body, timer: PhaseTimer) -> float:
     """Run ``body(timer)`` as one timed repetition on this rank and return its elapsed seconds.
 

@@ -100,7 +100,7 @@ def _emit(rec: records.RunRecord, path: Path | None, as_json: bool) -> None:
 @click.option("--reps", type=click.IntRange(min=1), default=5, show_default=True,
               help="Timed repetitions.")
 @click.option("--warmup", type=click.IntRange(min=0), default=1, show_default=True,
-              help="Untimed warm-up repetitions (they include the JIT compile).")
+              help="Untimed warm-up repetitions (the JIT compile happens before them).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
               show_default=True, help="Results directory; the record goes to OUT/SWEEP_ID/.")
 @click.option("--sweep-id", default=records.DEFAULT_SWEEP_ID, show_default=True,

@@ -99,6 +99,13 @@ def test_summary_names_fom_time_and_record(tmp_path):
     assert str(path) in out
 
 
+@pytest.mark.parametrize("workload", ["cfd", "fea", "opt", "param", "calibrate"])
+def test_precompile_covers_every_kernel_signature(tmp_path, workload):
+    # without a warm-up, any signature precompile missed would compile inside the timed region
+    rec = run_json(workload, "--ranks", 2, "--warmup", 0, "--reps", 1, "--out", tmp_path)
+    assert rec["compiled_while_timed"] is False
+
+
 def test_environment_variables_set_options(tmp_path):
     done = harness("run", "cfd", "--json", env={"HARNESS_RUN_REPS": "2",
                                                 "HARNESS_RUN_OUT": str(tmp_path)})

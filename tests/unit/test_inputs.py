@@ -165,6 +165,7 @@ def test_failed_and_oversubscribed_records_are_excluded_with_reason(tmp_path):
         ranks=4, status="verification_failed",
         verification={**PASSED, "passed": False, "error": 1.0}))
     crowded = records.write(tmp_path, make_record(ranks=8, oversubscribed=True))
+    jitted = records.write(tmp_path, make_record(ranks=16, compiled_while_timed=True))
     (tmp_path / "s1" / "notes.json").write_text(json.dumps({"comment": "not a record"}))
     # the analyzer's own output beside the records is skipped, not listed
     (tmp_path / "s1" / "analysis.json").write_text(json.dumps({"schema": "harness.analysis/1"}))
@@ -177,9 +178,10 @@ def test_failed_and_oversubscribed_records_are_excluded_with_reason(tmp_path):
     assert excluded.loc[str(unverified), "reason"] == (
         "status 'verification_failed': verification error 1 exceeds the tolerance 1e-09")
     assert excluded.loc[str(crowded), "reason"].startswith("oversubscribed")
+    assert "compiled inside the timed region" in excluded.loc[str(jitted), "reason"]
     assert excluded.loc[str(tmp_path / "s1" / "notes.json"), "reason"].startswith(
         "not a run record")
-    assert len(excluded) == 4
+    assert len(excluded) == 5
 
 
 def test_everything_excluded_is_an_error(tmp_path):
