@@ -77,6 +77,10 @@ class RunRecord:
     extra_foms: list[dict[str, Any]] = field(default_factory=list)
     work: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    #: the parameters the user set (``--set``), parsed: with workload, mode, variant and size
+    #: they name the *problem*, the same at every rank count of a scaling study (``params``
+    #: differ between rank counts in weak mode)
+    overrides: dict[str, Any] = field(default_factory=dict)
     #: a Numba kernel was compiled during the timed repetitions (their times include the JIT)
     compiled_while_timed: bool = False
 

@@ -84,11 +84,12 @@ def _scratch(opts: RunOptions, run_id: str) -> Path:
 
 
 def _base_record(opts: RunOptions, run_id: str, ranks: int, params: dict[str, Any],
-                 variant: str, status: str) -> records.RunRecord:
+                 variant: str, status: str, workload: workloads.Workload) -> records.RunRecord:
     return records.RunRecord(
         run_id=run_id, sweep_id=opts.sweep_id, workload=opts.workload, variant=variant,
         mode=opts.mode, size=opts.size, params=params, ranks=ranks, status=status,
         warmup=opts.warmup, repetitions=opts.repetitions,
+        overrides={k: workload.param(k).parse(v) for k, v in opts.overrides.items()},
     )
 
 
@@ -198,7 +199,7 @@ def _measure(opts: RunOptions, comm: Any, workload: workloads.Workload,
     if not opts.keep_files:
         shutil.rmtree(workdir, ignore_errors=True)
     rec = _base_record(opts, run_id, size, params, variant,
-                       "ok" if verification.passed else "verification_failed")
+                       "ok" if verification.passed else "verification_failed", workload)
     rec.nodes = topo.nodes
     rec.ranks_per_node = topo.ranks_per_node
     rec.threads_per_rank = 1

@@ -317,7 +317,8 @@ def test_shipped_specs_load(name):
     spec = _load_shipped(name)
     assert spec.name == name and spec.points
     if name in ("smoke", "demo"):
-        assert spec.cores == (1, 2) and {p.size for p in spec.points} == {"tiny"}
+        size = {"smoke": "tiny", "demo": "small"}[name]
+        assert spec.cores == (1, 2) and {p.size for p in spec.points} == {size}
     else:
         # the platform's scales; fea's slab decomposition stops short of 500x (see its specs)
         assert spec.baseline_cores == 5
