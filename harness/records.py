@@ -165,8 +165,12 @@ def validate(data: Any, source: str = "<record>") -> RunRecord:
         raise bad("status", f"is {data['status']!r}; expected one of {', '.join(STATUSES)}")
     if data["mode"] not in ("strong", "weak"):
         raise bad("mode", f"is {data['mode']!r}; expected strong or weak")
-    if data["ranks"] < 1:
-        raise bad("ranks", f"is {data['ranks']}; must be >= 1")
+    for name in ("ranks", "nodes", "ranks_per_node", "threads_per_rank"):
+        if data[name] < 1:
+            raise bad(name, f"is {data[name]}; must be >= 1")
+    for name in ("warmup", "repetitions", "iterations"):
+        if data[name] < 0:
+            raise bad(name, f"is {data[name]}; must be >= 0")
     for k, s in enumerate(data["seconds"]):
         if isinstance(s, bool) or not isinstance(s, _NUM) or s < 0:
             raise bad("seconds", f"entry {k} is {s!r}; must be a number >= 0")
@@ -217,8 +221,7 @@ def find(paths: list[str | os.PathLike[str]]) -> list[Path]:
         if p.is_dir():
             found.extend(
                 q for q in sorted(p.rglob("*.json"))
-                if q.is_file() and not q.name.startswith(".") and q.parent.name != "jobs"
-                and q.name != "sweep.json"
+                if q.is_file() and not q.name.startswith(".") and q.name != "sweep.json"
             )
         else:
             found.append(p)

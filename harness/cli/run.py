@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,24 @@ def parse_settings(settings: tuple[str, ...]) -> dict[str, str]:
             raise UsageError(f"--set {item!r} must look like key=value (e.g. --set n=256)")
         out[key.strip()] = value.strip()
     return out
+
+
+def check_out(out: Path, sweep_id: str) -> None:
+    """Make sure records can be written under ``out/sweep_id`` before anything runs.
+
+    Raises
+    ------
+    UsageError
+        When the directory cannot be created or written.
+    """
+    directory = Path(out) / sweep_id
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".probe-"):
+            pass
+    except OSError as e:
+        raise UsageError(f"--out {out}: cannot write run records there ({e.strerror}); "
+                         "choose a writable directory") from None
 
 
 def _fmt(seconds: float) -> str:
@@ -143,6 +162,7 @@ def _run_in_place(kwargs: dict[str, Any], as_json: bool, supervised: bool) -> No
 
     rank = MPI.COMM_WORLD.Get_rank()
     try:
+        check_out(kwargs["out"], kwargs["sweep_id"])
         rec, path = runner.execute(runner.RunOptions(**kwargs))
     except HarnessError as e:
         if rank != 0:  # every rank raised the same error; rank 0 reports it
@@ -169,6 +189,7 @@ def _relaunch(kwargs: dict[str, Any], ranks: int, time_limit: float | None,
     wl = workloads.get(kwargs["workload"])
     params, variant = wl.resolve(kwargs["size"], kwargs["overrides"], kwargs["mode"], ranks,
                                  kwargs["variant"])
+    check_out(kwargs["out"], kwargs["sweep_id"])
     run_id = kwargs["run_id"] or records.new_run_id()
     child = [sys.executable, "-m", "harness", "run", kwargs["workload"], "--ranks", str(ranks),
              "--mode", kwargs["mode"], "--size", kwargs["size"], "--variant", variant,
@@ -185,7 +206,7 @@ def _relaunch(kwargs: dict[str, Any], ranks: int, time_limit: float | None,
         if done.timed_out:
             error = f"timeout after {time_limit:g} s"
         elif done.interrupted:
-            error = "interrupted (SIGINT) before the run finished"
+            error = "interrupted (SIGINT or SIGTERM) before the run finished"
         elif done.returncode == 2:
             sys.exit(2)  # bad input caught inside MPI: already reported, no record by design
         else:

@@ -92,8 +92,8 @@ def run_supervised(argv: list[str], time_limit: float | None = None,
     including the launcher's own banners — is diagnostics and goes to stderr, leaving this
     process's stdout clean for ``--json``.
 
-    On ``time_limit`` (seconds) or Ctrl-C the whole group gets SIGTERM, then SIGKILL after 5 s,
-    so no rank outlives its launcher.
+    On ``time_limit`` (seconds), Ctrl-C or a SIGTERM to this process the whole group gets
+    SIGTERM, then SIGKILL after 5 s, so no rank outlives its supervisor.
 
     Raises
     ------
@@ -116,17 +116,25 @@ def run_supervised(argv: list[str], time_limit: float | None = None,
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
     timed_out = interrupted = False
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         proc.wait(timeout=time_limit)
     except subprocess.TimeoutExpired:
         timed_out = True
         stop_group(proc)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through _terminate
         interrupted = True
         stop_group(proc)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     reader.join(timeout=5)
     return Completed(proc.returncode if proc.returncode is not None else -9,
                      timed_out, interrupted, "".join(tail))
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM handler: unwind like Ctrl-C so the supervised group is stopped, not orphaned."""
+    raise KeyboardInterrupt
 
 
 def stop_group(proc: subprocess.Popen, first: int = signal.SIGTERM, grace: float = 5) -> None:

@@ -2,6 +2,11 @@
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from clitools import assert_refused, harness, run_json
@@ -112,3 +117,58 @@ def test_environment_variables_set_options(tmp_path):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["repetitions"] == 2
     assert list((tmp_path / "adhoc").glob("*.json"))
+
+
+def test_sigterm_stops_every_rank_and_leaves_a_failed_record(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "calibrate", "--ranks", "2",
+                             "--set", "serial=30", "--time-limit", "120", "--out", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 60
+    # mpiexec, its proxy and the two ranks
+    while time.monotonic() < deadline and len(_ranks_of(proc.pid)) < 4:
+        time.sleep(0.2)
+    time.sleep(2)  # into the run proper
+    ranks = _ranks_of(proc.pid)
+    assert len(ranks) >= 4, "the ranks never started"
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    time.sleep(1)
+    assert not [pid for pid in ranks if _alive(pid)], "a rank outlived its supervisor"
+    (path,) = (tmp_path / "adhoc").glob("*.json")
+    rec = records.load(path)
+    assert rec.status == "failed" and "interrupted" in rec.error
+
+
+def _ranks_of(parent: int) -> list[int]:
+    """Every descendant of ``parent`` (mpiexec, its proxy, the ranks)."""
+    children = {}
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(status.parent.name))
+    out, todo = [], [parent]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_unwritable_out_is_bad_input(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    for ranks in ("1", "2"):
+        assert_refused(harness("run", "cfd", "--ranks", ranks, "--out", blocker / "out"),
+                       "cannot write run records", tmp_path / "nothing")

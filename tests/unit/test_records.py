@@ -46,6 +46,11 @@ def test_never_overwrites(tmp_path):
     assert path.read_bytes() == before
 
 
+def test_a_sweep_may_be_called_jobs(tmp_path):
+    path = records.write(tmp_path, make(sweep_id="jobs"))
+    assert records.find([tmp_path]) == [path]
+
+
 def test_run_ids_are_unique():
     assert len({records.new_run_id() for _ in range(1000)}) == 1000
 
@@ -55,6 +60,10 @@ def test_run_ids_are_unique():
     ("ranks", "2", "field 'ranks' must be int"),
     ("ranks", True, "field 'ranks' must be int"),
     ("ranks", 0, "field 'ranks' is 0"),
+    ("threads_per_rank", 0, "field 'threads_per_rank' is 0"),
+    ("nodes", 0, "field 'nodes' is 0"),
+    ("ranks_per_node", -1, "field 'ranks_per_node' is -1"),
+    ("warmup", -1, "field 'warmup' is -1"),
     ("status", "great", "field 'status'"),
     ("mode", "sideways", "field 'mode'"),
     ("schema", "harness.run/0", "field 'schema'"),
