@@ -23,6 +23,14 @@ def spin(iterations, x0):  # pragma: no cover - compiled
     return x
 
 
+def spin_reference(iterations: int, x0: float) -> float:
+    """The same chain in plain Python: the oracle the kernel must match bit for bit."""
+    x = x0
+    for _ in range(iterations):
+        x = math.sqrt(A * x + 1.0)
+    return x
+
+
 def fixed_point() -> float:
     """The limit of the chain: the positive root of x² − a·x − 1 = 0."""
     return (A + math.sqrt(A * A + 4.0)) / 2.0

@@ -62,6 +62,9 @@ def test_weak_mode_keeps_cells_per_rank(tmp_path):
     (["cfd", "--set", "colour=blue"], "unknown parameter 'colour'"),
     (["cfd", "--set", "novalue"], "key=value"),
     (["cfd", "--mode", "sideways"], "sideways"),
+    (["cfd", "--set", "steps=100000"], "decays"),
+    (["cfd", "--set", "kx=32", "--set", "ky=0"], "zero (or constant)"),
+    (["cfd", "--set", "kx=0", "--set", "ky=0"], "zero (or constant)"),
 ])
 def test_bad_input_exits_2_with_one_line_and_no_record(tmp_path, args, needle):
     assert_refused(harness("run", *args, "--out", tmp_path), needle, tmp_path)

@@ -1,0 +1,45 @@
+"""The calibration workload: its kernel, work split and verification."""
+
+import pytest
+from mpi4py import MPI
+
+from harness.timing import PhaseTimer
+from harness.workloads import calibrate as workload
+from harness.workloads import get
+from kernels import calibrate as kernel
+
+
+def test_kernel_matches_the_plain_python_chain_bitwise():
+    for iterations, start in ((0, 3.0), (1, 1.0), (50, 100.0), (1000, 1.0)):
+        assert kernel.spin(iterations, start) == kernel.spin_reference(iterations, start)
+    assert kernel.spin(10_000, 5.0) == pytest.approx(kernel.fixed_point(), abs=1e-15)
+
+
+def make_case(serial=0.002, parallel=0.008):
+    wl = get("calibrate")
+    params, variant = wl.resolve("tiny", {"serial": serial, "parallel": parallel})
+    wl.precompile()
+    return wl.setup(MPI.COMM_SELF, params, variant, None)
+
+
+def test_one_repetition_does_the_planned_work_and_verifies():
+    case = make_case()
+    assert case.serial_iterations > 0 and case.parallel_iterations > 0
+    assert case.share == case.parallel_iterations  # one rank owns all the parallel work
+    case.reset()
+    timer = PhaseTimer(("serial", "compute"))
+    case.run(timer)
+    assert case.done == case.iterations
+    assert case.work()["expected_serial_fraction"] == pytest.approx(0.2, abs=1e-3)
+    assert case.verify().passed
+
+
+def test_verification_fails_when_work_is_missing_or_the_kernel_is_wrong(monkeypatch):
+    case = make_case()
+    case.reset()
+    case.run(PhaseTimer(("serial", "compute")))
+    case.done -= 1
+    assert not case.verify().passed
+    case.done += 1
+    monkeypatch.setattr(workload.kernel, "spin_reference", lambda n, x: x + 1.0)
+    assert not case.verify().passed
