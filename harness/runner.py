@@ -185,7 +185,8 @@ def _measure(opts: RunOptions, comm: Any, workload: workloads.Workload,
         phases = reduce_phases(comm, workload.phases, local_phases)
         verification = case.verify()
         median = statistics.median(seconds["max"])
-        foms = [f.to_dict() for f in case.foms(median)] if verification.passed else []
+        foms = ([f.to_dict() for f in case.foms(median, phases)] if verification.passed
+                else [])
         work = case.work()
         iterations = case.iterations
     finally:

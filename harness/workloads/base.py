@@ -128,8 +128,13 @@ class Case(ABC):
         """Check the state left by the last repetition. Collective; same result on every rank."""
 
     @abstractmethod
-    def foms(self, seconds: float) -> list[FOM]:
-        """Figures of merit for one repetition of ``seconds``; the first is the headline one."""
+    def foms(self, seconds: float, phases: dict[str, dict[str, float]] | None = None
+             ) -> list[FOM]:
+        """Figures of merit for one repetition of ``seconds``; the first is the headline one.
+
+        ``phases`` are the run's phase times (``{name: {min, mean, max}}`` seconds per
+        repetition across ranks), for a rate that belongs to part of the repetition only.
+        """
 
     def work(self) -> dict[str, Any]:
         """The work per repetition behind the FOM (flops, bytes, updates), for the record."""

@@ -120,7 +120,8 @@ class CalibrateCase(Case):
             tolerance=TOLERANCE,
         )
 
-    def foms(self, seconds: float) -> list[FOM]:
+    def foms(self, seconds: float, phases: dict[str, dict[str, float]] | None = None
+             ) -> list[FOM]:
         return [FOM("iterations/s", "iterations/s", self.iterations / seconds)]
 
     def work(self) -> dict[str, Any]:

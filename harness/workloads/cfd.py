@@ -201,7 +201,8 @@ class CFDCase(Case):
     def updates(self) -> int:
         return self.params["n"] ** 2 * self.params["steps"]
 
-    def foms(self, seconds: float) -> list[FOM]:
+    def foms(self, seconds: float, phases: dict[str, dict[str, float]] | None = None
+             ) -> list[FOM]:
         rate = self.updates() / seconds if seconds > 0 else math.nan
         return [FOM("cell updates/s", "cell updates/s", rate),
                 FOM("effective bandwidth", "GB/s", rate * BYTES_PER_UPDATE / 1e9)]

@@ -306,7 +306,8 @@ class OptCase(Case):
         """Objective evaluations per repetition (the initial population's are not timed)."""
         return self.params["population"] * self.params["generations"]
 
-    def foms(self, seconds: float) -> list[FOM]:
+    def foms(self, seconds: float, phases: dict[str, dict[str, float]] | None = None
+             ) -> list[FOM]:
         rate = self.evaluations() / seconds if seconds > 0 else math.nan
         gens = self.params["generations"] / seconds if seconds > 0 else math.nan
         return [FOM("evaluations/s", "evaluations/s", rate),

@@ -161,7 +161,8 @@ class ParameterStudyCase(Case):
         p = self.params
         return kernel.total_steps(self.cases, p["steps"], p["spread"])
 
-    def foms(self, seconds: float) -> list[FOM]:
+    def foms(self, seconds: float, phases: dict[str, dict[str, float]] | None = None
+             ) -> list[FOM]:
         if seconds <= 0:
             return [FOM("cases/s", "cases/s", math.nan), FOM("RK4 steps/s", "steps/s", math.nan)]
         return [FOM("cases/s", "cases/s", self.cases / seconds),
