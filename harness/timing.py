@@ -13,9 +13,16 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-from mpi4py import MPI
 
-wtime = MPI.Wtime
+# MPI is imported inside functions, not at module level: a process that only loads workloads to
+# validate their parameters (a sweep, a supervising `harness run`) must not initialize MPI.
+
+
+def wtime() -> float:
+    """``MPI.Wtime()``. Hot loops use :attr:`PhaseTimer.clock`, bound once, instead."""
+    from mpi4py import MPI
+
+    return MPI.Wtime()
 
 
 class PhaseTimer:
@@ -26,10 +33,11 @@ class PhaseTimer:
     phases are an error (a typo would otherwise vanish from the record).
     """
 
-    #: the clock behind every phase (``MPI.Wtime``), for code that brackets phases by hand
-    clock = staticmethod(wtime)
-
     def __init__(self, phases: Iterable[str]):
+        from mpi4py import MPI
+
+        #: the clock behind every phase (``MPI.Wtime``), for code that brackets phases by hand
+        self.clock = MPI.Wtime
         self.phases = tuple(phases)
         self.totals = dict.fromkeys(self.phases, 0.0)
 
@@ -44,11 +52,11 @@ class PhaseTimer:
 
     @contextmanager
     def __call__(self, name: str) -> Iterator[None]:
-        start = wtime()
+        start = self.clock()
         try:
             yield
         finally:
-            self.add(name, wtime() - start)
+            self.add(name, self.clock() - start)
 
 
 def compiled_signatures() -> int:
@@ -77,9 +85,9 @@ def time_repetition(comm: Any, body, timer: PhaseTimer) -> float:
     """
     timer.reset()
     comm.Barrier()
-    start = wtime()
+    start = timer.clock()
     body(timer)
-    return wtime() - start
+    return timer.clock() - start
 
 
 def reduce_seconds(comm: Any, local: list[float]) -> dict[str, list[float]]:
@@ -87,6 +95,8 @@ def reduce_seconds(comm: Any, local: list[float]) -> dict[str, list[float]]:
 
     Returns the lists on every rank.
     """
+    from mpi4py import MPI
+
     values = np.asarray(local, dtype=np.float64)
     out_max = np.empty_like(values)
     out_min = np.empty_like(values)
@@ -108,6 +118,8 @@ def reduce_phases(comm: Any, phases: tuple[str, ...], per_rep: list[dict[str, fl
     Each rank first averages its own phase times over the repetitions; min, mean and max are then
     taken across ranks, so ``max/mean`` of ``compute`` is the load imbalance.
     """
+    from mpi4py import MPI
+
     reps = max(len(per_rep), 1)
     local = np.array([sum(rep[name] for rep in per_rep) / reps for name in phases],
                      dtype=np.float64)

@@ -159,13 +159,6 @@ class HaloExchange:
         self.finish(c)
 
 
-def allreduce_max(comm: Any, value: float) -> float:
-    """Global maximum of a float (the residual reduction)."""
-    from mpi4py import MPI
-
-    return comm.allreduce(value, op=MPI.MAX)
-
-
 def gather_field(grid: CartesianGrid, c: np.ndarray, root: int = 0) -> np.ndarray | None:
     """The whole N×N field on ``root`` (None elsewhere), assembled from every slab's interior.
 

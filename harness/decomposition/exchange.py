@@ -85,13 +85,6 @@ def gather_population(comm: Any, local: np.ndarray, blocks: PopulationBlocks) ->
     return out
 
 
-def allreduce_min(comm: Any, value: float) -> float:
-    """Global minimum of a float (the best fitness over all islands)."""
-    from mpi4py import MPI
-
-    return comm.allreduce(value, op=MPI.MIN)
-
-
 class BestExchange:
     """Non-blocking exchange of each island's best individual among all ranks.
 

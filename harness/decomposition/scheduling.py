@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from mpi4py import MPI
 
 from harness.decomposition.blocks import block_offsets, block_range, block_sizes
 
@@ -76,6 +75,8 @@ def static_schedule(comm: Any, cases: int, width: int, results: np.ndarray | Non
     ValueError
         When rank 0 has no ``results`` array of shape ``(cases, width)``.
     """
+    from mpi4py import MPI
+
     rank, size = comm.Get_rank(), comm.Get_size()
     start, stop = block_range(cases, size, rank)
     tally = Tally()
@@ -151,6 +152,8 @@ def _manage(comm: Any, cases: int, chunk: int, width: int, results: np.ndarray,
             tally: Tally) -> None:
     """Serve requests until the queue is empty and every worker has asked once more; store rows
     as they come; then stop everyone."""
+    from mpi4py import MPI
+
     buf = np.empty(HEADER + chunk * width)
     reply = np.empty(2, dtype=np.int64)
     status = MPI.Status()
@@ -182,6 +185,8 @@ def _manage(comm: Any, cases: int, chunk: int, width: int, results: np.ndarray,
 def _worker(comm: Any, chunk: int, width: int, solve: Solve, timer: PhaseTimer,
             compute: str, distribute: str) -> Tally:
     """Request, solve, return, until the manager says stop; the last request carries results."""
+    from mpi4py import MPI
+
     buf = np.empty(HEADER + chunk * width)
     assignment = np.empty(2, dtype=np.int64)
     status = MPI.Status()
@@ -205,5 +210,7 @@ def _worker(comm: Any, chunk: int, width: int, solve: Solve, timer: PhaseTimer,
 
 def broadcast_from_root(comm: Any, values: np.ndarray) -> np.ndarray:
     """Give every rank rank 0's copy of the float64 array ``values`` (same shape everywhere)."""
+    from mpi4py import MPI
+
     comm.Bcast([values, MPI.DOUBLE], root=ROOT)
     return values

@@ -141,18 +141,13 @@ def plane_sums(comm: Any, partial: np.ndarray) -> np.ndarray:
     return total
 
 
-def allreduce_max(comm: Any, values: np.ndarray) -> np.ndarray:
-    """Element-wise maximum over ranks."""
+def elementwise_max(comm: Any, values: np.ndarray) -> np.ndarray:
+    """Element-wise maximum of an array over ranks."""
     from mpi4py import MPI
 
     out = np.empty_like(values)
     comm.Allreduce(values, out, op=MPI.MAX)
     return out
-
-
-def broadcast(comm: Any, obj: Any, root: int = 0) -> Any:
-    """``obj`` from ``root`` on every rank."""
-    return comm.bcast(obj, root=root)
 
 
 def barrier(comm: Any) -> None:

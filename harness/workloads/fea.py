@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.decomposition import slab
+from harness.decomposition import collectives, slab
 from harness.errors import ParameterError
 from harness.timing import PhaseTimer
 from harness.workloads.base import FOM, Case, Param, Verification, Workload
@@ -260,7 +260,7 @@ class FEACase(Case):
             kernel.exact_solution(self.m, lay.p0, lay.p1, float(a), float(b), float(c), exact)
             scale = math.pi ** 2 * (a * a + b * b + c * c) * h * h
             local[case] = float(np.max(np.abs(x - exact))) / scale
-        return slab.allreduce_max(self.comm, local)
+        return slab.elementwise_max(self.comm, local)
 
     def verify(self) -> Verification:
         errors = self.errors()
@@ -279,7 +279,7 @@ class FEACase(Case):
         )
         result = Verification(passed=bool(passed), method=method, checksum=checksum,
                               error=error, tolerance=ERROR_CONSTANT)
-        return slab.broadcast(self.comm, result)
+        return collectives.broadcast(self.comm, result)
 
     def flops_per_iteration(self) -> int:
         """2·nnz (SpMV) + 4·N (two dots) + 6·N (x += αp, r −= αq, p = r + βp), N unknowns."""
