@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 OUT    ?= results
 MPI_TEST_RANKS ?= 1 2 3 4
 
-.PHONY: demo test lint unit mpi-tests smoke bench clean
+.PHONY: demo test lint unit mpi-tests boundscheck smoke bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,10 +36,18 @@ mpi-tests: $(STAMP)
 	    || exit 1; \
 	done
 
+# the kernels again with Numba's bounds checking on (its own cache: other machine code)
+KERNEL_TESTS := $(wildcard tests/unit/test_kernel_*.py) tests/unit/test_calibrate.py
+boundscheck: $(STAMP)
+	NUMBA_BOUNDSCHECK=1 NUMBA_CACHE_DIR=$(VENV)/numba-boundscheck \
+	  $(PY) -m pytest $(KERNEL_TESTS) -q -p no:cacheprovider
+	NUMBA_BOUNDSCHECK=1 NUMBA_CACHE_DIR=$(VENV)/numba-boundscheck \
+	  $(BIN)/mpiexec -n 2 $(PY) -m pytest tests/mpi -q -p no:cacheprovider --timeout=300
+
 smoke: $(STAMP)
 	$(BIN)/harness smoke --out $$(mktemp -d)
 
-test: lint unit mpi-tests smoke
+test: lint unit mpi-tests boundscheck smoke
 
 bench: $(STAMP)
 	$(PY) -m pytest benchmarks --benchmark-only -q
