@@ -49,3 +49,4 @@ def test_analyze_one_million_rows(benchmark, big_csv):
     analyze_csv(big_csv)  # untimed: imports, page cache, SciPy's first calls
     report = benchmark.pedantic(analyze_csv, args=(big_csv,), rounds=3, iterations=1)
     assert report.count("\n== ") == GROUPS
+    assert "pooled" not in report  # one file: each point's rows are repetitions of one run

@@ -1,16 +1,20 @@
 """Speedup, efficiency, Karp–Flatt, targets, alerts and the bottleneck, from repetitions.
 
-Pure pandas: a frame of repetitions (:mod:`harness.inputs`) in, frames out; no I/O. Per group
-(workload, mode, variant), with baseline ``p0`` the smallest core count measured unless
-``baseline_cores`` is given, ``T0`` its median time and ``r = p/p0`` (DESIGN "Analysis
-contract"):
+Pure pandas: a frame of repetitions (:mod:`harness.inputs`) in, frames out; no I/O. A group is
+one scaling study, named by the columns :data:`KEYS`: workload, mode, variant and the problem
+(its ``size``, and the ``problem`` key that adds the parameter overrides, built by
+:func:`harness.inputs.problem_key`); runs of different problems are never compared. Per group,
+with baseline ``p0`` the smallest core count measured unless ``baseline_cores`` is given, ``T0``
+its median time and ``r = p/p0`` (DESIGN "Analysis contract"):
 
 - strong: speedup ``S = T0/T``, efficiency ``E = S/r``;
 - weak: ``E = T0/T``, scaled speedup ``S = r E``;
 - Karp–Flatt serial fraction, r > 1: ``e = (1/S - 1/r)/(1 - 1/r)`` (on the scaled speedup in
   weak mode);
 - ``T`` is the median of a point's repetitions, reported with min, max and relative IQR
-  (interquartile range over median). Efficiencies above 1 are kept as measured.
+  (interquartile range over median). Efficiencies above 1 are kept as measured. Repetitions of
+  separate runs at one core count (``run`` differs: several records, or several CSV files) are
+  pooled, and the group's notes say so.
 
 Status per point is ``pass`` when E is strictly above its target, ``fail`` otherwise, and
 ``no-target`` above the last target row. A measured E below the P2 threshold is an alert; a
@@ -23,6 +27,7 @@ compute phase.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,15 +36,20 @@ from harness import models
 from harness.errors import DataError
 from harness.targets import Targets
 
-KEYS = ["workload", "mode", "variant"]
+#: the columns that name a group (one scaling study); variant, size and problem may be empty
+KEYS = ["workload", "mode", "variant", "size", "problem"]
+#: prefixes of the phase columns: mean over ranks, max over ranks (seconds per repetition)
 PHASE, PHASE_MAX = "phase_", "phasemax_"
+MODES = ("strong", "weak")
+#: core counts must stay below this: exact in float64, safe in int64
+MAX_CORES = 2**53
 #: phase -> what the platform calls it when it is the bottleneck
 PHASE_NAMES = {"halo": "Network I/O", "io": "File I/O", "reduce": "Synchronization",
                "distribute": "Communication", "serial": "Serial work"}
 COMPUTE = "compute"
 #: phases that are local computation, never the bottleneck (fea assembles before it solves)
 COMPUTE_PHASES = (COMPUTE, "assemble")
-POINT_COLUMNS = ["workload", "mode", "variant", "cores", "scale", "seconds", "seconds_min",
+POINT_COLUMNS = [*KEYS, "cores", "scale", "seconds", "seconds_min",
                  "seconds_max", "repetitions", "rel_iqr", "speedup", "efficiency", "karp_flatt",
                  "target", "status"]
 ALERT_COLUMNS = [*KEYS, "level", "kind", "cores", "scale", "efficiency", "threshold", "model",
@@ -58,26 +68,74 @@ class Analysis:
     targets: Targets
 
 
-def label(workload: str, mode: str, variant: str) -> str:
-    """How a group is named in messages: ``workload/mode`` or ``workload/mode/variant``."""
-    return f"{workload}/{mode}/{variant}" if variant else f"{workload}/{mode}"
+def label(workload: str, mode: str, variant: str, problem: str = "") -> str:
+    """How a group is named in messages: ``workload/mode[/variant]``, then ``[problem]``."""
+    name = f"{workload}/{mode}/{variant}" if variant else f"{workload}/{mode}"
+    return f"{name} [{problem}]" if problem else name
+
+
+def _bad_rows(reps: pd.DataFrame, bad: np.ndarray, column: str, rule: str) -> DataError:
+    first = int(np.flatnonzero(bad)[0])
+    return DataError(f"repetitions: row {first}, column {column!r}: "
+                     f"{reps[column].iloc[first]!r} is not allowed; {rule}")
+
+
+def _checked(repetitions: pd.DataFrame) -> pd.DataFrame:
+    """The repetitions with every key column present (missing optional keys are empty), after
+    checking the values the formulas divide by or take logs of."""
+    missing = [c for c in ("workload", "mode", "cores", "seconds") if c not in repetitions]
+    if missing:
+        raise DataError(f"repetitions lack the column(s) {', '.join(missing)}; needed: "
+                        "workload, mode, cores, seconds (optional: variant, size, problem, run, "
+                        "phase_<name>)")
+    if repetitions.empty:
+        raise DataError("nothing to analyze: no repetitions")
+    extra: dict[str, Any] = {k: "" for k in ("variant", "size") if k not in repetitions}
+    if "problem" not in repetitions:
+        extra["problem"] = repetitions.get("size", "")
+    if "run" not in repetitions:  # no run numbers: each point is one run
+        extra["run"] = 0
+    reps = repetitions.assign(**extra) if extra else repetitions
+    with np.errstate(invalid="ignore"):
+        cores = pd.to_numeric(reps["cores"], errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(cores) | (cores < 1) | (cores >= MAX_CORES) | (cores != np.floor(cores))
+        if bad.any():
+            raise _bad_rows(reps, bad, "cores", "cores must be a whole number >= 1 (and < 2^53)")
+        seconds = pd.to_numeric(reps["seconds"], errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(seconds) | (seconds <= 0)
+        if bad.any():
+            raise _bad_rows(reps, bad, "seconds", "seconds must be a finite number > 0")
+    bad = ~reps["mode"].isin(MODES).to_numpy()
+    if bad.any():
+        raise _bad_rows(reps, bad, "mode", "mode must be strong or weak")
+    if reps["cores"].dtype != np.int64:
+        reps = reps.assign(cores=cores.astype(np.int64))
+    if reps["seconds"].dtype != np.float64:
+        reps = reps.assign(seconds=seconds)
+    return reps
 
 
 def summarize(repetitions: pd.DataFrame) -> pd.DataFrame:
     """One row per (group, cores): median, spread and repetitions of the time, phase medians.
 
     Also ``measurements`` (distinct runs behind the point) and the log-time statistics the
-    model fits use (``log_mean``, ``log_ssw``).
+    model fits use (``log_mean``, ``log_ssw``, from :func:`harness.models.point_stats`).
+
+    Raises
+    ------
+    DataError
+        When a required column is missing, or a core count, time or mode is not allowed.
     """
-    reps = repetitions.assign(log_seconds=np.log(repetitions["seconds"].to_numpy()))
-    grouped = reps.groupby([*KEYS, "cores"], observed=True, sort=True)
+    reps = _checked(repetitions)
+    by = [*KEYS, "cores"]
+    grouped = reps.groupby(by, observed=True, sort=True)
     out = grouped.agg(seconds=("seconds", "median"), seconds_min=("seconds", "min"),
                       seconds_max=("seconds", "max"), repetitions=("seconds", "size"),
-                      measurements=("run", "nunique"), log_mean=("log_seconds", "mean"),
-                      log_var=("log_seconds", "var"))
+                      measurements=("run", "nunique"))
     quartiles = grouped["seconds"].quantile([0.25, 0.75]).unstack()
     out["rel_iqr"] = (quartiles[0.75] - quartiles[0.25]) / out["seconds"]
-    out["log_ssw"] = (out.pop("log_var") * (out["repetitions"] - 1)).fillna(0.0)
+    stats = models.point_stats(reps, by).set_index(by)
+    out = out.join(stats[["log_mean", "log_ssw"]])
     phases = [c for c in reps.columns if c.startswith((PHASE, PHASE_MAX))]
     if phases:
         out = out.join(grouped[phases].median())
@@ -98,7 +156,8 @@ def _baselines(summary: pd.DataFrame, baseline_cores: int | None) -> pd.Series:
         measured = summary.loc[(summary[KEYS] == row[KEYS]).all(axis=1), "cores"]
         raise DataError(
             f"--baseline-cores {baseline_cores} was not measured for "
-            f"{label(row['workload'], row['mode'], row['variant'])}; measured core counts: "
+            f"{label(row['workload'], row['mode'], row['variant'], row['problem'])}; "
+            "measured core counts: "
             f"{', '.join(map(str, measured))}"
         )
     return pd.Series(baseline_cores, index=summary.index)
@@ -193,7 +252,7 @@ def _measured_alerts(points: pd.DataFrame, threshold: float) -> pd.DataFrame:
     return alerts.reindex(columns=ALERT_COLUMNS)
 
 
-def _predicted_alerts(predicted: pd.DataFrame, keys: tuple[str, str, str], model: str,
+def _predicted_alerts(predicted: pd.DataFrame, keys: tuple[str, ...], model: str,
                       threshold: float) -> list[dict[str, object]]:
     """P2 alerts where only the model says so: predicted E below threshold, scale not measured."""
     low = predicted.loc[(predicted["efficiency"] < threshold) & ~predicted["measured"]]
@@ -209,13 +268,13 @@ def _predicted_alerts(predicted: pd.DataFrame, keys: tuple[str, str, str], model
 
 def _notes(group: pd.DataFrame, targets: Targets, baseline: int) -> list[str]:
     notes = []
-    repeated = group.loc[group["measurements"] > 1]
-    if len(repeated):
-        listed = ", ".join(f"{c} (x{m})" for c, m in
-                           zip(repeated["cores"][:8], repeated["measurements"][:8], strict=True))
-        more = f" and {len(repeated) - 8} more" if len(repeated) > 8 else ""
-        notes.append("duplicate core counts aggregated (the median of all their repetitions is "
-                     f"used): {listed}{more} cores")
+    pooled = group.loc[group["measurements"] > 1]
+    if len(pooled):
+        listed = ", ".join(f"{m} runs at {cores_text(c)}" for c, m in
+                           zip(pooled["cores"][:8], pooled["measurements"][:8], strict=True))
+        more = f" and {len(pooled) - 8} more core counts" if len(pooled) > 8 else ""
+        notes.append(f"{listed}{more} pooled: median and spread are over the repetitions of "
+                     "all those runs")
     if baseline != targets.baseline_cores:
         hint = (f"; pass --baseline-cores {targets.baseline_cores} to match"
                 if (group["cores"] == targets.baseline_cores).any() else "")
@@ -247,7 +306,8 @@ def analyze(repetitions: pd.DataFrame, targets: Targets, baseline_cores: int | N
     Parameters
     ----------
     repetitions
-        One row per repetition: ``workload, mode, variant, cores, seconds, run`` and optional
+        One row per repetition: ``workload, mode, cores, seconds``; optional ``variant``,
+        ``size``, ``problem`` (default: the size), ``run`` (default: one run per point) and
         ``phase_<name>`` / ``phasemax_<name>`` columns.
     targets
         The target table (:func:`harness.targets.defaults` or a loaded file).
@@ -263,16 +323,19 @@ def analyze(repetitions: pd.DataFrame, targets: Targets, baseline_cores: int | N
     Raises
     ------
     DataError
-        When ``baseline_cores`` was not measured for some group.
+        When a required column is missing, a core count is not a whole number >= 1, a time is
+        not a finite number > 0, a mode is not strong or weak, or ``baseline_cores`` was not
+        measured for some group.
     """
     points = scaling(summarize(repetitions), targets, baseline_cores)
     groups, fits, predictions, alerts = [], [], [], []
     keep = np.ones(len(points), dtype=bool)
     for keys, group in points.groupby(KEYS, sort=True):
-        workload, mode, variant = keys
+        key = dict(zip(KEYS, keys, strict=True))
+        mode = key["mode"]
         baseline = int(group["baseline_cores"].iloc[0])
         base = group.loc[group["cores"] == baseline].iloc[0]
-        row: dict[str, object] = dict(zip(KEYS, keys, strict=True))
+        row: dict[str, object] = dict(key)
         row.update(baseline_cores=baseline, baseline_seconds=float(base["seconds"]),
                    core_counts=len(group), largest_scale=float(group["scale"].max()),
                    model=None, model_choice="")
@@ -280,7 +343,7 @@ def analyze(repetitions: pd.DataFrame, targets: Targets, baseline_cores: int | N
         fitted, chosen, why, predicted = _fit_group(group, mode, targets, baseline)
         frame = models.fits_frame(fitted)
         frame["chosen"] = frame["model"] == (chosen.model if chosen else None)
-        fits.append(frame.assign(workload=workload, mode=mode, variant=variant))
+        fits.append(frame.assign(**key))
         verdict = bottleneck(group)
         row.update(_bottleneck_columns(verdict), notes=notes)
         groups.append(row)
@@ -296,7 +359,7 @@ def analyze(repetitions: pd.DataFrame, targets: Targets, baseline_cores: int | N
         if chosen is None:
             notes.append(f"no prediction: {why}")
         else:
-            predictions.append(predicted.assign(workload=workload, mode=mode, variant=variant))
+            predictions.append(predicted.assign(**key))
             alerts += _predicted_alerts(predicted, keys, chosen.model, targets.p2_alert)
         if verdict["reason"]:
             notes.append(str(verdict["reason"]))
@@ -318,7 +381,7 @@ def _frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame(columns=KEYS)
     frame = pd.concat(parts, ignore_index=True)
-    return frame[KEYS + [c for c in frame.columns if c not in KEYS]]
+    return frame[[*KEYS, *(c for c in frame.columns if c not in KEYS)]]
 
 
 def missed(result: Analysis) -> list[str]:
@@ -330,9 +393,10 @@ def missed(result: Analysis) -> list[str]:
     bad = points.loc[(points["status"] == "fail")
                      | (points["efficiency"] < result.targets.p2_alert)]
     return [
-        f"{label(w, m, v)} at {cores_text(c)}: E = {e:.3f}"
+        f"{label(w, m, v, q)} at {cores_text(c)}: E = {e:.3f}"
         + (f" (target > {t:.2f})" if np.isfinite(t) else "")
         + (" P2 alert" if e < result.targets.p2_alert else "")
-        for w, m, v, c, e, t in zip(bad["workload"], bad["mode"], bad["variant"], bad["cores"],
-                                    bad["efficiency"], bad["target"], strict=True)
+        for w, m, v, q, c, e, t in zip(bad["workload"], bad["mode"], bad["variant"],
+                                       bad["problem"], bad["cores"], bad["efficiency"],
+                                       bad["target"], strict=True)
     ]

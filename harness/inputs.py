@@ -1,26 +1,32 @@
 """Turn run records and timing CSVs into one tidy frame of repetitions for the analyzer.
 
 Inputs are directories of run records (searched recursively), single ``.json`` records, and CSV
-files with the columns ``workload, mode, cores, seconds`` and optionally ``variant`` and
-``phase_<name>`` (seconds spent in that phase; ``phasemax_<name>`` may give its maximum over
-ranks). Each CSV row is one measured repetition; other columns are ignored.
+files with the columns ``workload, mode, cores, seconds`` and optionally ``variant``, ``size``
+(the named problem size) and ``phase_<name>`` (seconds spent in that phase; ``phasemax_<name>``
+may give its maximum over ranks). Each CSV row is one measured repetition; other columns are
+ignored.
 
-The result has one row per repetition with the columns ``workload, mode, variant, cores,
-seconds, run, source`` and the phase columns. ``run`` numbers the measurements: all repetitions
-of one run record share it, every CSV row has its own. For a record, ``cores`` is ranks times
-threads per rank, every entry of ``seconds`` is a row, and ``phase_<name>`` / ``phasemax_<name>``
-are the mean / max over ranks of that phase per repetition. Records that did not run cleanly
-(status not ``ok``, oversubscribed, JIT in the timed region) are kept out of the repetitions
-and listed, with the reason, in the excluded frame (``source, workload, mode, variant, cores,
-reason``), as are other JSON files found in a directory, except the analyzer's own output
-(``analysis.json``), which is skipped.
+The result has one row per repetition with the columns ``workload, mode, variant, size, problem,
+cores, seconds, run, source`` and the phase columns. ``problem`` names the problem solved
+(:func:`problem_key`: the size and, for a record, its parameter overrides), so that the analyzer
+compares only runs of one problem. ``run`` numbers the measurements: all repetitions of one run
+record share it, and so do the rows of one CSV file with the same workload, mode, variant, size
+and cores (one row per repetition is the CSV format); separate records, or rows from separate
+files, are separate runs. For a record, ``cores`` is ranks times threads per rank, every entry of
+``seconds`` is a row, and ``phase_<name>`` / ``phasemax_<name>`` are the mean / max over ranks
+of that phase per repetition. Records that did not run cleanly (status not ``ok``,
+oversubscribed, JIT in the timed region, a time that is not a finite number > 0) are kept out of
+the repetitions and listed, with the reason, in the excluded frame (``source, workload, mode,
+variant, cores, reason``), as are other JSON files found in a directory, except the analyzer's
+own output (``analysis.json``), which is skipped.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,17 +35,16 @@ import numpy as np
 import pandas as pd
 
 from harness import records
+from harness.analysis import KEYS, MAX_CORES, MODES, PHASE, PHASE_MAX
 from harness.errors import DataError, RecordError
 
-KEYS = ("workload", "mode", "variant")
 REQUIRED = ("workload", "mode", "cores", "seconds")
-PHASE = "phase_"
-PHASE_MAX = "phasemax_"
-MODES = ("strong", "weak")
+#: the key columns a CSV may have (``problem`` is derived from them)
+CSV_LABELS = ("workload", "mode", "variant", "size")
 EXCLUDED_COLUMNS = ("source", "workload", "mode", "variant", "cores", "reason")
 #: documents ``harness analyze --format json`` writes (a sweep's analysis.json): not inputs
 ANALYSIS_SCHEMA = "harness.analysis/"
-_CSV_FORMAT = "columns workload, mode, cores, seconds (optional: variant, phase_<name>)"
+_CSV_FORMAT = "columns workload, mode, cores, seconds (optional: variant, size, phase_<name>)"
 
 
 @dataclass
@@ -48,6 +53,27 @@ class Inputs:
 
     repetitions: pd.DataFrame
     excluded: pd.DataFrame
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return value if value and not any(c.isspace() for c in value) else json.dumps(value)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def problem_key(size: str, overrides: Mapping[str, Any] | None = None) -> str:
+    """The problem a run solves, as one stable string: the size, then ``key=value`` per override.
+
+    Keys are sorted, so the same overrides in any order give the same key: ``"small"``,
+    ``"small n=512 steps=200"``, ``""`` (no size, no overrides). Strings with spaces are quoted.
+    """
+    parts = [str(size).strip()] if str(size).strip() else []
+    parts += [f"{k}={_value_text(overrides[k])}" for k in sorted(overrides or {}, key=str)]
+    return " ".join(parts)
 
 
 def _is_phase(column: str) -> bool:
@@ -110,6 +136,16 @@ def _numeric(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
     return values, unparsed
 
 
+def _run_numbers(codes: list[np.ndarray]) -> np.ndarray:
+    """One number per distinct combination of the (non-negative) code arrays, 0, 1, ... in order
+    of first appearance; re-factorized after each column so the products stay small."""
+    combined = np.zeros(len(codes[0]), dtype=np.int64)
+    for column in codes:
+        column = np.asarray(column, dtype=np.int64)
+        combined = pd.factorize(combined * (int(column.max()) + 1) + column)[0]
+    return combined
+
+
 def read_csv(path: str | os.PathLike[str], first_run: int = 0) -> pd.DataFrame:
     """Read and validate one timing CSV into tidy repetitions (see the module docstring).
 
@@ -118,19 +154,20 @@ def read_csv(path: str | os.PathLike[str], first_run: int = 0) -> pd.DataFrame:
     path
         The CSV file.
     first_run
-        ``run`` number of the first row; rows are numbered on from it.
+        ``run`` number of the file's first run; its other runs (distinct workload, mode,
+        variant, size and cores) are numbered on from it.
 
     Raises
     ------
     DataError
         When the file is unreadable or empty, lacks a required column, or has a cell that is not
-        allowed (empty label, mode other than strong/weak, cores not a whole number >= 1,
-        seconds not a number > 0, a negative or non-numeric phase time); one line naming the
+        allowed (empty label, mode other than strong/weak, cores not a whole number >= 1 and
+        < 2^53, seconds not a number > 0, a negative or non-numeric phase time); one line naming the
         file, the line and column, and what is allowed.
     """
     path = Path(path)
     try:
-        frame = pd.read_csv(path, dtype={k: str for k in KEYS}, skip_blank_lines=False,
+        frame = pd.read_csv(path, dtype=dict.fromkeys(CSV_LABELS, str), skip_blank_lines=False,
                             skipinitialspace=True, low_memory=False)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty; a timing CSV needs {_CSV_FORMAT}") from None
@@ -153,12 +190,15 @@ def read_csv(path: str | os.PathLike[str], first_run: int = 0) -> pd.DataFrame:
         "workload": _label_column(path, frame, "workload", "workload must be a non-empty name"),
         "mode": _label_column(path, frame, "mode", "mode must be strong or weak", allowed=MODES),
         "variant": _label_column(path, frame, "variant", "variant must be a name", default=""),
+        "size": _label_column(path, frame, "size", "size must be a name", default=""),
     }
+    out["problem"] = out["size"]  # a CSV names no overrides: the problem is its size
     cores, unparsed = _numeric(frame, "cores")
     with np.errstate(invalid="ignore"):
-        bad = unparsed | ~np.isfinite(cores) | (cores < 1) | (cores != np.floor(cores))
+        bad = (unparsed | ~np.isfinite(cores) | (cores < 1) | (cores >= MAX_CORES)
+               | (cores != np.floor(cores)))
     if bad.any():
-        raise _bad_cell(path, frame, bad, "cores", "cores must be a whole number >= 1")
+        raise _bad_cell(path, frame, bad, "cores", "cores must be a whole number >= 1 (and < 2^53)")
     out["cores"] = cores.astype(np.int64)
     seconds, unparsed = _numeric(frame, "seconds")
     with np.errstate(invalid="ignore"):
@@ -166,7 +206,8 @@ def read_csv(path: str | os.PathLike[str], first_run: int = 0) -> pd.DataFrame:
     if bad.any():
         raise _bad_cell(path, frame, bad, "seconds", "seconds must be a number > 0")
     out["seconds"] = seconds
-    out["run"] = np.arange(first_run, first_run + len(frame), dtype=np.int64)
+    out["run"] = first_run + _run_numbers([*(out[k].codes for k in CSV_LABELS),
+                                           pd.factorize(out["cores"])[0]])
     out["source"] = pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int8), [str(path)])
     for column in sorted(c for c in frame.columns if _is_phase(c)):
         values, unparsed = _numeric(frame, column)
@@ -208,15 +249,38 @@ def _exclusion_reason(rec: records.RunRecord) -> str | None:
                 "cores): its times do not measure scaling")
     if rec.compiled_while_timed:
         return "a kernel was compiled inside the timed region: its times include the JIT"
+    if not all(math.isfinite(s) for s in rec.seconds):
+        return "a repetition time is not a finite number; times must be finite numbers > 0"
     if any(s <= 0 for s in rec.seconds):
         return "a repetition took 0 s; times must be > 0"
     return None
 
 
+def _record_problem(rec: records.RunRecord, source: str) -> str:
+    """The record's problem key; a record without ``overrides`` (older ones) has none."""
+    overrides = rec.overrides if rec.overrides is not None else {}
+    if not isinstance(overrides, dict):
+        raise RecordError(f"{source}: field 'overrides' must be dict, not "
+                          f"{type(overrides).__name__}")
+    return problem_key(rec.size, overrides)
+
+
+def _record_cores(rec: records.RunRecord, source: str) -> int:
+    for name in ("ranks", "threads_per_rank"):
+        if getattr(rec, name) < 1:
+            raise RecordError(f"{source}: field {name!r} is {getattr(rec, name)}; must be >= 1")
+    cores = rec.ranks * rec.threads_per_rank
+    if cores >= MAX_CORES:
+        raise RecordError(f"{source}: ranks x threads_per_rank is {cores} cores; it must be "
+                          "below 2^53")
+    return cores
+
+
 def _record_rows(rec: records.RunRecord, source: str, run: int) -> list[dict[str, Any]]:
     base: dict[str, Any] = {
-        "workload": rec.workload, "mode": rec.mode, "variant": rec.variant,
-        "cores": rec.ranks * rec.threads_per_rank, "run": run, "source": source,
+        "workload": rec.workload, "mode": rec.mode, "variant": rec.variant, "size": rec.size,
+        "problem": _record_problem(rec, source), "cores": _record_cores(rec, source),
+        "run": run, "source": source,
     }
     for name, stats in rec.phases.items():
         base[PHASE + name] = float(stats["mean"])
@@ -302,7 +366,7 @@ def load(paths: Iterable[str | os.PathLike[str]]) -> Inputs:
     for path, kind, in_directory in files:
         if kind == "csv":
             frame = read_csv(path, first_run=run)
-            run += len(frame)
+            run = int(frame["run"].max()) + 1
             frames.append(frame)
             continue
         rec = _read_record(path, in_directory)

@@ -119,21 +119,32 @@ def efficiency(model: str, mode: str, scale: np.ndarray, theta: np.ndarray) -> n
     return 1.0 / (r * g) if mode == "strong" else 1.0 / g
 
 
-def point_stats(scale: np.ndarray, seconds: np.ndarray) -> pd.DataFrame:
-    """Per-scale sufficient statistics of repetition times, the input of :func:`fit`.
+def point_stats(repetitions: pd.DataFrame, by: str | list[str] = "scale") -> pd.DataFrame:
+    """Per-point sufficient statistics of repetition times, the input of :func:`fit`.
+
+    The one place these statistics are computed: the analyzer calls it per (group, cores).
+
+    Parameters
+    ----------
+    repetitions
+        One row per repetition: ``seconds`` (> 0) and the ``by`` column(s).
+    by
+        The column(s) that name a point; :func:`fit` needs ``scale``.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``scale, repetitions, log_mean, log_ssw`` (mean and sum of squared deviations
-        of ``log seconds``), one row per distinct scale, sorted by scale.
+        Columns ``by``, ``repetitions``, ``log_mean`` and ``log_ssw`` (mean and sum of squared
+        deviations of ``log seconds``), one row per distinct point, sorted by ``by``.
     """
-    frame = pd.DataFrame({"scale": np.asarray(scale, dtype=np.float64),
-                          "log": np.log(np.asarray(seconds, dtype=np.float64))})
-    grouped = frame.groupby("scale", sort=True)["log"]
-    out = grouped.agg(repetitions="size", log_mean="mean", log_var="var").reset_index()
+    keys = [by] if isinstance(by, str) else list(by)
+    log = pd.Series(np.log(repetitions["seconds"].to_numpy(dtype=np.float64)),
+                    index=repetitions.index)
+    grouped = log.groupby([repetitions[k] for k in keys], observed=True, sort=True)
+    out = grouped.agg(["size", "mean", "var"])
+    out.columns = ["repetitions", "log_mean", "log_var"]
     out["log_ssw"] = (out.pop("log_var") * (out["repetitions"] - 1)).fillna(0.0)
-    return out
+    return out.reset_index()
 
 
 def _start(model: str, mode: str, r: np.ndarray, n: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -183,6 +194,11 @@ def fit(points: pd.DataFrame, model: str, mode: str) -> Fit:
         return Fit(model, mode, "refused",
                    f"{model} has {count} and needs at least {need} distinct core counts; "
                    f"this group has {distinct}", points=distinct, observations=int(n.sum()))
+    if not (np.isfinite(r).all() and (r > 0).all() and np.isfinite(m).all() and (n >= 1).all()
+            and math.isfinite(ssw)):
+        return Fit(model, mode, "refused", "every scale must be a finite number > 0 and every "
+                   "point needs at least one time that is a finite number > 0",
+                   points=distinct, observations=int(np.nansum(n)))
     weights = np.sqrt(n)
 
     def residuals(x: np.ndarray) -> np.ndarray:
@@ -198,6 +214,10 @@ def fit(points: pd.DataFrame, model: str, mode: str) -> Fit:
     x0 = np.concatenate([[float((n * (m - np.log(g0))).sum() / n.sum())], theta0])
     lower = np.array([-np.inf, *BOUNDS[model][0]])
     upper = np.array([np.inf, *BOUNDS[model][1]])
+    x0 = np.clip(x0, lower, upper)  # the grid lies within the bounds; keep x0 there for sure
+    if not (np.isfinite(x0).all() and np.isfinite(residuals(x0)).all()):
+        return Fit(model, mode, "refused", "the scales are too extreme for a finite starting "
+                   "point", points=distinct, observations=int(n.sum()))
     result = optimize.least_squares(residuals, x0, jac=jacobian, bounds=(lower, upper),
                                     method="trf", x_scale="jac", xtol=1e-12, ftol=1e-12,
                                     gtol=1e-12)

@@ -4,7 +4,7 @@ The JSON document (``harness analyze --format json``) is::
 
     {"schema": "harness.analysis/1",
      "targets": {source, baseline_cores, p2_alert, rows[{scale, efficiency}]},
-     "groups": [{workload, mode, variant, baseline_cores, baseline_seconds,
+     "groups": [{workload, mode, variant, size, problem, baseline_cores, baseline_seconds,
                  points[{cores, scale, seconds, seconds_min, seconds_max, repetitions, rel_iqr,
                          speedup, efficiency, karp_flatt, target, status}],
                  fits{amdahl{status, reason, serial_fraction, ci95, max_speedup, ...},
@@ -20,7 +20,10 @@ The JSON document (``harness analyze --format json``) is::
 
 Numbers that are undefined or infinite are ``null`` (a ``max_speedup`` of null with
 ``serial_fraction`` 0 means no ceiling; a ``peak_scale`` of null with ``beta`` 0 means no peak).
-In weak mode ``speedup`` is the scaled speedup ``r E``.
+In weak mode ``speedup`` is the scaled speedup ``r E``. A group is one scaling study: ``size``
+is the named problem size and ``problem`` the key that adds the parameter overrides (both may be
+empty for a CSV without a size column). The CSV format is the points, one row each, with the
+group's columns first (``workload, mode, variant, size, problem``).
 """
 
 from __future__ import annotations
@@ -71,7 +74,12 @@ def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
             for row in frame[columns].itertuples(index=False, name=None)]
 
 
-def _select(frame: pd.DataFrame, keys: tuple[str, str, str]) -> pd.DataFrame:
+def _keys(group: Any) -> tuple[str, ...]:
+    """A group row's key values, in the order of ``KEYS``."""
+    return tuple(getattr(group, k) for k in KEYS)
+
+
+def _select(frame: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
     if frame.empty:
         return frame
     mask = np.ones(len(frame), dtype=bool)
@@ -105,10 +113,11 @@ def to_document(result: Analysis, excluded: pd.DataFrame) -> dict[str, Any]:
     """The analysis as the JSON document described in the module docstring."""
     groups = []
     for g in result.groups.itertuples(index=False):
-        keys = (g.workload, g.mode, g.variant)
+        keys = _keys(g)
         predictions = _select(result.predictions, keys)
         groups.append({
-            "workload": g.workload, "mode": g.mode, "variant": g.variant,
+            "workload": g.workload, "mode": g.mode, "variant": g.variant, "size": g.size,
+            "problem": g.problem,
             "baseline_cores": int(g.baseline_cores),
             "baseline_seconds": _plain(g.baseline_seconds),
             "points": [{**p, "cores": _cores(p["cores"])}
@@ -229,8 +238,9 @@ def to_table(result: Analysis, excluded: pd.DataFrame) -> str:
     targets = result.targets
     out = [f"Targets: {targets.source} (P2 alert below {targets.p2_alert:.2f})"]
     for g in result.groups.itertuples(index=False):
-        keys = (g.workload, g.mode, g.variant)
-        out += ["", f"== {label(*keys)}: baseline {cores_text(g.baseline_cores)}, "
+        keys = _keys(g)
+        name = label(g.workload, g.mode, g.variant, g.problem)
+        out += ["", f"== {name}: baseline {cores_text(g.baseline_cores)}, "
                     f"T0 = {g.baseline_seconds:.4g} s =="]
         points = _select(result.points, keys)
         if not points.empty:

@@ -42,7 +42,6 @@ analyzer notes when a group's baseline differs from it. An example ships as
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,11 +49,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import SpecError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+from harness.profiles import tomllib  # the project's one tomllib/tomli shim
 
 DEFAULT_BASELINE_CORES = 5
 DEFAULT_P2_ALERT = 0.70
@@ -124,9 +119,20 @@ def defaults() -> Targets:
     return Targets()
 
 
+def _shown(value: Any) -> str:
+    """``repr(value)`` for a message, cut short when long."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:30]}... ({len(text)} characters)"
+
+
 def _number(value: Any) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value))
+    """A finite int or float (not a bool); TOML integers too large for a float are not."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def load(path: str | Path) -> Targets:
@@ -147,6 +153,10 @@ def load(path: str | Path) -> Targets:
         raise SpecError(f"{path}: cannot read targets file ({e.strerror})") from e
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{path}: not valid TOML ({e})") from e
+    except UnicodeDecodeError as e:
+        raise SpecError(f"{path}: not valid TOML (not UTF-8 text: byte {e.start})") from None
+    except ValueError as e:  # e.g. an integer too long to convert
+        raise SpecError(f"{path}: not valid TOML ({str(e).splitlines()[0][:120]})") from None
 
     def bad(key: str, why: str) -> SpecError:
         return SpecError(f"{path}: key {key!r} {why}")
@@ -155,11 +165,13 @@ def load(path: str | Path) -> Targets:
         if key not in _TOP_KEYS:
             raise bad(key, f"is not allowed; allowed keys are {', '.join(_TOP_KEYS)}")
     baseline = data.get("baseline_cores", DEFAULT_BASELINE_CORES)
-    if isinstance(baseline, bool) or not isinstance(baseline, int) or baseline < 1:
-        raise bad("baseline_cores", f"is {baseline!r}; it must be a whole number >= 1")
+    if (isinstance(baseline, bool) or not isinstance(baseline, int) or not
+            1 <= baseline < 2**53):
+        raise bad("baseline_cores", f"is {_shown(baseline)}; it must be a whole number >= 1 (and "
+                  "< 2^53)")
     alert = data.get("p2_alert", DEFAULT_P2_ALERT)
     if not _number(alert) or not 0 < alert <= 1:
-        raise bad("p2_alert", f"is {alert!r}; it must be a number in (0, 1]")
+        raise bad("p2_alert", f"is {_shown(alert)}; it must be a number in (0, 1]")
     rows = data.get("target")
     if not isinstance(rows, list) or not rows:
         raise bad("target", "must be one or more [[target]] tables with scale and efficiency")
@@ -178,12 +190,12 @@ def load(path: str | Path) -> Targets:
                 raise bad(f"{where}.{key}", "is missing")
         scale, eff = row["scale"], row["efficiency"]
         if not _number(scale) or scale < 1:
-            raise bad(f"{where}.scale", f"is {scale!r}; it must be a number >= 1")
+            raise bad(f"{where}.scale", f"is {_shown(scale)}; it must be a number >= 1")
         if scales and scale <= scales[-1]:
             raise bad(f"{where}.scale",
                       f"is {scale!r}; scales must strictly increase (previous row {scales[-1]:g})")
         if not _number(eff) or not 0 < eff <= 1:
-            raise bad(f"{where}.efficiency", f"is {eff!r}; it must be a number in (0, 1]")
+            raise bad(f"{where}.efficiency", f"is {_shown(eff)}; it must be a number in (0, 1]")
         scales.append(float(scale))
         efficiencies.append(float(eff))
     return Targets(tuple(scales), tuple(efficiencies), float(alert), baseline, str(path))

@@ -29,10 +29,11 @@ def analyze(paths: tuple[Path, ...], baseline_cores: int | None, targets_file: P
             fmt: str, check: bool) -> None:
     """Analyze run records (directories, searched recursively) and timing CSVs.
 
-    A CSV has columns workload, mode, cores, seconds (optional variant, phase_<name>), one
-    repetition per row. Per workload/mode/variant: speedup, efficiency and Karp-Flatt serial
-    fraction against the baseline, Amdahl/USL/Gustafson fits with 95 % intervals, predicted
-    efficiency at the target scales, target status, P2 alerts and the bottleneck phase.
+    A CSV has columns workload, mode, cores, seconds (optional variant, size, phase_<name>),
+    one repetition per row. Per workload/mode/variant and problem (size and --set overrides):
+    speedup, efficiency and Karp-Flatt serial fraction against the baseline, Amdahl/USL/Gustafson
+    fits with 95 % intervals, predicted efficiency at the target scales, target status, P2
+    alerts and the bottleneck phase.
     """
     table = targets.load(targets_file) if targets_file is not None else targets.defaults()
     data = inputs.load(paths)

@@ -222,3 +222,99 @@ def test_subprocess_exit_codes_and_nothing_written(tmp_path):
     assert json.loads(done.stdout)["groups"][0]["workload"] == "cfd"
     assert len(done.stderr.splitlines()) == 1
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_runs_of_different_problems_are_separate_groups(tmp_path, capsys):
+    """A tiny run at 1 rank and a small run at 2 ranks are not a scaling study of one problem."""
+    runs = tmp_path / "results"
+    old = record(ranks=1, size="tiny", seconds=[0.00042, 0.00043]).to_dict()
+    del old["overrides"]  # written before records had overrides: the problem is the size
+    (runs / "sw").mkdir(parents=True)
+    (runs / "sw" / "old.json").write_text(json.dumps(old))
+    records.write(runs, record(ranks=2, size="small", seconds=[0.0053, 0.0052]))
+    for ranks, t in ((1, 0.011), (4, 0.003)):
+        records.write(runs, record(ranks=ranks, size="small", overrides={"steps": 200, "n": 512},
+                                   seconds=[t, t]))
+    code, out, _ = analyze(capsys, runs)
+    assert code == 0
+    headings = [line for line in out.splitlines() if line.startswith("== ")]
+    assert headings == [
+        "== cfd/strong/blocking [small]: baseline 2 cores, T0 = 0.00525 s ==",
+        "== cfd/strong/blocking [small n=512 steps=200]: baseline 1 core, T0 = 0.011 s ==",
+        "== cfd/strong/blocking [tiny]: baseline 1 core, T0 = 0.000425 s =="]
+    assert out.count("Note: speedup undefined: only one core count measured") == 2
+    doc = json.loads(analyze(capsys, runs, "--format", "json")[1], parse_constant=no_nan)
+    groups = {g["problem"]: g for g in doc["groups"]}
+    assert sorted(groups) == ["small", "small n=512 steps=200", "tiny"]
+    assert [groups[p]["size"] for p in sorted(groups)] == ["small", "small", "tiny"]
+    assert groups["small"]["points"] == [] and groups["tiny"]["points"] == []
+    both = groups["small n=512 steps=200"]
+    assert [p["cores"] for p in both["points"]] == [1, 4]
+    assert both["points"][1]["efficiency"] == pytest.approx(0.011 / 0.003 / 4)
+    points = pd.read_csv(io.StringIO(analyze(capsys, runs, "--format", "csv")[1]),
+                         keep_default_na=False)
+    assert points["size"].tolist() == ["small", "small"]
+    assert points["problem"].tolist() == ["small n=512 steps=200"] * 2
+
+
+def test_csv_repetitions_are_one_run_not_pooled(tmp_path, capsys):
+    """One row per repetition is the CSV format: no note about pooled runs for it."""
+    code, out, _ = analyze(capsys, write(tmp_path, SCALING))
+    assert code == 0 and "pooled" not in out and "duplicate" not in out
+    # the same core counts from a second file are separate runs: that is pooling
+    again = write(tmp_path, SCALING, "again.csv")
+    code, out, _ = analyze(capsys, write(tmp_path, SCALING), again)
+    assert code == 0
+    assert ("Note: 2 runs at 1 core, 2 runs at 2 cores, 2 runs at 4 cores, 2 runs at 8 cores, "
+            "2 runs at 16 cores pooled: median and spread are over the repetitions of all those "
+            "runs") in out
+
+
+def test_records_at_one_core_count_are_pooled_runs(tmp_path, capsys):
+    runs = tmp_path / "results"
+    for ranks, t in ((1, 4.0), (2, 2.1), (2, 2.2), (2, 2.0)):
+        records.write(runs, record(ranks=ranks, seconds=[t, t * 1.01]))
+    code, out, _ = analyze(capsys, runs)
+    assert code == 0
+    assert "Note: 3 runs at 2 cores pooled: median and spread are over the repetitions" in out
+    doc = json.loads(analyze(capsys, runs, "--format", "json")[1])
+    assert doc["groups"][0]["points"][1]["repetitions"] == 6
+
+
+@pytest.mark.parametrize(
+    ("files", "says"),
+    [
+        ({"t.csv": b"workload,mode,cores,seconds\ncfd,strong,1,1\ncfd,strong,1e30,0.5\n"},
+         "line 3, column 'cores': '1e+30' is not allowed; cores must be a whole number >= 1"),
+        ({"t.csv": PERFECT.encode(),
+          "l1.toml": b"[[target]]\nscale = 10\nefficiency = 0.9\n# caf\xe9\n"},
+         "not valid TOML (not UTF-8 text"),
+        ({"t.csv": PERFECT.encode(),
+          "big.toml": b"[[target]]\nscale = 1" + b"0" * 400 + b"\nefficiency = 0.9\n"},
+         "key 'target[0].scale' is 1000"),
+    ],
+)
+def test_inputs_that_used_to_crash_exit_2_with_one_line(tmp_path, capsys, files, says):
+    paths = []
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+        paths += ["--targets", tmp_path / name] if name.endswith(".toml") else [tmp_path / name]
+    code, out, err = analyze(capsys, *paths)
+    assert code == 2 and out == ""
+    assert err.startswith("harness: error: ") and err.count("\n") == 1
+    assert says in err
+
+
+def test_weak_runs_with_scaled_params_are_one_problem(tmp_path, capsys):
+    """In weak mode the resolved params grow with the rank count; the problem (size and
+    overrides) does not, so the runs stay one scaling study."""
+    runs = tmp_path / "results"
+    for ranks, t in ((1, 2.0), (2, 2.1), (4, 2.3)):
+        records.write(runs, record(mode="weak", ranks=ranks, size="small", seconds=[t, t],
+                                   params={"n": 256 * ranks, "steps": 50},
+                                   overrides={"steps": 50}))
+    doc = json.loads(analyze(capsys, runs, "--format", "json")[1], parse_constant=no_nan)
+    assert len(doc["groups"]) == 1
+    group = doc["groups"][0]
+    assert (group["mode"], group["size"], group["problem"]) == ("weak", "small", "small steps=50")
+    assert [p["efficiency"] for p in group["points"]] == pytest.approx([1.0, 2.0 / 2.1, 2.0 / 2.3])

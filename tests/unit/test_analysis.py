@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import analysis, targets
+from harness import analysis, models, targets
 from harness.errors import DataError
 
 DEFAULTS = targets.defaults()
@@ -180,13 +180,117 @@ def test_one_core_count_says_speedup_undefined():
     assert not any(n.startswith(("no prediction", "no non-compute")) for n in solo["notes"])
 
 
-def test_duplicate_core_counts_are_aggregated_and_noted():
+def test_separate_runs_at_one_core_count_are_pooled_and_noted():
     rows = strong({1: 10.0, 2: 5.0}) + strong({2: 6.0}) + strong({2: 7.0})
-    result = analysis.analyze(frame(rows), DEFAULTS)
+    result = analysis.analyze(frame(rows), DEFAULTS)  # one run per row: three runs at 2 cores
     p = point(result, 2)
     assert p["seconds"] == 6.0 and p["repetitions"] == 3
-    assert any(n.startswith("duplicate core counts aggregated") and ": 2 (x3) cores" in n
-               for n in result.groups["notes"].iloc[0])
+    notes = result.groups["notes"].iloc[0]
+    assert "3 runs at 2 cores pooled: median and spread are over the repetitions of all those " \
+           "runs" in notes
+    assert not any("duplicate" in n for n in notes)
+
+
+def test_repetitions_of_one_run_are_not_noted_as_pooled():
+    reps = frame(strong({1: 10.0, 2: 5.0}) + strong({2: 6.0}) + strong({1: 11.0}))
+    reps["run"] = reps["cores"]  # one run per core count, two repetitions each
+    result = analysis.analyze(reps, DEFAULTS)
+    assert point(result, 2)["repetitions"] == 2
+    assert not any("pooled" in n for n in result.groups["notes"].iloc[0])
+
+
+def test_groups_are_split_by_problem():
+    """Runs of different problems are never compared: a small-problem run is not a faster or
+    slower tiny-problem run."""
+    rows = [("cfd", "strong", "b", "tiny", "tiny", 1, 0.0004),
+            ("cfd", "strong", "b", "small", "small", 2, 0.0053),
+            ("cfd", "strong", "b", "small", "small n=512", 1, 0.011),
+            ("cfd", "strong", "b", "small", "small n=512", 4, 0.003)]
+    reps = pd.DataFrame(rows, columns=["workload", "mode", "variant", "size", "problem", "cores",
+                                       "seconds"])
+    reps["run"] = np.arange(len(reps))
+    result = analysis.analyze(reps, DEFAULTS)
+    groups = result.groups.set_index("problem")
+    assert sorted(groups.index) == ["small", "small n=512", "tiny"]
+    assert groups.loc["small", "size"] == "small" and groups.loc["tiny", "size"] == "tiny"
+    for single in ("small", "tiny"):
+        assert groups.loc[single, "notes"][0].startswith("speedup undefined")
+    # only the problem measured at two core counts has points, computed within the problem
+    assert set(result.points["problem"]) == {"small n=512"}
+    assert point(result, 4, workload="cfd")["efficiency"] == pytest.approx(0.011 / 0.003 / 4)
+    assert list(result.points.columns[:5]) == ["workload", "mode", "variant", "size", "problem"]
+    assert set(result.fits["problem"]) == {"small", "small n=512", "tiny"}
+    assert set(result.predictions["problem"]) == {"small n=512"}
+
+
+def test_problem_defaults_to_the_size():
+    reps = frame(strong({1: 4.0, 2: 2.1}) + strong({1: 40.0}))
+    reps["size"] = ["s", "s", "l"]
+    result = analysis.analyze(reps, DEFAULTS)
+    assert sorted(result.groups["problem"]) == ["l", "s"]
+    assert result.groups.set_index("size").loc["s", "core_counts"] == 2
+
+
+def test_labels_name_the_problem():
+    assert analysis.label("cfd", "strong", "b", "small n=512") == "cfd/strong/b [small n=512]"
+    assert analysis.label("cfd", "weak", "", "") == "cfd/weak"
+    reps = frame(strong({1: 4.0, 2: 4.0}))
+    reps["size"] = "small"
+    result = analysis.analyze(reps, DEFAULTS)
+    assert analysis.missed(result) == ["w/strong [small] at 2 cores: E = 0.500 (target > 0.90) "
+                                       "P2 alert"]
+    with pytest.raises(DataError, match=r"not measured for w/strong \[small\]; measured core"):
+        analysis.analyze(reps, DEFAULTS, baseline_cores=3)
+
+
+def test_log_time_statistics_are_the_models():
+    """One definition of the fits' statistics: the summary's equal models.point_stats', which
+    equal NumPy's mean and sum of squared deviations of log seconds."""
+    rng = np.random.default_rng(3)
+    rows = [("w", "strong", "", c, t) for c in (1, 2, 4) for t in rng.uniform(1, 2, 5)]
+    reps = frame(rows)
+    summary = analysis.summarize(reps)
+    stats = models.point_stats(reps, "cores")
+    np.testing.assert_array_equal(summary["log_mean"], stats["log_mean"])
+    np.testing.assert_array_equal(summary["log_ssw"], stats["log_ssw"])
+    for cores, row in zip(summary["cores"], summary.itertuples(), strict=True):
+        logs = np.log(reps.loc[reps["cores"] == cores, "seconds"].to_numpy())
+        assert row.log_mean == pytest.approx(logs.mean(), rel=1e-14)
+        assert row.log_ssw == pytest.approx(((logs - logs.mean()) ** 2).sum(), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "says"),
+    [
+        ("cores", 0, "cores must be a whole number >= 1"),
+        ("cores", -2, "cores must be a whole number >= 1"),
+        ("cores", 1.5, "cores must be a whole number >= 1"),
+        ("cores", 2.0**60, "cores must be a whole number >= 1"),
+        ("seconds", 0.0, "seconds must be a finite number > 0"),
+        ("seconds", float("nan"), "seconds must be a finite number > 0"),
+        ("seconds", float("inf"), "seconds must be a finite number > 0"),
+        ("mode", "medium", "mode must be strong or weak"),
+    ],
+)
+def test_values_the_formulas_cannot_take_are_data_errors(column, value, says):
+    """Never a division by zero, a log of zero or an optimizer started outside its bounds."""
+    reps = frame(strong({1: 4.0, 2: 2.1, 4: 1.2}))
+    if column == "cores":
+        reps["cores"] = reps["cores"].astype(np.float64)
+    reps.loc[1, column] = value
+    with pytest.raises(DataError) as info:
+        analysis.analyze(reps, DEFAULTS)
+    message = str(info.value)
+    assert message.startswith(f"repetitions: row 1, column {column!r}:")
+    assert says in message and "\n" not in message
+
+
+def test_missing_columns_and_no_rows_are_data_errors():
+    reps = frame(strong({1: 4.0, 2: 2.1}))
+    with pytest.raises(DataError, match=r"lack the column\(s\) cores; needed: workload, mode"):
+        analysis.analyze(reps.drop(columns="cores"), DEFAULTS)
+    with pytest.raises(DataError, match="nothing to analyze"):
+        analysis.analyze(reps.iloc[:0], DEFAULTS)
 
 
 def test_targets_baseline_note():

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import inputs, records
+from harness import analysis, inputs, records
 from harness.errors import DataError, RecordError
 
 HEADER = "workload,mode,cores,seconds\n"
@@ -46,8 +46,8 @@ def test_csv_rows_become_repetitions(tmp_path):
                            "cfd,strong,,2,5.5,,y\n"
                            "fea,weak,b,4,3,0.25,z\n")
     reps = inputs.load([path]).repetitions
-    assert list(reps.columns) == ["workload", "mode", "variant", "cores", "seconds", "run",
-                                  "source", "phase_halo"]
+    assert list(reps.columns) == ["workload", "mode", "variant", "size", "problem", "cores",
+                                  "seconds", "run", "source", "phase_halo"]
     assert reps["workload"].astype(str).tolist() == ["cfd", "cfd", "fea"]
     assert reps["mode"].astype(str).tolist() == ["strong", "strong", "weak"]
     assert reps["variant"].astype(str).tolist() == ["a", "", "b"]
@@ -55,14 +55,45 @@ def test_csv_rows_become_repetitions(tmp_path):
     assert reps["cores"].dtype == np.int64
     np.testing.assert_array_equal(reps["seconds"], [10.5, 5.5, 3.0])
     np.testing.assert_array_equal(reps["phase_halo"], [0.5, np.nan, 0.25])
-    assert reps["run"].is_unique
+    assert reps["run"].is_unique  # three different (group, cores): three runs
     assert set(reps["source"].astype(str)) == {str(path)}
+    assert set(reps["size"].astype(str)) == set(reps["problem"].astype(str)) == {""}
 
 
 def test_csv_without_variant_column(tmp_path):
     path = write(tmp_path, HEADER + "cfd,strong,1,2\n")
     reps = inputs.load([path]).repetitions
     assert reps["variant"].astype(str).tolist() == [""]
+
+
+def test_csv_size_column_names_the_problem(tmp_path):
+    path = write(tmp_path, "workload,mode,cores,seconds,size\n"
+                           "cfd,strong,1,2, small \ncfd,strong,1,3,tiny\ncfd,strong,2,1,\n")
+    reps = inputs.load([path]).repetitions
+    assert reps["size"].astype(str).tolist() == ["small", "tiny", ""]
+    assert reps["problem"].astype(str).tolist() == ["small", "tiny", ""]
+
+
+def test_csv_repetitions_of_one_point_are_one_run(tmp_path):
+    """One row per repetition is the CSV format: rows of one file with the same group and core
+    count are one run; another file, another size or another core count is another run."""
+    text = ("workload,mode,size,cores,seconds\n"
+            "cfd,strong,s,1,4.0\ncfd,strong,s,2,2.1\ncfd,strong,s,1,4.2\ncfd,strong,s,2,2.0\n"
+            "cfd,strong,m,1,9.0\ncfd,weak,s,1,4.0\n")
+    first, second = write(tmp_path, text, "a.csv"), write(tmp_path, text, "b.csv")
+    reps = inputs.load([first, second]).repetitions
+    runs = reps.groupby(["source", "workload", "mode", "size", "cores"], observed=True)["run"]
+    assert (runs.nunique() == 1).all()  # one run per (file, group, cores)
+    assert runs.first().is_unique       # and a different one for every other combination
+    assert reps["run"].nunique() == 2 * 4
+    by_file = reps.groupby("source", observed=True)["run"]
+    assert by_file.max().iloc[0] < by_file.min().iloc[1]  # files never share a run number
+
+
+def test_keys_and_phase_prefixes_are_the_analyzers():
+    assert inputs.KEYS is analysis.KEYS
+    assert (inputs.PHASE, inputs.PHASE_MAX) == (analysis.PHASE, analysis.PHASE_MAX)
+    assert inputs.PHASE is analysis.PHASE and inputs.PHASE_MAX is analysis.PHASE_MAX
 
 
 @pytest.mark.parametrize("missing", ["workload", "mode", "cores", "seconds"])
@@ -88,6 +119,8 @@ def test_missing_column(tmp_path, missing):
         ("cfd,strong,0,1\n", 2, "cores", "whole number >= 1"),
         ("cfd,strong,-4,1\n", 2, "cores", "whole number >= 1"),
         ("cfd,strong,2.5,1\n", 2, "cores", "whole number >= 1"),
+        # beyond 2^53 a float is no longer a whole number of cores, and int64 would overflow
+        ("cfd,strong,1,1\ncfd,strong,1e30,1\n", 3, "cores", "whole number >= 1"),
         ("cfd,strong,1,1\ncfd,strong,many,1\n", 3, "cores", "whole number >= 1"),
         ("cfd,medium,1,1\n", 2, "mode", "strong or weak"),
         (",strong,1,1\n", 2, "workload", "non-empty"),
@@ -215,3 +248,79 @@ def test_records_and_csv_together(tmp_path):
     assert reps["run"].is_unique
     # the record has phases, the CSV rows have none
     assert reps["phase_halo"].isna().sum() == 2
+
+
+# -- problems: size and overrides -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "overrides", "key"),
+    [
+        ("small", {}, "small"),
+        ("small", None, "small"),
+        (" small ", {"steps": 200, "n": 512}, "small n=512 steps=200"),
+        ("", {"n": 512}, "n=512"),
+        ("", {}, ""),
+        ("tiny", {"nu": 0.01, "variant_path": "a b", "flag": True}, 'tiny flag=true nu=0.01 '
+                                                                      'variant_path="a b"'),
+    ],
+)
+def test_problem_key(size, overrides, key):
+    assert inputs.problem_key(size, overrides) == key
+
+
+def test_problem_key_is_stable_and_distinct():
+    assert (inputs.problem_key("s", {"a": 1, "b": 2.5})
+            == inputs.problem_key("s", {"b": 2.5, "a": 1}))
+    # values that differ beyond 6 significant digits stay different problems
+    assert inputs.problem_key("s", {"dt": 0.1}) != inputs.problem_key("s", {"dt": 0.1000001})
+    assert inputs.problem_key("s", {"n": 1}) != inputs.problem_key("s", {"n": 10})
+
+
+def test_records_carry_size_and_problem(tmp_path):
+    records.write(tmp_path, make_record(size="small", overrides={"steps": 200, "n": 512}))
+    records.write(tmp_path, make_record(size="tiny", ranks=4))
+    reps = inputs.load([tmp_path]).repetitions.sort_values("cores")
+    assert reps["size"].astype(str).tolist() == ["small"] * 3 + ["tiny"] * 3
+    assert reps["problem"].astype(str).tolist() == ["small n=512 steps=200"] * 3 + ["tiny"] * 3
+
+
+def test_record_without_overrides_field_is_its_size(tmp_path):
+    """Records written before ``overrides`` existed have no such field: no overrides."""
+    data = make_record(size="medium").to_dict()
+    del data["overrides"]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    reps = inputs.load([path]).repetitions
+    assert set(reps["problem"].astype(str)) == {"medium"}
+
+
+def test_record_with_malformed_overrides_is_an_error(tmp_path):
+    data = make_record().to_dict()
+    data["overrides"] = ["n=512"]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(RecordError) as info:
+        inputs.load([path])
+    assert str(info.value) == f"{path}: field 'overrides' must be dict, not list"
+
+
+def test_record_with_too_many_cores_is_an_error(tmp_path):
+    data = make_record().to_dict()
+    data["ranks"] = 10**30
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(RecordError, match=r"huge\.json: ranks x threads_per_rank is 1(0+) cores; "
+                                          r"it must be below 2\^53$"):
+        inputs.load([path])
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_record_with_a_time_that_is_not_finite_is_excluded(tmp_path, bad):
+    records.write(tmp_path, make_record(ranks=1))
+    path = records.write(tmp_path, make_record(ranks=2, seconds=[1.0, bad]))
+    data = inputs.load([tmp_path])
+    assert data.repetitions["cores"].unique().tolist() == [1]
+    assert np.isfinite(data.repetitions["seconds"]).all()
+    reason = data.excluded.set_index("source").loc[str(path), "reason"]
+    assert reason.startswith("a repetition time is not a finite number")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import optimize, stats
 
@@ -25,8 +26,43 @@ def usl_times(alpha, beta, scales, reps, noise, rng, mode="strong", t0=20.0):
     return r, t0 * relative * np.exp(rng.normal(0.0, noise, r.size))
 
 
+def point_stats(r, seconds):
+    return models.point_stats(pd.DataFrame({"scale": r, "seconds": seconds}))
+
+
 def fit(model, mode, r, seconds):
-    return models.fit(models.point_stats(r, seconds), model, mode)
+    return models.fit(point_stats(r, seconds), model, mode)
+
+
+def test_point_stats_against_numpy():
+    rng = np.random.default_rng(5)
+    r = np.array([4.0, 1.0, 4.0, 2.0, 1.0, 4.0, 2.0])
+    t = rng.uniform(1.0, 3.0, r.size)
+    stats_ = point_stats(r, t)
+    assert stats_["scale"].tolist() == [1.0, 2.0, 4.0]
+    for row in stats_.itertuples():
+        logs = np.log(t[r == row.scale])
+        assert row.repetitions == logs.size
+        assert row.log_mean == pytest.approx(logs.mean(), rel=1e-14)
+        assert row.log_ssw == pytest.approx(((logs - logs.mean()) ** 2).sum(), rel=1e-12)
+    # by several columns, one row per distinct combination
+    frame = pd.DataFrame({"g": ["a", "b"] * 4, "cores": [1, 1, 2, 2] * 2,
+                          "seconds": np.arange(1.0, 9.0)})
+    grouped = models.point_stats(frame, ["g", "cores"])
+    assert list(grouped.columns) == ["g", "cores", "repetitions", "log_mean", "log_ssw"]
+    assert grouped["repetitions"].tolist() == [2, 2, 2, 2]
+    assert grouped["log_mean"].iloc[0] == pytest.approx(np.log([1.0, 5.0]).mean())
+
+
+@pytest.mark.parametrize("scales", [[0.0, 1.0, 2.0], [1.0, np.nan, 4.0], [1.0, 2.0, np.inf]])
+def test_scales_a_model_cannot_take_are_refused_not_raised(scales):
+    """A scale of 0, NaN or inf would start the optimizer outside its bounds: refuse instead."""
+    stats_ = pd.DataFrame({"scale": scales, "repetitions": [2, 2, 2],
+                           "log_mean": [1.0, 0.5, 0.2], "log_ssw": [0.0, 0.0, 0.0]})
+    for model in ("amdahl", "usl"):
+        result = models.fit(stats_, model, "strong")
+        assert result.status == "refused"
+        assert "every scale must be a finite number > 0" in result.reason
 
 
 @pytest.mark.parametrize(("f", "seed"), [(0.01, 1), (0.05, 2), (0.2, 3)])
@@ -140,7 +176,7 @@ def test_perfect_scaling_gives_f_zero_and_no_ceiling():
 
 def test_refusals_name_the_reason():
     r, t = amdahl_times(0.1, np.array([1.0, 4.0]), 3, 0.01, np.random.default_rng(9))
-    stats_ = models.point_stats(r, t)
+    stats_ = point_stats(r, t)
     usl = models.fit(stats_, "usl", "strong")
     assert usl.status == "refused"
     assert "needs at least 3 distinct core counts" in usl.reason and "has 2" in usl.reason
@@ -163,7 +199,7 @@ def test_no_spare_repetitions_means_no_interval():
 
 def test_choose_prefers_usl_when_data_have_contention():
     r, t = usl_times(0.02, 1e-3, SCALES, 5, 0.01, np.random.default_rng(10))
-    stats_ = models.point_stats(r, t)
+    stats_ = point_stats(r, t)
     fits = [models.fit(stats_, m, "strong") for m in ("amdahl", "usl")]
     chosen, why = models.choose(fits)
     assert chosen.model == "usl"
@@ -174,14 +210,14 @@ def test_choose_prefers_usl_when_data_have_contention():
 
 def test_choose_keeps_amdahl_when_usl_adds_nothing():
     r, t = amdahl_times(0.05, SCALES, 5, 0.01, np.random.default_rng(12))
-    stats_ = models.point_stats(r, t)
+    stats_ = point_stats(r, t)
     fits = [models.fit(stats_, m, "strong") for m in ("amdahl", "usl")]
     chosen, _ = models.choose(fits)
     assert chosen.model == "amdahl"
 
 
 def test_choose_with_nothing_fitted():
-    stats_ = models.point_stats(np.array([1.0]), np.array([3.0]))
+    stats_ = point_stats(np.array([1.0]), np.array([3.0]))
     fits = [models.fit(stats_, m, "strong") for m in ("amdahl", "usl")]
     chosen, why = models.choose(fits)
     assert chosen is None and "no model could be fitted" in why

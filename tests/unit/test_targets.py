@@ -140,3 +140,41 @@ def test_unparsable_and_missing_files(tmp_path):
         targets.load(broken)
     with pytest.raises(SpecError, match="cannot read"):
         targets.load(tmp_path / "absent.toml")
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"[[target]]\nscale = 10\nefficiency = 0.9\n# caf\xe9 in Latin-1\n",
+         "not valid TOML (not UTF-8 text: byte"),
+        # TOML integers are unbounded; beyond Python's digit limit the parser itself refuses
+        (b"[[target]]\nscale = 1" + b"0" * 5000 + b"\nefficiency = 0.9\n", "not valid TOML ("),
+    ],
+)
+def test_undecodable_files_are_spec_errors(tmp_path, content, says):
+    path = tmp_path / "odd.toml"
+    path.write_bytes(content)
+    with pytest.raises(SpecError) as info:
+        targets.load(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: {says}") and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[[target]]\nscale = 1" + "0" * 400 + "\nefficiency = 0.9\n", "target[0].scale"),
+        ("[[target]]\nscale = 10\nefficiency = 1" + "0" * 400 + "\n", "target[0].efficiency"),
+        ("p2_alert = 1" + "0" * 400 + "\n[[target]]\nscale = 10\nefficiency = 0.9\n", "p2_alert"),
+        ("baseline_cores = 1" + "0" * 400 + "\n[[target]]\nscale = 10\nefficiency = 0.9\n",
+         "baseline_cores"),
+    ],
+)
+def test_integers_too_large_for_a_float_are_refused(tmp_path, text, key):
+    path = tmp_path / "huge.toml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as info:
+        targets.load(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: key {key!r} is 1000000000")
+    assert "(401 characters)" in message and len(message) < len(str(path)) + 150
