@@ -30,21 +30,24 @@ PROFILE_KEYS = {
     "numba_cache_dir",
 }
 # Identifiers that end up in #SBATCH lines or on command lines: no spaces, quotes or shell syntax.
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-SLURM_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
-PARTITION_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}(,[A-Za-z0-9_][A-Za-z0-9_.-]{0,63})*$")
-CONSTRAINT_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*([&|,][A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
-SBATCH_OPTION_RE = re.compile(r"^--[a-z][a-z-]*(=[A-Za-z0-9_.:,=/+-]+)?$")
-PATH_RE = re.compile(r"^/[A-Za-z0-9_./+-]*$")
+# Anchored with \A...\Z and always applied with fullmatch: "$" would also match before a final
+# newline, which would let "name\n" through.
+NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+SLURM_NAME_RE = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z")
+PARTITION_RE = re.compile(
+    r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}(,[A-Za-z0-9_][A-Za-z0-9_.-]{0,63})*\Z")
+CONSTRAINT_RE = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]*([&|,][A-Za-z0-9_][A-Za-z0-9_.-]*)*\Z")
+SBATCH_OPTION_RE = re.compile(r"\A--[a-z][a-z-]*(=[A-Za-z0-9_.:,=/+-]+)?\Z")
+PATH_RE = re.compile(r"\A/[A-Za-z0-9_./+-]*\Z")
 
 # sbatch --time forms: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS
 _TIME_FORMS = (
-    (re.compile(r"^(\d+)$"), ("m",)),
-    (re.compile(r"^(\d+):(\d{1,2})$"), ("m", "s")),
-    (re.compile(r"^(\d+):(\d{1,2}):(\d{1,2})$"), ("h", "m", "s")),
-    (re.compile(r"^(\d+)-(\d{1,2})$"), ("d", "h")),
-    (re.compile(r"^(\d+)-(\d{1,2}):(\d{1,2})$"), ("d", "h", "m")),
-    (re.compile(r"^(\d+)-(\d{1,2}):(\d{1,2}):(\d{1,2})$"), ("d", "h", "m", "s")),
+    (re.compile(r"(\d+)"), ("m",)),
+    (re.compile(r"(\d+):(\d{1,2})"), ("m", "s")),
+    (re.compile(r"(\d+):(\d{1,2}):(\d{1,2})"), ("h", "m", "s")),
+    (re.compile(r"(\d+)-(\d{1,2})"), ("d", "h")),
+    (re.compile(r"(\d+)-(\d{1,2}):(\d{1,2})"), ("d", "h", "m")),
+    (re.compile(r"(\d+)-(\d{1,2}):(\d{1,2}):(\d{1,2})"), ("d", "h", "m", "s")),
 )
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
@@ -65,7 +68,7 @@ def parse_time_limit(text: Any, where: str = "time limit") -> int:
     if not isinstance(text, str):
         raise SpecError(f"{where} must be a string ({allowed}), not {text!r}")
     for pattern, units in _TIME_FORMS:
-        m = pattern.match(text.strip())
+        m = pattern.fullmatch(text.strip())
         if not m:
             continue
         values = [int(g) for g in m.groups()]
@@ -155,7 +158,7 @@ def boolean(table: dict[str, Any], key: str, where: str, path: str, default: boo
 
 
 def identifier(value: Any, what: str, pattern: re.Pattern[str], path: str, rule: str) -> str:
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise SpecError(f"{path}: {what} {value!r} is not allowed; {rule}")
     return value
 
@@ -232,7 +235,7 @@ def load_profile(table: dict[str, Any] | str | Path, source: str = "<profile>") 
         if not isinstance(opts, list):
             raise SpecError(f"{path}: sbatch_options must be a list like ['--mem=0']")
         for opt in opts:
-            identifier(opt, "sbatch option", SBATCH_OPTION_RE, path,
+            identifier(opt, "sbatch_options entry", SBATCH_OPTION_RE, path,
                    "write one --long-option[=value] without spaces or quotes per entry")
         out["sbatch_options"] = tuple(opts)
     out["array_throttle"] = optional_int(table, "array_throttle", "array_throttle", path)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import workloads
+from harness.cli import COMMANDS
 from harness.errors import BadInputError, SpecError
 from harness.profiles import (
     NAME_RE,
@@ -42,14 +43,18 @@ WORKLOAD_KEYS = {"name", "variant", "variants", "mode", "modes", "size", "params
                  "cores"}
 ANALYSIS_KEYS = {"time_limit", "report", "kpi_push", "store"}
 
-# Identifiers that end up on command lines or in URLs
-STORE_RE = re.compile(r"^[a-z][a-z0-9+]*://[A-Za-z0-9_.:/@+-]*$")
-PARAM_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Identifiers that end up on command lines or in URLs (applied with fullmatch, as in profiles)
+STORE_RE = re.compile(r"\A[a-z][a-z0-9+]*://[A-Za-z0-9_.:/@+-]*\Z")
+PARAM_KEY_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
+#: [analysis] switch -> (the harness command it needs, what the analysis job runs)
+ANALYSIS_COMMANDS = {"report": ("report", "harness report"),
+                     "kpi_push": ("kpi", "harness kpi push")}
 
 
 @dataclass(frozen=True)
 class Analysis:
-    """The job that runs after the scale jobs: analyze always; report and KPI push when asked."""
+    """The job that runs after the scale jobs: analyze always; report and KPI push when asked
+    (:func:`load_spec` refuses those two until their commands exist)."""
 
     time_limit: int = 600
     report: bool = False
@@ -169,6 +174,9 @@ def _workload_cases(entry: Any, where: str, path: str) -> tuple[Any, list[str], 
         raise SpecError(f"{path}: {where} must be a table")
     check_keys(entry, WORKLOAD_KEYS, where, path)
     name = entry.get("name")
+    if not isinstance(name, str):
+        raise SpecError(f"{path}: {where} name must be a workload name (a string), "
+                        f"not {name!r}")
     if name not in workloads.names():
         raise SpecError(f"{path}: {where} name {name!r} is not a workload; choose one of "
                         f"{', '.join(workloads.names())}")
@@ -186,12 +194,15 @@ def _workload_cases(entry: Any, where: str, path: str) -> tuple[Any, list[str], 
     if not isinstance(params, dict):
         raise SpecError(f"{path}: {where} params must be a table of name = value")
     for key, value in params.items():
-        if not PARAM_KEY_RE.match(key):
+        if not PARAM_KEY_RE.fullmatch(key):
             raise SpecError(f"{path}: {where} parameter name {key!r} is not allowed")
         if not isinstance(value, (int, float, str)) or isinstance(value, bool):
             raise SpecError(f"{path}: {where} parameter {key} = {value!r} must be a number "
                             "or a string")
-    return wl, variants, modes, entry.get("size", "tiny"), params
+    size = entry.get("size", "tiny")
+    if not isinstance(size, str):
+        raise SpecError(f"{path}: {where} size must be a string such as \"tiny\", not {size!r}")
+    return wl, variants, modes, size, params
 
 
 def _analysis(doc: dict[str, Any], p: str) -> Analysis:
@@ -202,19 +213,25 @@ def _analysis(doc: dict[str, Any], p: str) -> Analysis:
     store = table.get("store")
     if store is not None:
         identifier(store, "analysis store", STORE_RE, p, "use a URL like sqlite:///results/kpi.sqlite")
+    switches = {key: boolean(table, key, "[analysis] ", p) for key in ANALYSIS_COMMANDS}
+    for key, (command, runs) in ANALYSIS_COMMANDS.items():
+        if switches[key] and command not in COMMANDS:
+            raise SpecError(f"{p}: [analysis] {key} = true: `{runs}` does not exist yet; "
+                            f"remove {key} or set it to false")
     return Analysis(
         time_limit=parse_time_limit(table.get("time_limit", "10"), f"{p}: [analysis] time_limit"),
-        report=boolean(table, "report", "[analysis] ", p),
-        kpi_push=boolean(table, "kpi_push", "[analysis] ", p),
-        store=store,
+        report=switches["report"], kpi_push=switches["kpi_push"], store=store,
     )
 
 
 def _profile(doc: dict[str, Any], path: Path) -> Profile:
     raw = doc.get("profile", {})
     if isinstance(raw, str):
-        file = Path(raw)
-        return load_profile(file if file.is_absolute() else path.parent / file)
+        file = Path(raw) if Path(raw).is_absolute() else path.parent / raw
+        if not raw or not file.is_file():
+            raise SpecError(f"{path}: profile {raw!r} names no file; give the path of a profile "
+                            "TOML file (relative to the spec) or a [profile] table")
+        return load_profile(file)
     if isinstance(raw, dict):
         return load_profile(raw, str(path))
     raise SpecError(f"{path}: profile must be a table or the path of a profile file")

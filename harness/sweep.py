@@ -1,12 +1,14 @@
 """Sweeps: the sweep directory's bookkeeping, and the local backend that runs points one by one.
 
-A sweep lives in ``<out>/<sweep_id>/``: one run record per run (written by ``harness run``), a
-``sweep.json`` that says which spec and points it holds (and, on Slurm, which jobs went out),
-rewritten atomically after every change. The local backend runs each point as
-``python -m harness run ... --ranks N`` (which starts ``mpiexec`` itself), shows progress on
-stderr and a summary table at the end. A finished run's record is on disk before the next one
-starts, so Ctrl-C or a crash loses nothing; ``--resume`` counts the ``ok`` records per point
-against the repetitions the spec asks for and runs only what is missing.
+A sweep lives in ``<out>/<sweep_id>/``: one run record per run (written by ``harness run``) and
+a ``sweep.json`` that says which spec and points it holds (on Slurm, which jobs went out; run
+locally, the ``progress``), rewritten atomically after every change and before and after every
+local run, so even a sweep killed outright shows how far it got. The local backend runs each
+point as ``python -m harness run ... --ranks N`` (which starts ``mpiexec`` itself), with
+progress on stderr and a summary table at the end. A finished run's record is on disk before
+the next one starts; Ctrl-C or SIGTERM stops the run in progress (``harness run``, its
+``mpiexec`` and ranks) and marks the sweep ``interrupted``. ``--resume`` counts the ``ok``
+records per point against the repetitions the spec asks for and runs only what is missing.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,16 +53,12 @@ NOT_RECORDS = {STATE_FILE, "analysis.json"}
 KILL_GRACE = 30
 
 
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 # -- the sweep directory -----------------------------------------------------------------------
 
 
 def write_state(sweep_dir: Path, state: dict[str, Any]) -> None:
     """Write ``sweep.json`` atomically (temp file in the same directory, fsync, rename)."""
-    state["updated_at"] = now_iso()
+    state["updated_at"] = records.now_iso()
     sweep_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".sweep-", suffix=".tmp", dir=sweep_dir)
     try:
@@ -155,7 +156,7 @@ def open_sweep(spec: Spec, out: str | os.PathLike[str], sweep_id: str | None, re
                  "description": spec.description},
         "backend": backend,
         "out": str(out),
-        "created_at": now_iso(),
+        "created_at": records.now_iso(),
         "host": socket.gethostname(),
         "cores": list(spec.cores),
         "baseline_cores": spec.baseline_cores,
@@ -211,6 +212,30 @@ def tally(state: dict[str, Any], sweep_dir: Path) -> list[dict[str, Any]]:
 # -- the local backend -------------------------------------------------------------------------
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a local sweep: unwinds exactly like Ctrl-C (the run in progress is
+    stopped, the sweep is marked ``interrupted``), then ``harness sweep`` exits 143."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one unwinding; repeats must not cut it short
+    raise Terminated
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[Callable[[], None]]:
+    """Inside, SIGTERM raises :class:`Terminated` (main thread only: nowhere else can Python
+    install handlers); yields a function that ignores SIGTERM for the final bookkeeping."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @dataclass
 class LocalResult:
     """What a local sweep did: its directory, runs attempted now, and those that did not pass."""
@@ -223,6 +248,11 @@ class LocalResult:
 
 
 def _run_command(point: Point, out: Path, sweep_id: str, run_id: str) -> list[str]:
+    """The ``harness run`` command line of one repetition of ``point``.
+
+    ``slurm/scale.sbatch.j2`` writes the same command line with the same options in the same
+    order (tests/unit/test_slurm_render.py holds the two together).
+    """
     cmd = [sys.executable, "-m", "harness", "run", point.workload, "--ranks", str(point.ranks),
            "--mode", point.mode, "--size", point.size, "--variant", point.variant]
     for key, value in sorted(point.params.items()):
@@ -232,7 +262,7 @@ def _run_command(point: Point, out: Path, sweep_id: str, run_id: str) -> list[st
     if point.warmup is not None:
         cmd += ["--warmup", str(point.warmup)]
     return [*cmd, "--out", str(out), "--sweep-id", sweep_id, "--run-id", run_id,
-            "--time-limit", str(point.time_limit), "--json"]
+            "--time-limit", str(point.time_limit)]
 
 
 def fallback_record(point: dict[str, Any], out: Path, sweep_id: str, run_id: str,
@@ -320,55 +350,70 @@ def run_local(spec: Spec, out: str | os.PathLike[str], sweep_id: str | None = No
     """Run every point of ``spec`` here, one ``harness run`` after another.
 
     Progress (points done/total, current point, elapsed, ETA) goes to stderr; the summary
-    table to ``console`` (stdout by default). ``sweep.json`` is rewritten after every run.
+    table to ``console`` (stdout by default). ``sweep.json`` is rewritten before and after
+    every run; its ``progress`` counts the runs planned, ran and failed and names the point
+    running.
 
     Raises
     ------
     BadInputError
         When the sweep directory cannot be used or a run refuses its input.
     KeyboardInterrupt
-        After recording the interruption; finished records stay on disk.
+        On Ctrl-C (:class:`Terminated` on SIGTERM), after stopping the run in progress and
+        marking the sweep ``interrupted``; finished records stay on disk.
     """
     out_dir = Path(out).resolve()
     sweep_dir, state = open_sweep(spec, out_dir, sweep_id, resume, "local")
-    sweep_id = state["sweep_id"]
     todo, skipped = _plan(spec, state, sweep_dir, resume)
     console = console or Console()
-    progress_console = Console(stderr=True)
-    state["state"] = "running"
-    write_state(sweep_dir, state)
     result = LocalResult(sweep_dir=sweep_dir, ran=0, failed=0, skipped=skipped)
-    if skipped:
-        progress_console.print(f"resume {sweep_id}: {skipped} run(s) already ok, "
-                               f"{len(todo)} to go")
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-    try:
-        with Progress(*columns, console=progress_console) as progress:
-            task = progress.add_task("starting", total=len(todo))
-            for point in todo:
-                progress.update(task, description=point.label)
-                rec = run_point(point, out_dir, sweep_id)
-                result.ran += 1
-                if rec.status != "ok":
-                    result.failed += 1
-                secs = f" {statistics.median(rec.seconds):.4g} s" if rec.seconds else ""
-                note = f" ({rec.error.splitlines()[0]})" if rec.error else ""
-                progress.console.print(f"[{result.ran}/{len(todo)}] {point.label}: "
-                                       f"{rec.status}{secs}{note}", markup=False,
-                                       highlight=False)
-                progress.advance(task)
-        state["state"] = "finished"
-    except KeyboardInterrupt:
-        state["state"] = "interrupted"
-        result.interrupted = True
-        raise
-    except BaseException:
-        state["state"] = "crashed"
-        raise
-    finally:
-        write_state(sweep_dir, state)
-        console.print(summary_table(state, sweep_dir))
-        console.print(f"records in {sweep_dir}")
+    state.pop("interrupted_by", None)
+    state.update(state="running", progress={"planned": len(todo), "ran": 0, "failed": 0,
+                                            "skipped": skipped, "current": None})
+    write_state(sweep_dir, state)
+    with _sigterm_unwinds() as hold_sigterm:
+        try:
+            _run_all(todo, out_dir, sweep_dir, state, result)
+            state["state"] = "finished"
+        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM as Terminated
+            state["state"] = "interrupted"
+            state["interrupted_by"] = "SIGTERM" if isinstance(e, Terminated) else "SIGINT"
+            result.interrupted = True
+            raise
+        except BaseException:
+            state["state"] = "crashed"
+            raise
+        finally:
+            hold_sigterm()  # a SIGTERM now must not cut the bookkeeping short
+            state["progress"]["current"] = None
+            write_state(sweep_dir, state)
+            console.print(summary_table(state, sweep_dir))
+            console.print(f"records in {sweep_dir}")
     return result
 
+
+def _run_all(todo: list[Point], out: Path, sweep_dir: Path, state: dict[str, Any],
+             result: LocalResult) -> None:
+    """The loop of :func:`run_local`: each run, its progress line, ``sweep.json`` around it."""
+    sweep_id, counts = state["sweep_id"], state["progress"]
+    stderr = Console(stderr=True)
+    if result.skipped:
+        stderr.print(f"resume {sweep_id}: {result.skipped} run(s) already ok, {len(todo)} to go")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=stderr) as progress:
+        task = progress.add_task("starting", total=len(todo))
+        for point in todo:
+            progress.update(task, description=point.label)
+            counts["current"] = point.key
+            write_state(sweep_dir, state)
+            rec = run_point(point, out, sweep_id)
+            result.ran += 1
+            result.failed += rec.status != "ok"
+            counts.update(ran=result.ran, failed=result.failed, current=None)
+            write_state(sweep_dir, state)
+            secs = f" {statistics.median(rec.seconds):.4g} s" if rec.seconds else ""
+            note = f" ({rec.error.splitlines()[0]})" if rec.error else ""
+            progress.console.print(f"[{result.ran}/{len(todo)}] {point.label}: "
+                                   f"{rec.status}{secs}{note}", markup=False, highlight=False)
+            progress.advance(task)

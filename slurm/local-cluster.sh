@@ -14,9 +14,9 @@
 #
 # The node declares $HARNESS_SLURM_CPUS CPUs (default 4, or the real count if larger) with
 # SlurmdParameters=config_overrides, so 2- and 4-task jobs run on a 2-core machine. Accounting is
-# off (`sacct` does not work; `harness status` reads scontrol), MinJobAge is 5 s (finished jobs
-# leave scontrol quickly), and DependencyParameters=kill_invalid_depend cancels jobs whose
-# dependencies can never be met. The partition is called "local".
+# off (`sacct` does not work; `harness status` asks squeue), MinJobAge is 5 s (finished jobs
+# leave the controller, and squeue, quickly), and DependencyParameters=kill_invalid_depend
+# cancels jobs whose dependencies can never be met. The partition is called "local".
 set -euo pipefail
 
 STATE_DIR=${HARNESS_SLURM_DIR:-/var/tmp/harness-slurm}

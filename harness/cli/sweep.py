@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -45,9 +46,14 @@ def sweep(spec: Path, backend: str, dry_run: bool, resume: bool, out: Path,
         slurm.submit(loaded, out, sweep_id=sweep_id, resume=resume, dry_run=dry_run,
                      echo=click.echo)
         return
-    from harness.sweep import run_local
+    from harness.sweep import Terminated, run_local
 
-    result = run_local(loaded, out, sweep_id=sweep_id, resume=resume)
+    try:
+        result = run_local(loaded, out, sweep_id=sweep_id, resume=resume)
+    except Terminated:  # Ctrl-C's path, then the exit status of a process ended by SIGTERM
+        click.echo("harness: terminated (SIGTERM); the run in progress was stopped, finished "
+                   "records are kept: --resume completes the sweep", err=True)
+        sys.exit(143)
     if result.failed:
         raise RunFailedError(f"{result.failed} of {result.ran} runs did not pass; "
                              f"see the records in {result.sweep_dir}")

@@ -30,8 +30,9 @@ from harness.profiles import PATH_RE, format_time_limit
 from harness.specs import Spec, check_slurm
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "slurm"
-_TOKEN = re.compile(r"^[A-Za-z0-9_.:,=/%&|+-]+$")
-_JOB_ID = re.compile(r"^\d+$")
+# applied with fullmatch: "$" would also match before a final newline
+_TOKEN = re.compile(r"\A[A-Za-z0-9_.:,=/%&|+-]+\Z")
+_JOB_ID = re.compile(r"\A\d+\Z")
 #: per point, seconds beyond its time limit for the kill grace and the failure record
 POINT_MARGIN = 60
 #: per job, seconds for the job's own start (interpreter, Numba cache)
@@ -41,7 +42,7 @@ JOB_MARGIN = 120
 def _sbatch_token(value: Any) -> str:
     """Jinja filter for ``#SBATCH`` lines: a plain token, never whitespace, quotes or ``$``."""
     text = str(value)
-    if not _TOKEN.match(text):
+    if not _TOKEN.fullmatch(text):
         raise LaunchError(f"refusing to write {text!r} into an #SBATCH line")
     return text
 
@@ -79,7 +80,7 @@ class JobScript:
 
 
 def _checked_path(value: str, what: str) -> str:
-    if not PATH_RE.match(value):
+    if not PATH_RE.fullmatch(value):
         raise BadInputError(f"{what} {value!r} cannot go into a job script; use an absolute "
                             "path of letters, digits and '_./+-' (set it in the profile)")
     return value
@@ -186,7 +187,7 @@ def _sbatch(cmd: list[str]) -> str:
     except subprocess.TimeoutExpired:
         raise SchedulerError(f"{shlex.join(cmd)} did not answer in 120 s") from None
     job_id = done.stdout.strip().split(";")[0]
-    if done.returncode != 0 or not _JOB_ID.match(job_id):
+    if done.returncode != 0 or not _JOB_ID.fullmatch(job_id):
         why = (done.stderr.strip() or done.stdout.strip() or f"exit {done.returncode}")
         raise SchedulerError(f"{shlex.join(cmd)} failed: {why.splitlines()[-1]}")
     return job_id
@@ -255,7 +256,7 @@ def submit(spec: Spec, out: str | Path, sweep_id: str | None = None, resume: boo
             raise SchedulerError(
                 f"{e}; {len(went)} of {len(scripts)} jobs went out (in {sweep_dir}/sweep.json); "
                 f"rerun with --resume --sweep-id {state['sweep_id']} to submit the rest") from None
-        entry.update(job_id=job_id, command=cmd, submitted_at=sweep.now_iso())
+        entry.update(job_id=job_id, command=cmd, submitted_at=records.now_iso())
         sweep.write_state(sweep_dir, state)
         ids.append(job_id)
         echo(f"{job.name}: submitted as job {job_id}")
@@ -276,26 +277,37 @@ def _query(cmd: list[str]) -> subprocess.CompletedProcess[str] | None:
         return None
 
 
+def _task_states(text: str, job_ids: list[str]) -> dict[str, list[str]]:
+    """``JOBID|STATE`` lines (array tasks as ``JOBID_TASK``) -> per job id, its tasks' states."""
+    states: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        job, _, state = line.partition("|")
+        base = job.split("_")[0].split(".")[0]
+        if base in job_ids and state.strip():
+            states.setdefault(base, []).append(state.split()[0])  # "CANCELLED by 0" -> CANCELLED
+    return states
+
+
 def _sacct(job_ids: list[str]) -> dict[str, list[str]] | None:
     """Per job id, the states of its (array) tasks from sacct; None when accounting is off."""
     done = _query(["sacct", "-n", "-P", "-X", "-j", ",".join(job_ids), "-o", "JobID,State"])
     if done is None or done.returncode != 0 or "disabled" in done.stderr.lower():
         return None
-    states: dict[str, list[str]] = {}
-    for line in done.stdout.splitlines():
-        job, _, state = line.partition("|")
-        base = job.split("_")[0].split(".")[0]
-        if base in job_ids and state:
-            states.setdefault(base, []).append(state.split()[0])  # "CANCELLED by 0" -> CANCELLED
-    return states
+    return _task_states(done.stdout, job_ids)
 
 
-def _scontrol(job_id: str) -> list[str] | None:
-    """States of a job's tasks from scontrol; None once the job has left the controller."""
-    done = _query(["scontrol", "show", "job", "-o", job_id])
-    if done is None or done.returncode != 0:
+def _squeue(job_ids: list[str]) -> dict[str, list[str]] | None:
+    """Per job id, the states of its tasks that the controller still holds, from one ``squeue``
+    call (``--states=all``: finished jobs too, until ``MinJobAge``); a job that has left the
+    controller is absent. None when squeue cannot answer."""
+    done = _query(["squeue", "--noheader", "--array", "--states=all",
+                   "--jobs=" + ",".join(job_ids), "--format=%i|%T"])
+    if done is None:
         return None
-    return re.findall(r"\bJobState=(\S+)", done.stdout) or None
+    if done.returncode != 0:
+        # squeue fails this way only when none of the ids is known any more
+        return {} if "invalid job id" in done.stderr.lower() else None
+    return _task_states(done.stdout, job_ids)
 
 
 def _summarise(states: list[str]) -> str:
@@ -310,10 +322,11 @@ def _summarise(states: list[str]) -> str:
 def status(sweep_dir: str | Path) -> dict[str, Any]:
     """Job states and records present versus expected for a sweep directory.
 
-    States come from ``sacct`` when accounting works, else from ``scontrol``. A job that has
-    left the controller (after ``MinJobAge``) is judged by what it left behind: COMPLETED when
-    all its records are there and ok (the analysis job: when ``analysis.json`` is there),
-    FAILED when they are there but some runs failed, UNKNOWN otherwise.
+    States come from ``sacct`` when accounting works, else from one ``squeue`` call for all the
+    sweep's jobs (pending, running, and finished ones the controller still holds). A job that
+    neither knows (it left the controller after ``MinJobAge``) is judged by what it left behind:
+    COMPLETED when all its records are there and ok (the analysis job: when ``analysis.json``
+    is there), FAILED when they are there but some runs failed, UNKNOWN otherwise.
 
     Raises
     ------
@@ -326,6 +339,9 @@ def status(sweep_dir: str | Path) -> dict[str, Any]:
     jobs = [j for j in state.get("jobs", []) if j.get("job_id")]
     ids = [j["job_id"] for j in jobs]
     accounted = _sacct(ids) if ids else None
+    unaccounted = [i for i in ids if accounted is None or i not in accounted]
+    queued = _squeue(unaccounted) if unaccounted else {}
+    gone = "left the queue" if queued is not None else "squeue did not answer"
     rows = []
     for job in state.get("jobs", []):
         job_id = job.get("job_id")
@@ -337,19 +353,19 @@ def status(sweep_dir: str | Path) -> dict[str, Any]:
             row.update(state="NOT SUBMITTED", source="sweep.json")
         elif accounted is not None and job_id in accounted:
             row.update(state=_summarise(accounted[job_id]), source="sacct")
-        elif (live := _scontrol(job_id)) is not None:
-            row.update(state=_summarise(live), source="scontrol")
+        elif queued and job_id in queued:
+            row.update(state=_summarise(queued[job_id]), source="squeue")
         elif job["key"] == "analysis":
             ok = (sweep_dir / "analysis.json").exists()
             row.update(state="COMPLETED" if ok else "UNKNOWN",
-                       source="left the queue; " + ("analysis.json present" if ok
-                                                    else "no analysis.json"))
+                       source=f"{gone}; " + ("analysis.json present" if ok
+                                             else "no analysis.json"))
         elif len(mine) >= expected:
             bad = sum(r.status != "ok" for r in mine)
             row.update(state="FAILED" if bad else "COMPLETED",
-                       source=f"left the queue; inferred from records ({bad} not ok)")
+                       source=f"{gone}; inferred from records ({bad} not ok)")
         else:
-            row.update(state="UNKNOWN", source="left the queue; records missing")
+            row.update(state="UNKNOWN", source=f"{gone}; records missing")
         rows.append(row)
     by_status = {s: sum(r.status == s for r in recs) for s in records.STATUSES}
     return {

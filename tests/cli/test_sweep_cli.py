@@ -3,16 +3,21 @@ after an interruption, time limits, Slurm dry runs and submissions against a sta
 and bad input."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from clitools import harness
+from rich.console import Console
 
-from harness import records
+from harness import records, sweep
+from harness.specs import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = str(Path(sys.executable).parent)
@@ -128,16 +133,122 @@ def test_ctrl_c_keeps_finished_records_and_resume_completes_the_sweep(tmp_path):
 
 def test_a_run_past_its_time_limit_is_recorded_as_failed(tmp_path):
     text = TINY.format(repetitions=1).replace('"02:00"', '"00:02"').replace(
-        "cores = [1, 2]", "cores = [1]").replace('size = "tiny"',
-                                                 'size = "small"\nparams = { steps = 10000000 }')
+        "cores = [1, 2]", "cores = [1]").replace(
+        'size = "tiny"', 'size = "small"\nparams = { steps = 100000, nu = 0.0 }')  # minutes
     done = harness("sweep", spec_file(tmp_path, text), "--out", tmp_path, "--sweep-id", "s3",
                    timeout=120)
     assert done.returncode == 1, done.stderr
     *progress, line = done.stderr.strip().splitlines()  # progress, then the one-line error
     assert line.startswith("harness: error: 1 of 1 runs did not pass")
-    assert any("failed (timeout after 2 s)" in x for x in progress)
+    assert "failed (timeout after 2 s)" in " ".join(" ".join(progress).split())  # rich wraps
     (rec,) = run_records(tmp_path / "s3").values()
     assert rec.status == "failed" and "timeout after 2 s" in rec.error
+
+
+def processes_with(marker):
+    """pid -> argv of the live (not zombie) processes whose environment holds ``marker``."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            if stat[stat.rindex(")") + 2] == "Z":
+                continue
+            if marker.encode() in (entry / "environ").read_bytes().split(b"\0"):
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().decode().split("\0")
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, or not ours to read
+    return found
+
+
+def test_sigterm_stops_the_run_in_progress_and_resume_completes_the_sweep(tmp_path):
+    # each run computes for a second or two, so SIGTERM finds the second one's ranks at work
+    text = TINY.format(repetitions=2).replace("cores = [1, 2]", "cores = [2]").replace(
+        "reps = 2\nwarmup = 1", "reps = 1\nwarmup = 0").replace(
+        'size = "tiny"', 'size = "small"\nparams = { steps = 30000, nu = 0.0 }')
+    spec = spec_file(tmp_path, text)
+    sweep_dir = tmp_path / "st"
+    marker = f"HARNESS_SWEEP_TEST={uuid.uuid4().hex}"
+    env = {**os.environ, marker.split("=")[0]: marker.split("=")[1]}
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "sweep", str(spec), "--out",
+                             str(tmp_path), "--sweep-id", "st"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 90
+        while True:  # sweep.json says the first run is over, and the second run's ranks are up
+            assert time.monotonic() < deadline and proc.poll() is None, "no second run"
+            state_file = sweep_dir / "sweep.json"
+            ran = json.loads(state_file.read_text())["progress"]["ran"] if (
+                state_file.exists()) else 0
+            ranks = {pid for pid, argv in processes_with(marker).items()
+                     if "--supervised" in argv and "python" in Path(argv[0]).name}
+            if ran == 1 and ranks:
+                break
+            time.sleep(0.05)
+        (first,) = run_records(sweep_dir)
+        first_bytes = (sweep_dir / first).read_bytes()
+        tree = processes_with(marker)
+        (child,) = [pid for pid, argv in tree.items()
+                    if "run" in argv and "--supervised" not in argv]  # harness run, from the sweep
+        assert len(ranks) == 2 and child != proc.pid and set(tree) - {proc.pid, child} > ranks
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 143, err
+        assert err.strip().splitlines()[-1].startswith("harness: terminated (SIGTERM)")
+        # nothing the sweep started outlives it: harness run, mpiexec and its proxy, the ranks
+        with pytest.raises(ProcessLookupError):
+            os.killpg(child, 0)  # harness run's own process group is empty
+        deadline = time.monotonic() + 5
+        while processes_with(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert processes_with(marker) == {}
+    finally:
+        for pid in processes_with(marker):  # only after a failure: stop what this test started
+            os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+    state = json.loads((sweep_dir / "sweep.json").read_text())
+    assert (state["state"], state["interrupted_by"]) == ("interrupted", "SIGTERM")
+    assert (state["progress"]["ran"], state["progress"]["current"]) == (1, None)
+    assert (sweep_dir / first).read_bytes() == first_bytes  # the finished record is kept
+    assert records.load(sweep_dir / first).status == "ok"
+
+    done = harness("sweep", spec, "--out", tmp_path, "--resume", "--sweep-id", "st",
+                   timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "1 run(s) already ok, 1 to go" in done.stderr
+    ok = [r for r in run_records(sweep_dir).values() if r.status == "ok"]
+    assert len(ok) == 2 and (sweep_dir / first).read_bytes() == first_bytes
+    state = json.loads((sweep_dir / "sweep.json").read_text())
+    assert state["state"] == "finished" and "interrupted_by" not in state
+    assert state["progress"] == {"planned": 1, "ran": 1, "failed": 0, "skipped": 1,
+                                 "current": None}
+
+
+def test_sweep_json_is_rewritten_around_every_run(tmp_path, monkeypatch):
+    """What a sweep killed outright (SIGKILL) leaves: sweep.json as of its last run."""
+    spec = load_spec(spec_file(tmp_path, repetitions=2))
+    seen = []
+
+    def fake_run(point, out, sweep_id):  # records what sweep.json says while this run goes on
+        state = json.loads((out / sweep_id / "sweep.json").read_text())
+        seen.append((state["state"], state["progress"]))
+        status = "failed" if len(seen) == 2 else "ok"  # the second run fails
+        return SimpleNamespace(status=status, seconds=[0.5], error="")
+
+    monkeypatch.setattr(sweep, "run_point", fake_run)
+    with open(os.devnull, "w") as devnull:
+        result = sweep.run_local(spec, tmp_path, "sj", console=Console(file=devnull))
+    keys = [p.key for p in spec.points for _ in range(2)]
+    assert seen == [("running", {"planned": 4, "ran": k, "failed": int(k >= 2), "skipped": 0,
+                                 "current": keys[k]}) for k in range(4)]
+    final = json.loads((tmp_path / "sj" / "sweep.json").read_text())
+    assert final["state"] == "finished" and (result.ran, result.failed) == (4, 1)
+    assert final["progress"] == {"planned": 4, "ran": 4, "failed": 1, "skipped": 0,
+                                 "current": None}
 
 
 # -- Slurm without a cluster: dry run and a stand-in sbatch ------------------------------------
@@ -235,6 +346,9 @@ def test_failed_submission_is_recorded_and_retry_submits_nothing_twice(tmp_path,
       ("cores_per_node = 4", "cores_per_node = 4\nfull_nodes = true")], "do not fill whole nodes"),
     ([('"02:00"', '"2:99"')], "time_limit"),
     ([('name = "cfd"', 'name = "nbody"')], "not a workload"),
+    ([('size = "tiny"', 'size = ["tiny"]')], "size"),
+    ([('size = "tiny"', 'size = "tiny"\n[analysis]\nreport = true')],
+     "`harness report` does not exist yet"),
 ])
 def test_bad_specs_exit_2_with_one_line(tmp_path, changes, fragment):
     text = TINY.format(repetitions=1)

@@ -105,6 +105,12 @@ def test_two_scale_sweep_runs_end_to_end_on_slurm(tmp_path, cluster):
     assert set(ids) == {"p1", "p2", "analysis"} and all(i.isdigit() for i in ids.values())
     assert f"itest-p1: submitted as job {ids['p1']}" in done.stdout
 
+    # just submitted, every job is in the controller: one squeue call (or sacct) reports them
+    early = json.loads(harness("status", sweep_dir, "--json").stdout)
+    assert {j["source"] for j in early["jobs"]} <= {"squeue", "sacct"}, early["jobs"]
+    states = {part.split("x")[0] for j in early["jobs"] for part in j["state"].split()}
+    assert states <= {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "COMPLETED"}, states
+
     report = wait_for(sweep_dir)
     assert [j["state"] for j in report["jobs"]] == ["COMPLETED"] * 3, report["jobs"]
     assert [(j["records"], j["expected"]) for j in report["jobs"]] == [(2, 2), (2, 2), (0, 0)]
@@ -150,7 +156,8 @@ def test_mpiexec_launcher_inside_the_allocation(tmp_path, cluster):
 def test_a_run_past_its_time_limit_fails_the_job_and_leaves_a_failed_record(tmp_path, cluster):
     spec = write_spec(tmp_path, cluster, name="ittime", cores=[1], repetitions=1,
                       time_limit="00:03",
-                      workload='name = "cfd"\nsize = "small"\nparams = { steps = 10000000 }')
+                      workload='name = "cfd"\nsize = "small"\n'
+                               'params = { steps = 100000, nu = 0.0 }')  # minutes of work
     done = harness("sweep", spec, "--slurm", "--out", tmp_path, "--sweep-id", "tl")
     assert done.returncode == 0, done.stderr
     report = wait_for(tmp_path / "tl")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import records, sweep
+from harness import cli, records, sweep
 from harness.errors import BadInputError, LaunchError, SpecError
 from harness.launch import slurm
 from harness.specs import load_spec
@@ -76,6 +76,14 @@ size = "tiny"
 """
 
 
+@pytest.fixture
+def future_commands(monkeypatch):
+    """``harness report`` and ``harness kpi`` as if they existed: PLATFORM_LIKE switches them
+    on, and the analysis template keeps their place (specs refuse them until they exist)."""
+    monkeypatch.setitem(cli.COMMANDS, "report", "harness.cli.report:report")
+    monkeypatch.setitem(cli.COMMANDS, "kpi", "harness.cli.kpi:kpi")
+
+
 def spec_from(tmp_path, text):
     path = tmp_path / "spec.toml"
     path.write_text(text)
@@ -100,7 +108,7 @@ def by_key(jobs):
 # -- the #SBATCH lines -------------------------------------------------------------------------
 
 
-def test_platform_like_spec_sbatch_sets(tmp_path):
+def test_platform_like_spec_sbatch_sets(tmp_path, future_commands):
     d = tmp_path / "out" / "sw"
     jobs = by_key(slurm.render(spec_from(tmp_path, PLATFORM_LIKE), d))
     assert list(jobs) == ["p5", "p2500", "analysis"]
@@ -147,7 +155,7 @@ def test_nodes_and_tasks_per_node_for_uneven_counts(tmp_path):
 
 
 @pytest.mark.parametrize("text", [PLATFORM_LIKE, SMALL, ODD])
-def test_every_script_is_valid_bash_with_sbatch_lines_first(tmp_path, text):
+def test_every_script_is_valid_bash_with_sbatch_lines_first(tmp_path, text, future_commands):
     for job in slurm.render(spec_from(tmp_path, text), tmp_path / "sw"):
         bash_n(job.text, tmp_path)
         lines = job.text.splitlines()
@@ -159,7 +167,7 @@ def test_every_script_is_valid_bash_with_sbatch_lines_first(tmp_path, text):
         assert "export NUMBA_CACHE_DIR=" in job.text
 
 
-def test_scale_script_body(tmp_path):
+def test_scale_script_body(tmp_path, future_commands):
     spec = spec_from(tmp_path, PLATFORM_LIKE)
     d = tmp_path / "sw"
     jobs = by_key(slurm.render(spec, d))
@@ -224,6 +232,30 @@ def test_rendered_job_runs_every_point_with_its_run_id(tmp_path):
         "harness", "run", "cfd", "--ranks", "2", "--mode", "strong", "--size", "tiny",
         "--variant", point.variant, "--set", "steps=3", "--out", str(tmp_path),
         "--sweep-id", "sw", "--run-id", f"{point.key}-j77-r1", "--time-limit", "300"]]
+
+
+@pytest.mark.parametrize("extra", ["", "reps = 2\nwarmup = 0\n"])
+def test_the_job_script_and_the_local_sweep_run_the_same_command(tmp_path, extra):
+    """scale.sbatch.j2 and sweep._run_command build `harness run` separately: for the same
+    point they must pass the same options with the same values, in the same order."""
+    text = SMALL.replace('time_limit = "05:00"', 'time_limit = "05:00"\n' + extra).replace(
+        "params = { steps = 3 }", 'params = { steps = 3, nu = 0.02, kx = 3 }\n'
+        'variants = ["blocking", "overlap"]\nmodes = ["strong", "weak"]')
+    spec = spec_from(tmp_path, text)
+    python, _ = python_stub(tmp_path)
+    d = tmp_path / "sw"
+    job = by_key(slurm.render(spec, d, python=str(python)))["p2"]
+    done, calls = run_script(tmp_path, job, env_extra={"SLURM_JOB_ID": "8"})
+    assert done.returncode == 0, done.stderr
+    points = spec.points_at(2)
+    assert len(calls) == len(points) == 4
+    for point, argv in zip(points, calls, strict=True):
+        script = argv[argv.index("-m"):]  # after timeout, the launcher and the interpreter
+        local = sweep._run_command(point, tmp_path, "sw", f"{point.key}-j8-r0")
+        assert local[0] == sys.executable
+        assert script == local[1:]
+        if extra:
+            assert script[script.index("--reps"):][:4] == ["--reps", "2", "--warmup", "0"]
 
 
 def test_a_run_that_times_out_gets_a_failed_record_and_fails_the_job(tmp_path):
@@ -313,14 +345,15 @@ def test_payloads_in_the_job_name_are_refused(tmp_path, payload):
 
 
 @pytest.mark.parametrize("where", ["sweep dir", "python"])
-def test_paths_with_shell_characters_are_refused(tmp_path, where):
+@pytest.mark.parametrize("name", ["a b$(id)", "sw\n"])  # a trailing newline is no path character
+def test_paths_with_shell_characters_are_refused(tmp_path, where, name):
     spec = spec_from(tmp_path, SMALL)
-    odd = str(tmp_path / "a b$(id)")
+    odd = str(tmp_path / name)
     with pytest.raises(BadInputError, match="cannot go into a job script"):
         if where == "python":
             slurm.render(spec, tmp_path / "sw", python=odd)
         else:
-            slurm.render(spec, Path(odd) / "sw")
+            slurm.render(spec, Path(odd))
 
 
 def test_missing_partition_is_a_spec_error(tmp_path):
@@ -333,13 +366,18 @@ def test_missing_partition_is_a_spec_error(tmp_path):
 
 
 def fake_queries(monkeypatch, answers):
+    """Answer slurm._query by command prefix; returns the list of commands asked."""
+    calls = []
+
     def query(cmd):
+        calls.append(cmd)
         for prefix, (rc, out, err) in answers.items():
             if " ".join(cmd).startswith(prefix):
                 return subprocess.CompletedProcess(cmd, rc, out, err)
         return None
 
     monkeypatch.setattr(slurm, "_query", query)
+    return calls
 
 
 def submitted_sweep(tmp_path, ids):
@@ -352,21 +390,23 @@ def submitted_sweep(tmp_path, ids):
     return spec, sweep_dir
 
 
-def test_status_from_scontrol_and_inferred_when_jobs_left(tmp_path, monkeypatch):
+def test_status_from_one_squeue_call_and_inferred_when_jobs_left(tmp_path, monkeypatch):
     spec, sweep_dir = submitted_sweep(tmp_path, ["11", "12", None])
     p1 = spec.points_at(1)[0]
     sweep.fallback_record(p1.to_dict(), tmp_path, "sw", f"{p1.key}-j11-r0", "boom")
-    fake_queries(monkeypatch, {
+    calls = fake_queries(monkeypatch, {
         "sacct": (1, "", "sacct: error: Slurm accounting storage is disabled\n"),
-        "scontrol show job -o 11": (1, "", "slurm_load_jobs error: Invalid job id specified\n"),
-        "scontrol show job -o 12": (0, "JobId=12 JobName=small-p2 JobState=RUNNING Reason=None\n",
-                                    ""),
+        "squeue": (0, "12|RUNNING\n", ""),  # 11 has left the controller
     })
     report = slurm.status(sweep_dir)
+    # one squeue call for every submitted job, finished ones included; no per-job scontrol
+    assert [c[0] for c in calls] == ["sacct", "squeue"]
+    squeue = calls[1]
+    assert "--jobs=11,12" in squeue and "--states=all" in squeue and "--array" in squeue
     rows = {r["key"]: r for r in report["jobs"]}
     assert (rows["p1"]["state"], rows["p1"]["records"], rows["p1"]["expected"]) == ("FAILED", 1, 1)
-    assert "inferred from records" in rows["p1"]["source"]
-    assert (rows["p2"]["state"], rows["p2"]["source"]) == ("RUNNING", "scontrol")
+    assert rows["p1"]["source"] == "left the queue; inferred from records (1 not ok)"
+    assert (rows["p2"]["state"], rows["p2"]["source"]) == ("RUNNING", "squeue")
     assert rows["analysis"]["state"] == "NOT SUBMITTED"
     assert report["records"] == {"ok": 0, "verification_failed": 0, "failed": 1, "present": 1,
                                  "unreadable": 0, "expected": 2}
@@ -374,21 +414,51 @@ def test_status_from_scontrol_and_inferred_when_jobs_left(tmp_path, monkeypatch)
     assert "RUNNING" in text and "1 of 2 expected present" in text
 
 
+def test_status_from_squeue_with_array_tasks_and_finished_jobs(tmp_path, monkeypatch):
+    _, sweep_dir = submitted_sweep(tmp_path, ["41", "42", "43"])
+    fake_queries(monkeypatch, {"sacct": (1, "", "disabled"), "squeue": (
+        0, "41|COMPLETED\n42_0|RUNNING\n42_1|PENDING\n42_2|PENDING\n43|PENDING\n"
+           "4200|RUNNING\n", "")})  # 4200: not this sweep's
+    rows = {r["key"]: (r["state"], r["source"]) for r in slurm.status(sweep_dir)["jobs"]}
+    assert rows == {"p1": ("COMPLETED", "squeue"), "p2": ("PENDINGx2 RUNNINGx1", "squeue"),
+                    "analysis": ("PENDING", "squeue")}
+
+
+def test_status_asks_squeue_only_for_jobs_sacct_does_not_know(tmp_path, monkeypatch):
+    _, sweep_dir = submitted_sweep(tmp_path, ["51", "52", "53"])
+    calls = fake_queries(monkeypatch, {"sacct": (0, "51|COMPLETED\n52|RUNNING\n", ""),
+                                       "squeue": (0, "53|PENDING\n", "")})
+    rows = {r["key"]: (r["state"], r["source"]) for r in slurm.status(sweep_dir)["jobs"]}
+    assert rows == {"p1": ("COMPLETED", "sacct"), "p2": ("RUNNING", "sacct"),
+                    "analysis": ("PENDING", "squeue")}
+    assert "--jobs=53" in calls[1]
+
+
 def test_status_from_sacct_with_array_tasks(tmp_path, monkeypatch):
     _, sweep_dir = submitted_sweep(tmp_path, ["21", "22", "23"])
-    fake_queries(monkeypatch, {"sacct": (0, "21|COMPLETED\n22_0|COMPLETED\n22_1|TIMEOUT\n"
-                                            "23|CANCELLED by 0\n", "")})
+    calls = fake_queries(monkeypatch, {"sacct": (0, "21|COMPLETED\n22_0|COMPLETED\n22_1|TIMEOUT\n"
+                                                    "23|CANCELLED by 0\n", "")})
     rows = {r["key"]: r for r in slurm.status(sweep_dir)["jobs"]}
     assert rows["p1"]["state"] == "COMPLETED" and rows["p1"]["source"] == "sacct"
     assert rows["p2"]["state"] == "COMPLETEDx1 TIMEOUTx1"
     assert rows["analysis"]["state"] == "CANCELLED"
+    assert [c[0] for c in calls] == ["sacct"]  # sacct knew them all: no squeue
 
 
-def test_status_of_vanished_jobs_without_records_is_unknown(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("squeue", "gone"), [
+    ((1, "", "slurm_load_jobs error: Invalid job id specified\n"), "left the queue"),
+    ((1, "", "squeue: error: Unable to contact slurm controller\n"), "squeue did not answer"),
+    (None, "squeue did not answer"),  # not installed, or timed out
+])
+def test_status_of_vanished_jobs_without_records_is_unknown(tmp_path, monkeypatch, squeue, gone):
     _, sweep_dir = submitted_sweep(tmp_path, ["31", "32", "33"])
-    fake_queries(monkeypatch, {"sacct": (1, "", "disabled"), "scontrol": (1, "", "Invalid")})
-    states = {r["key"]: r["state"] for r in slurm.status(sweep_dir)["jobs"]}
-    assert states == {"p1": "UNKNOWN", "p2": "UNKNOWN", "analysis": "UNKNOWN"}
+    answers = {"sacct": (1, "", "disabled")}
+    if squeue is not None:
+        answers["squeue"] = squeue
+    fake_queries(monkeypatch, answers)
+    rows = slurm.status(sweep_dir)["jobs"]
+    assert [r["state"] for r in rows] == ["UNKNOWN"] * 3
+    assert all(r["source"].startswith(gone + ";") for r in rows)
     (sweep_dir / "analysis.json").write_text("{}")
     assert slurm.status(sweep_dir)["jobs"][2]["state"] == "COMPLETED"
 
@@ -399,7 +469,7 @@ def test_status_of_a_directory_without_a_sweep(tmp_path):
 
 
 def test_sbatch_filter_refuses_non_tokens():
-    for bad in ["a b", "a\nb", "a'b", 'a"b', "$x", "a;b", "`x`"]:
+    for bad in ["a b", "a\nb", "a'b", 'a"b', "$x", "a;b", "`x`", "--mem=0\n", "a\n", "\na"]:
         with pytest.raises(LaunchError):
             slurm._sbatch_token(bad)
     assert slurm._sbatch_token("--constraint=a&b|c") == "--constraint=a&b|c"

@@ -1,14 +1,15 @@
 """Sweep specs and cluster profiles: loading, validation, expansion into points."""
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 
-from harness import workloads
+from harness import cli, profiles, specs, workloads
 from harness.errors import SpecError
-from harness.profiles import format_time_limit, parse_time_limit
-from harness.specs import check_slurm, load_spec
+from harness.profiles import PROFILE_KEYS, format_time_limit, parse_time_limit
+from harness.specs import ANALYSIS_KEYS, SPEC_KEYS, WORKLOAD_KEYS, check_slurm, load_spec
 
 JOBS = Path(__file__).resolve().parents[2] / "jobs"
 SHIPPED = ["smoke", "demo", "platform"] + [
@@ -233,7 +234,7 @@ preamble = ["module load a/1 b/2; echo $HOME"]
 @pytest.mark.parametrize("option", ["--mem 0", "--wrap=id;x", "-N1", "--x=$(id)"])
 def test_sbatch_options_are_plain_long_options(tmp_path, option):
     text = BASE + f'[profile]\nsbatch_options = ["{option}"]\n'
-    assert "sbatch option" in error_of(tmp_path, text)
+    assert "sbatch_options" in error_of(tmp_path, text)
 
 
 def test_preamble_entries_are_single_lines(tmp_path):
@@ -366,3 +367,136 @@ cores = [16]
         + [("blocking", "small", 16)])
     text = BASE + '[[workload]]\nname = "cfd"\nvariant = "overlap"\nscales = [0]\n'
     assert "[[workload]] #2 scale 0" in error_of(tmp_path, text)
+
+
+# -- [analysis] switches run only commands that exist ---------------------------------------------
+
+
+@pytest.mark.parametrize(("key", "command", "runs"), [
+    ("report", "report", "harness report"), ("kpi_push", "kpi", "harness kpi push")])
+def test_analysis_switches_need_their_command(tmp_path, monkeypatch, key, command, runs):
+    text = BASE + f"[analysis]\n{key} = true\n"
+    if command not in cli.COMMANDS:
+        message = error_of(tmp_path, text)
+        assert f"`{runs}` does not exist yet" in message and "spec.toml" in message
+    # once the command exists, the switch is accepted and reaches the spec
+    monkeypatch.setitem(cli.COMMANDS, command, "harness.cli.future:command")
+    assert getattr(load_spec(write(tmp_path, text)).analysis, key) is True
+    off = load_spec(write(tmp_path, BASE + f"[analysis]\n{key} = false\n")).analysis
+    assert getattr(off, key) is False
+
+
+# -- every value is type-checked ----------------------------------------------------------------
+
+# TOML values of every shape: a value of the wrong shape for a key must be a SpecError
+SHAPES = ['["tiny"]', '["a", "b"]', "[]", "[[1]]", "[{ a = 1 }]", "{ a = 1 }", "{}", "true", "3",
+          "-1", "2.5", "1979-05-27T07:32:00Z", "07:32:00", '"x"', '""']
+VALID = {"name": '"cfd"', "size": '"tiny"'}
+
+
+def spec_with(table, key, value):
+    """BASE-like spec text with ``key = value`` in ``table`` (top, workload, profile, analysis)."""
+    top = {"name": '"t"', "cores": "[1, 2]", "time_limit": '"05:00"'}
+    sections = {"top": top, "profile": {}, "analysis": {}, "workload": dict(VALID)}
+    if table == "top" and key in ("scales", "baseline_cores"):
+        top.pop("cores")
+        top.update(scales="[1, 2]", baseline_cores="1")
+    sections[table][key] = value
+    text = "".join(f"{k} = {v}\n" for k, v in sections["top"].items())
+    for name, header in (("profile", "[profile]"), ("analysis", "[analysis]"),
+                         ("workload", "[[workload]]")):
+        if table == "top" and key == name:  # the key replaces its table
+            continue
+        text += header + "\n" + "".join(f"{k} = {v}\n" for k, v in sections[name].items())
+    return text
+
+
+ALL_KEYS = ([("top", k) for k in sorted(SPEC_KEYS)]
+            + [("workload", k) for k in sorted(WORKLOAD_KEYS)]
+            + [("profile", k) for k in sorted(PROFILE_KEYS)]
+            + [("analysis", k) for k in sorted(ANALYSIS_KEYS)])
+
+
+@pytest.mark.parametrize(("table", "key"), ALL_KEYS)
+def test_a_value_of_any_shape_loads_or_is_a_one_line_spec_error(tmp_path, table, key):
+    """No TOML value, whatever its type, gets past load_spec as anything but a SpecError that
+    names the file and the key."""
+    for value in SHAPES:
+        path = write(tmp_path, spec_with(table, key, value))
+        try:
+            load_spec(path)
+        except SpecError as e:
+            message = str(e)
+            assert "\n" not in message and str(path) in message, message
+            assert key.rstrip("s") in message, (key, value, message)
+
+
+@pytest.mark.parametrize(("table", "key", "value"), [
+    ("workload", "size", '["tiny"]'),
+    ("workload", "size", "{ name = 'tiny' }"),
+    ("workload", "size", "1"),
+    ("workload", "name", '["cfd"]'),
+    ("workload", "mode", '[["strong"]]'),
+    ("workload", "variants", "[1]"),
+    ("workload", "params", "{ steps = [10] }"),
+    ("workload", "params", "{ steps = { n = 1 } }"),
+    ("profile", "launcher", '["srun"]'),
+    ("profile", "partition", '["batch"]'),
+    ("profile", "preamble", "[1]"),
+    ("top", "profile", '""'),
+    ("top", "profile", '"nowhere.toml"'),
+])
+def test_values_of_the_wrong_type(tmp_path, table, key, value):
+    message = error_of(tmp_path, spec_with(table, key, value))
+    assert key.rstrip("s") in message and str(tmp_path / "spec.toml") in message
+
+
+# -- identifiers: a trailing newline is not part of any allowed form ---------------------------
+
+
+@pytest.mark.parametrize(("table", "key", "good"), [
+    ("top", "name", "t"),                                     # NAME_RE
+    ("profile", "name", "site"),                              # NAME_RE
+    ("profile", "partition", "batch,gpu"),                    # PARTITION_RE
+    ("profile", "account", "proj_1"),                         # SLURM_NAME_RE
+    ("profile", "qos", "normal"),                             # SLURM_NAME_RE
+    ("profile", "mpi", "pmi2"),                               # SLURM_NAME_RE
+    ("profile", "constraint", "ib&skylake"),                  # CONSTRAINT_RE
+    ("profile", "python", "/usr/bin/python3"),                # PATH_RE
+    ("profile", "numba_cache_dir", "/scratch/numba"),         # PATH_RE
+    ("profile", "sbatch_options", ["--mem=0"]),               # SBATCH_OPTION_RE
+    ("analysis", "store", "sqlite:///results/kpi.sqlite"),    # STORE_RE
+    ("params", "steps", 3),                                   # PARAM_KEY_RE (a key)
+])
+def test_identifiers_with_a_trailing_newline_are_refused(tmp_path, table, key, good):
+    def toml(value):
+        if isinstance(value, list):
+            return "[" + ", ".join(toml(v) for v in value) + "]"
+        return json.dumps(value)
+
+    def text(value, newline):
+        if table == "params":  # the newline goes into the parameter's name
+            name = json.dumps(key + ("\n" if newline else ""))
+            return spec_with("workload", "params", f"{{ {name} = {value} }}")
+        if newline:
+            value = [v + "\n" for v in value] if isinstance(value, list) else value + "\n"
+        return spec_with(table, key, toml(value))
+
+    load_spec(write(tmp_path, text(good, newline=False)))  # the value itself is fine
+    message = error_of(tmp_path, text(good, newline=True))
+    # refused by the identifier's own pattern, not by whatever reads the value later
+    assert ("parameter name" if table == "params" else "not allowed") in message
+    assert key.rstrip("s") in message
+
+
+@pytest.mark.parametrize(("module", "name", "good"), [
+    (profiles, "NAME_RE", "t-1.x"), (profiles, "SLURM_NAME_RE", "_acct"),
+    (profiles, "PARTITION_RE", "a,b"), (profiles, "CONSTRAINT_RE", "a&b|c"),
+    (profiles, "SBATCH_OPTION_RE", "--gres=gpu:1"), (profiles, "PATH_RE", "/opt/venv/bin/python"),
+    (specs, "STORE_RE", "postgresql://kpi@db.example.org/kpi"), (specs, "PARAM_KEY_RE", "steps"),
+], ids=lambda x: x if isinstance(x, str) and x.endswith("_RE") else "")
+def test_patterns_are_anchored_at_the_very_end(module, name, good):
+    pattern = getattr(module, name)
+    assert pattern.fullmatch(good)
+    for bad in (good + "\n", good + "\nx", "\n" + good):
+        assert not pattern.fullmatch(bad) and not pattern.match(bad), repr(bad)
