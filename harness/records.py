@@ -22,7 +22,7 @@ from harness.errors import RecordError
 SCHEMA = "harness.run/1"
 STATUSES = ("ok", "verification_failed", "failed")
 DEFAULT_SWEEP_ID = "adhoc"
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 def new_run_id() -> str:
@@ -37,7 +37,7 @@ def now_iso() -> str:
 
 def check_id(kind: str, value: str) -> str:
     """Return ``value`` if it is safe as a file-name component, else raise ``RecordError``."""
-    if not _ID.match(value):
+    if not _ID.fullmatch(value):
         raise RecordError(
             f"{kind} {value!r} must be 1-128 characters of letters, digits, '.', '_' or '-'"
         )

@@ -101,6 +101,8 @@ def test_failed_record_without_timings_is_valid(tmp_path):
     assert records.load(records.write(tmp_path, rec)).error == "rank 1: boom"
 
 
-def test_unsafe_ids_rejected(tmp_path):
+@pytest.mark.parametrize("bad", ["../escape", "a/b", "ok\n", "", "-flag", "x" * 129])
+def test_unsafe_ids_rejected(tmp_path, bad):
     with pytest.raises(RecordError, match="sweep id"):
-        records.write(tmp_path, make(sweep_id="../escape"))
+        records.write(tmp_path, make(sweep_id=bad))
+    assert not any(tmp_path.iterdir())
