@@ -157,7 +157,6 @@ class Workload(ABC):
     params: ClassVar[tuple[Param, ...]]
     #: named sizes: tiny (CI, < 1 s), small, medium, large (out of cache)
     sizes: ClassVar[dict[str, dict[str, Any]]]
-    fom_unit: ClassVar[str] = ""
     #: relative tolerance within which the deterministic variants' checksums agree across rank
     #: counts (0 where they are bitwise identical)
     checksum_rtol: ClassVar[float] = 0.0

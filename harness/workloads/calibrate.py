@@ -32,7 +32,6 @@ class Calibrate(Workload):
     #: the iteration counts come from a measured rate, so the checksum varies between runs
     deterministic_variants = ()
     phases = ("serial", "compute")
-    fom_unit = "iterations/s"
     params = (
         Param("serial", float, "seconds of serial work on rank 0 per repetition", minimum=0.0),
         Param("parallel", float, "seconds of parallel work per repetition at 1 rank (weak "

@@ -34,7 +34,6 @@ class CFD(Workload):
     variants = ("blocking", "overlap")
     deterministic_variants = ("blocking", "overlap")
     phases = ("compute", "halo", "reduce")
-    fom_unit = "cell updates/s"
     params = (
         Param("n", int, "cells per side of the periodic grid", positive=True),
         Param("steps", int, "time steps per repetition", positive=True),

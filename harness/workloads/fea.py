@@ -71,7 +71,6 @@ class FEA(Workload):
     variants = ("gather", "per-rank", "mpiio")
     deterministic_variants = ("gather", "per-rank", "mpiio")
     phases = ("assemble", "compute", "halo", "reduce", "io")
-    fom_unit = "MFLOP/s"
     checksum_rtol = CHECKSUM_TOLERANCE
     params = (
         Param("n", int, "elements per side of the unit cube", minimum=2),

@@ -65,7 +65,6 @@ class Optimization(Workload):
     variants = ("sync", "async")
     deterministic_variants = ("sync",)
     phases = ("compute", "reduce")
-    fom_unit = "evaluations/s"
     params = (
         Param("function", str, "objective to minimize", choices=tuple(kernel.FUNCTIONS)),
         Param("d", int, "dimensions of the search space", positive=True),

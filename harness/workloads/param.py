@@ -53,7 +53,6 @@ class ParameterStudy(Workload):
     variants = ("static", "dynamic")
     deterministic_variants = ("static", "dynamic")
     phases = ("compute", "distribute")
-    fom_unit = "cases/s"
     params = (
         Param("cases", int, "number of grid cases, > 0", positive=True),
         Param("steps", int, f"RK4 steps of the cheapest case, >= {MIN_STEPS}",
