@@ -13,7 +13,7 @@ from clitools import harness, run_json
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 CPUs for a 2-rank run")
 def test_analyzer_recovers_the_serial_fraction(tmp_path):
-    runs = [run_json("calibrate", "--ranks", ranks, "--size", "small", "--reps", 7,
+    runs = [run_json("calibrate", "--ranks", ranks, "--size", "small", "--reps", 9,
                      "--out", tmp_path, "--sweep-id", "cal") for ranks in (1, 2)]
     expected = runs[0]["work"]["expected_serial_fraction"]
     assert expected == pytest.approx(0.05 / 0.25, abs=1e-6)
