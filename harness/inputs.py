@@ -308,7 +308,11 @@ def _read_record(path: Path, in_directory: bool) -> records.RunRecord | str | No
 
 
 def _expand(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, str, bool]]:
-    """(file, kind, found in a directory) for every input; kind is 'csv' or 'record'."""
+    """(file, kind, found in a directory) for every input; kind is 'csv' or 'record'.
+
+    A file reached twice (named twice, or inside two given directories) is read once: counting
+    it twice would pool a run with itself and inflate the repetitions.
+    """
     files: list[tuple[Path, str, bool]] = []
     for p in map(Path, paths):
         if p.is_dir():
@@ -325,7 +329,14 @@ def _expand(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, str, bo
         else:
             raise DataError(f"{p}: expected a directory of run records, a .json run record "
                             "or a .csv file")
-    return files
+    seen: set[Path] = set()
+    unique = []
+    for entry in files:
+        resolved = entry[0].resolve()
+        if resolved not in seen:
+            seen.add(resolved)
+            unique.append(entry)
+    return unique
 
 
 def _as_keys(frame: pd.DataFrame) -> pd.DataFrame:

@@ -20,8 +20,10 @@ from harness.errors import TargetMissedError
 @click.option("--baseline-cores", type=click.IntRange(min=1), default=None,
               help="Core count to measure speedup from (default: each group's smallest).")
 @click.option("--targets", "targets_file", type=click.Path(path_type=Path), default=None,
+              envvar="HARNESS_ANALYZE_TARGETS",
               help="TOML file replacing the platform's default efficiency targets.")
 @click.option("--format", "fmt", type=click.Choice(render.FORMATS), default="table",
+              envvar="HARNESS_ANALYZE_FORMAT",
               show_default=True, help="table for people, json (one document), csv (the points).")
 @click.option("--check", is_flag=True,
               help="Exit 3 when a measured point misses its target or raises an alert.")

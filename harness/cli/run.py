@@ -113,7 +113,7 @@ def _emit(rec: records.RunRecord, path: Path | None, as_json: bool) -> None:
               show_default=True, help="strong: fixed total problem; weak: fixed problem per rank.")
 @click.option("--size", default="tiny", show_default=True,
               help="Named problem size: tiny (CI), small, medium, large (out of cache).")
-@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", envvar="HARNESS_RUN_SET",
               help="Override one workload parameter; repeatable.")
 @click.option("--variant", default=None, help="Workload variant (default: the workload's first).")
 @click.option("--reps", type=click.IntRange(min=1), default=5, show_default=True,
@@ -128,7 +128,8 @@ def _emit(rec: records.RunRecord, path: Path | None, as_json: bool) -> None:
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds after which the run is killed and recorded as failed.")
 @click.option("--keep-files", is_flag=True, help="Keep the files a workload writes (FEA).")
-@click.option("--json", "as_json", is_flag=True, help="Print the record alone, as JSON.")
+@click.option("--json", "as_json", is_flag=True, envvar="HARNESS_RUN_JSON",
+              help="Print the record alone, as JSON.")
 @click.option("--supervised", is_flag=True, hidden=True)
 def run(workload: str, ranks: int | None, mode: str, size: str, settings: tuple[str, ...],
         variant: str | None, reps: int, warmup: int, out: Path, sweep_id: str,
@@ -159,10 +160,21 @@ def _run_in_place(kwargs: dict[str, Any], as_json: bool, supervised: bool) -> No
     from mpi4py import MPI
 
     from harness import runner
+    from harness.decomposition import collectives
 
-    rank = MPI.COMM_WORLD.Get_rank()
+    comm = MPI.COMM_WORLD
+    rank = comm.Get_rank()
     try:
-        check_out(kwargs["out"], kwargs["sweep_id"])
+        # one probe of the (shared) output directory, not one per rank; every rank stops on it
+        problem = None
+        if rank == 0:
+            try:
+                check_out(kwargs["out"], kwargs["sweep_id"])
+            except UsageError as e:
+                problem = str(e)
+        problem = collectives.broadcast(comm, problem)
+        if problem is not None:
+            raise UsageError(problem)
         rec, path = runner.execute(runner.RunOptions(**kwargs))
     except HarnessError as e:
         if rank != 0:  # every rank raised the same error; rank 0 reports it
@@ -218,7 +230,6 @@ def _relaunch(kwargs: dict[str, Any], ranks: int, time_limit: float | None,
     else:
         rec = records.load(path)
     if done.interrupted:
-        if not as_json:
-            click.echo(summarize(rec, path))
+        click.echo(json.dumps(rec.to_dict(), indent=2) if as_json else summarize(rec, path))
         sys.exit(130)
     _emit(rec, path, as_json)

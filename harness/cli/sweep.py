@@ -61,7 +61,8 @@ def sweep(spec: Path, backend: str, dry_run: bool, resume: bool, out: Path,
 
 @click.command()
 @click.argument("sweep_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
+@click.option("--json", "as_json", is_flag=True, envvar="HARNESS_STATUS_JSON",
+              help="Print the report as one JSON document.")
 def status(sweep_dir: Path, as_json: bool) -> None:
     """Show the job states and the records present versus expected for SWEEP_DIR."""
     from harness.launch import slurm

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -318,3 +319,28 @@ def test_weak_runs_with_scaled_params_are_one_problem(tmp_path, capsys):
     group = doc["groups"][0]
     assert (group["mode"], group["size"], group["problem"]) == ("weak", "small", "small steps=50")
     assert [p["efficiency"] for p in group["points"]] == pytest.approx([1.0, 2.0 / 2.1, 2.0 / 2.3])
+
+
+def test_the_same_records_given_twice_are_read_once(tmp_path):
+    from clitools import run_json
+
+    for ranks in (1, 2):
+        run_json("cfd", "--ranks", ranks, "--reps", 2, "--out", tmp_path, "--sweep-id", "s")
+    once = subprocess.run([sys.executable, "-m", "harness", "analyze", str(tmp_path / "s"),
+                           "--format", "json"], capture_output=True, text=True, check=False)
+    twice = subprocess.run([sys.executable, "-m", "harness", "analyze", str(tmp_path / "s"),
+                            str(tmp_path / "s" / ".." / "s"), "--format", "json"],
+                           capture_output=True, text=True, check=False)
+    assert once.returncode == twice.returncode == 0, twice.stderr
+    assert json.loads(once.stdout) == json.loads(twice.stdout)
+    assert "pooled" not in twice.stdout
+
+
+def test_format_and_targets_come_from_the_environment(tmp_path):
+    csv = tmp_path / "t.csv"
+    csv.write_text("workload,mode,cores,seconds\nw,strong,1,10\nw,strong,2,5.2\n")
+    env = {**os.environ, "HARNESS_ANALYZE_FORMAT": "json"}
+    done = subprocess.run([sys.executable, "-m", "harness", "analyze", str(csv)], env=env,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["groups"][0]["workload"] == "w"

@@ -115,10 +115,13 @@ def test_precompile_covers_every_kernel_signature(tmp_path, workload):
 
 
 def test_environment_variables_set_options(tmp_path):
-    done = harness("run", "cfd", "--json", env={"HARNESS_RUN_REPS": "2",
-                                                "HARNESS_RUN_OUT": str(tmp_path)})
+    done = harness("run", "cfd", env={"HARNESS_RUN_REPS": "2", "HARNESS_RUN_OUT": str(tmp_path),
+                                      "HARNESS_RUN_JSON": "1",
+                                      "HARNESS_RUN_SET": "steps=20 n=32"})
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["repetitions"] == 2
+    rec = json.loads(done.stdout)
+    assert rec["repetitions"] == 2
+    assert rec["params"]["steps"] == 20 and rec["params"]["n"] == 32
     assert list((tmp_path / "adhoc").glob("*.json"))
 
 
