@@ -7,9 +7,9 @@ a serial run of its own on ``COMM_SELF``.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
+import casetools
 import numpy as np
 import pytest
 from mpi4py import MPI
@@ -26,18 +26,7 @@ rank, size = comm.Get_rank(), comm.Get_size()
 def run_case(on: Any, variant: str, overrides: dict[str, Any], mode: str = "strong",
              reps: int = 1) -> tuple[Any, Any, PhaseTimer]:
     """Build, run ``reps`` repetitions and verify on communicator ``on``."""
-    wl = Optimization()
-    params, variant = wl.resolve("tiny", overrides, mode, on.Get_size(), variant)
-    wl.precompile()
-    case = wl.setup(on, params, variant, Path("."))
-    timer = PhaseTimer(wl.phases)
-    for _ in range(reps):
-        case.reset()
-        timer.reset()
-        case.run(timer)
-    verification = case.verify()
-    case.close()
-    return case, verification, timer
+    return casetools.run_case("opt", on, variant, overrides, mode, reps, close=True)
 
 
 def on_every_rank_equal(value: Any) -> bool:

@@ -7,9 +7,9 @@ serial run of its own on ``COMM_SELF``.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
+import casetools
 import numpy as np
 import pytest
 from mpi4py import MPI
@@ -24,19 +24,10 @@ comm = MPI.COMM_WORLD
 rank, size = comm.Get_rank(), comm.Get_size()
 
 
-def run_case(on: Any, variant: str, overrides: dict[str, Any], reps: int = 1
-             ) -> tuple[Any, Any, PhaseTimer]:
+def run_case(on: Any, variant: str, overrides: dict[str, Any], mode: str = "strong",
+             reps: int = 1) -> tuple[Any, Any, PhaseTimer]:
     """Build, run ``reps`` repetitions and verify on communicator ``on``."""
-    wl = ParameterStudy()
-    params, variant = wl.resolve("tiny", overrides, "strong", on.Get_size(), variant)
-    wl.precompile()
-    case = wl.setup(on, params, variant, Path("."))
-    timer = PhaseTimer(wl.phases)
-    for _ in range(reps):
-        case.reset()
-        timer.reset()
-        case.run(timer)
-    return case, case.verify(), timer
+    return casetools.run_case("param", on, variant, overrides, mode, reps, close=False)
 
 
 def serial(variant: str, overrides: dict[str, Any]) -> tuple[np.ndarray, dict[str, float]]:

@@ -1,0 +1,32 @@
+"""Drive a workload's case directly on a communicator, as the runner would (no timing rules).
+
+Import as ``from casetools import run_case`` (``tests/`` is on pytest's pythonpath).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harness import workloads
+from harness.timing import PhaseTimer
+
+
+def run_case(workload: str, on: Any, variant: str, overrides: dict[str, Any],
+             mode: str = "strong", reps: int = 1, close: bool = False
+             ) -> tuple[Any, Any, PhaseTimer]:
+    """Build ``workload`` (size tiny) on communicator ``on``, run ``reps`` repetitions and
+    verify; returns ``(case, verification, timer)``. ``close`` releases the case after."""
+    wl = workloads.get(workload)
+    params, variant = wl.resolve("tiny", overrides, mode, on.Get_size(), variant)
+    wl.precompile()
+    case = wl.setup(on, params, variant, Path("."))
+    timer = PhaseTimer(wl.phases)
+    for _ in range(reps):
+        case.reset()
+        timer.reset()
+        case.run(timer)
+    verification = case.verify()
+    if close:
+        case.close()
+    return case, verification, timer
