@@ -13,8 +13,10 @@ from clitools import harness, run_json
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 CPUs for a 2-rank run")
 def test_analyzer_recovers_the_serial_fraction(tmp_path):
-    runs = [run_json("calibrate", "--ranks", ranks, "--size", "small", "--reps", 9,
-                     "--out", tmp_path, "--sweep-id", "cal") for ranks in (1, 2)]
+    # 1, 2, 1, 2 ranks: interleaved, so a slow drift of this shared machine's speed weighs on
+    # both core counts alike; the analyzer pools the runs at each count
+    runs = [run_json("calibrate", "--ranks", ranks, "--size", "small", "--reps", 7,
+                     "--out", tmp_path, "--sweep-id", "cal") for ranks in (1, 2, 1, 2)]
     expected = runs[0]["work"]["expected_serial_fraction"]
     assert expected == pytest.approx(0.05 / 0.25, abs=1e-6)
     assert not any(r["oversubscribed"] for r in runs)
