@@ -5,6 +5,9 @@ T(r)/T0`` with ``g(1) = 1`` (docs/design.md, "Analysis contract"); each is one :
 :data:`REGISTRY`:
 
 - ``amdahl`` (strong; Amdahl 1967): ``g = f + (1 - f)/r``, f in [0, 1], speedup ceiling 1/f.
+- ``power`` (strong and weak): ``g = r^-gamma``, gamma in [-1, 2], the one-term form of
+  Extra-P's performance model normal form (Calotoiu et al. 2013): perfect strong scaling at
+  gamma = 1, a time that grows with scale below 0, superlinear above 1.
 - ``amdahl-log`` (strong): Amdahl plus a collective whose cost grows with ``log2 p``, as a
   tree or recursive-doubling allreduce does (Thakur, Rabenseifner & Gropp 2005):
   ``g = f + (1 - f)/r + c log2 r``, f in [0, 1], c >= 0.
@@ -100,6 +103,12 @@ def _amdahl_log(mode: str, r: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray
     return g, np.stack([(1.0 - 1.0 / r) / g, log_r / g], axis=-1)
 
 
+def _power(mode: str, r: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    gamma = theta[..., 0:1]
+    log_r = np.log(r)
+    return np.exp(-gamma * log_r), (-log_r * np.ones_like(gamma))[..., None]
+
+
 def _gustafson(mode: str, r: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     f = theta[..., 0:1]
     scaled = np.maximum(r - f * (r - 1.0), _TINY)
@@ -117,6 +126,10 @@ def _unit_grid() -> np.ndarray:
     return np.linspace(0.0, 1.0, 201)[:, None]
 
 
+def _exponent_grid() -> np.ndarray:
+    return np.linspace(-1.0, 2.0, 301)[:, None]
+
+
 def _pair_grid(second: np.ndarray) -> Callable[[], np.ndarray]:
     def grid() -> np.ndarray:
         first = np.linspace(0.0, 1.0, 41)
@@ -127,6 +140,9 @@ def _pair_grid(second: np.ndarray) -> Callable[[], np.ndarray]:
 REGISTRY: dict[str, Model] = {m.name: m for m in (
     Model("amdahl", ("strong",), ("f",), (0.0,), (1.0,),
           "T(r)/T0 = f + (1 - f)/r", "Amdahl 1967", _amdahl, _unit_grid),
+    Model("power", ("strong", "weak"), ("gamma",), (-1.0,), (2.0,),
+          "T(r)/T0 = r^-gamma", "Extra-P's performance model normal form, one term "
+          "(Calotoiu et al. 2013)", _power, _exponent_grid),
     Model("amdahl-log", ("strong",), ("f", "c"), (0.0, 0.0), (1.0, np.inf),
           "T(r)/T0 = f + (1 - f)/r + c log2 r", "Amdahl 1967; Thakur et al. 2005",
           _amdahl_log, _pair_grid(np.concatenate([[0.0], np.logspace(-6, 0, 31)]))),
@@ -236,6 +252,12 @@ class Fit:
     noise: float = math.nan
     rms_residual: float = math.nan
     cv_error: float = math.nan
+    #: log of the largest measured scale over the next largest: the step the hold-out spans
+    cv_step: float = math.nan
+    #: the extrapolation error per step the prediction intervals allow for: set by
+    #: :func:`choose` to the larger of the chosen model's cross-validation error and the median
+    #: of all candidates' (the winner's score is optimistic: it won because it was low)
+    extrapolation_error: float = math.nan
     largest_scale: float = math.nan
     at_bound: tuple[str, ...] = ()
     #: ``J'W 1`` over the non-baseline points: how the shape parameters follow a shift of the
@@ -411,6 +433,7 @@ def fit(pts: Points, model: str, mode: str, anchoring: str = "baseline") -> Fit:
                    points=distinct, observations=int(pts.runs.sum()))
     out = _fit_points(spec, mode, pts, anchoring)
     out.cv_error = cross_validation(spec, mode, pts, anchoring)
+    out.cv_step = float(np.log(pts.scale[-1] / pts.scale[-2]))
     return out
 
 
@@ -432,8 +455,8 @@ def cross_validation(model: Model, mode: str, pts: Points, anchoring: str) -> fl
         theta = np.array([part.params[p] for p in model.params])
         g, _ = model.relative_time(mode, pts.scale[~keep], theta)
         predicted = part.offset + np.log(g)
-        errors.append(float(np.mean(np.abs(predicted - pts.log_mean[~keep]))))
-    return float(np.mean(errors)) if errors else math.nan
+        errors.append(float(np.mean((predicted - pts.log_mean[~keep]) ** 2)))
+    return float(np.sqrt(np.mean(errors))) if errors else math.nan
 
 
 # ---- choice -----------------------------------------------------------------------------------
@@ -477,6 +500,7 @@ def choose(fits: list[Fit]) -> tuple[Fit | None, Fit | None, str]:
            f"{100 * best.cv_error:.1f} %")
     if runner is not None:
         why += f" vs {100 * runner.cv_error:.1f} % ({_name(runner)})"
+    best.extrapolation_error = max(best.cv_error, float(np.median([f.cv_error for f in scored])))
     return best, runner, why
 
 
@@ -512,8 +536,27 @@ def predict_log_time(chosen: Fit, scales: np.ndarray) -> tuple[np.ndarray, np.nd
         param_var = np.einsum("pi,ij,pj->p", dlog, chosen.covariance, dlog)
         a = dlog @ chosen.covariance @ chosen.baseline_sensitivity / s2
         var = s2 + param_var + s2 * (1.0 - a) ** 2 / max(chosen.baseline_runs, 1)
+    var = var + extrapolation_variance(chosen, r)
     half = stats.t.ppf(0.975, chosen.dof) * np.sqrt(np.maximum(var, 0.0))
     return log_t, half
+
+
+def extrapolation_variance(chosen: Fit, scales: np.ndarray) -> np.ndarray:
+    """Variance added beyond the largest measured scale for the model's own extrapolation error.
+
+    The fitted model is not the truth: its cross-validation error ``e`` (the error of predicting
+    the largest scales from the others) measures how far it strays over one step in log scale
+    (``log(r_max / r_next)``). Beyond ``r_max`` the added variance is ``(e d)^2`` with ``d`` the
+    distance in those steps, so intervals widen with the extrapolation distance; zero within the
+    data and when no cross-validation was possible.
+    """
+    r = np.asarray(scales, dtype=np.float64)
+    error = chosen.extrapolation_error if math.isfinite(chosen.extrapolation_error) \
+        else chosen.cv_error
+    if not (math.isfinite(error) and chosen.cv_step > 0):
+        return np.zeros_like(r)
+    steps = np.maximum(np.log(r / chosen.largest_scale), 0.0) / chosen.cv_step
+    return (error * steps) ** 2
 
 
 def extrapolation(scales: np.ndarray, largest_scale: float) -> np.ndarray:

@@ -89,8 +89,8 @@ def _superlinear_note(group: pd.DataFrame, flagged: np.ndarray) -> str:
     top = float(group.loc[flagged, "efficiency"].max())
     return (f"superlinear from {_cores(first['cores'])}: efficiency up to {top:.3f} > 1 beyond "
             "the noise (the working set may fit in cache at these core counts); "
-            f"{int(flagged.sum())} point(s) left out of the model fits, which describe "
-            "sublinear scaling only")
+            "models anchored at the baseline cannot express that; the trend of the points above "
+            "the baseline (a free offset) can, and competes in the model choice")
 
 
 def _karp_flatt_note(group: pd.DataFrame) -> str | None:
@@ -166,7 +166,7 @@ def predict_group(group: pd.DataFrame, mode: str, baseline_cores: int, baseline_
     if flagged.any():
         notes.append(_superlinear_note(usable, flagged))
     kf_note = _karp_flatt_note(usable)
-    fit_group = usable.loc[~flagged]
+    fit_group = usable
     pts = _points(fit_group, baseline_seconds)
     empty = pd.DataFrame()
     counts = [int(c) for c in fit_group["cores"]]
@@ -179,8 +179,9 @@ def predict_group(group: pd.DataFrame, mode: str, baseline_cores: int, baseline_
             f"{_suggest(counts or [baseline_cores])} cores")
         if kf_note:
             notes.append(kf_note)
-        return GroupPrediction(_all_fits(pts, mode), None, None, "no prediction: too few core counts", empty,
-                               notes=notes, superlinear=superlinear)
+        return GroupPrediction(_all_fits(pts, mode), None, None,
+                               "no prediction: too few core counts", empty, notes=notes,
+                               superlinear=superlinear)
     anchored, trend = _candidates(pts, mode)
     chosen, runner, why = models.choose(anchored + trend)
     off_trend = False
