@@ -120,6 +120,7 @@ def _validate_folder(folder: Path) -> int:
 
     Each series is predicted twice: with the default modeler as ``extrap`` runs it, and with its
     negative exponents turned on. Errors are relative to the median of the held-out times.
+    Nothing is printed to stdout unless every file reads and models cleanly.
     """
     import numpy as np
     import pandas as pd
@@ -128,37 +129,55 @@ def _validate_folder(folder: Path) -> int:
     if not files:
         print(f"extrap_peer: no *.csv in {folder}", file=sys.stderr)
         return 2
-    print(f"{'series':34s} {'n':>2s} {'held':>5s} {'measured':>9s} {'default':>9s} {'error':>9s} "
-          f"{'neg.exp':>9s} {'error':>7s}  models (default | neg.exp)")
+    rows: list[str] = []
     errors: dict[bool, list[float]] = {False: [], True: []}
     for path in files:
-        frame = pd.read_csv(path)
-        if not {"workload", "cores", "seconds"} <= set(frame.columns):
-            print(f"extrap_peer: {path} lacks workload/cores/seconds columns", file=sys.stderr)
+        try:
+            frame = pd.read_csv(path)
+            if not {"workload", "cores", "seconds"} <= set(frame.columns):
+                raise ValueError("lacks one of the columns workload, cores, seconds")
+            rows += _hold_out_series(frame, errors)
+        except (OSError, ValueError) as error:  # pandas' parser errors are ValueErrors
+            print(f"extrap_peer: {path}: {error}", file=sys.stderr)
             return 2
-        keys = ["workload", "variant"] if "variant" in frame.columns else ["workload"]
-        for key, series in frame.groupby(keys, sort=True):
-            times = series.groupby("cores")["seconds"].apply(list).sort_index()
-            held, train = int(times.index[-1]), times.iloc[:-1]
-            measured = float(np.median(times.iloc[-1]))
-            cells, models = [], []
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                for negative in (False, True):
-                    predicted = extrap_holdout(list(train.index), list(train), held,
-                                               negative_exponents=negative)
-                    error = (predicted - measured) / measured
-                    errors[negative].append(abs(error))
-                    cells.append(f"{predicted:9.4g} {error:+9.1%}")
-                    models.append(str(_fit(list(train.index), list(train), negative)))
-            few = " (<5 points)" if any("at least 5" in str(w.message) for w in caught) else ""
-            name = "/".join(str(k) for k in key)
-            print(f"{name:34s} {len(train):2d} {held:5d} {measured:9.4g} {cells[0]} {cells[1]}  "
-                  f"{models[0]} | {models[1]}{few}")
+    print(f"{'series':34s} {'n':>2s} {'held':>5s} {'measured':>9s} {'default':>9s} {'error':>9s} "
+          f"{'neg.exp':>9s} {'error':>7s}  models (default | neg.exp)")
+    print("\n".join(rows))
     print(f"median |error| over {len(errors[False])} series: default "
           f"{float(np.median(errors[False])):.1%}, negative exponents "
           f"{float(np.median(errors[True])):.1%}")
     return 0
+
+
+def _hold_out_series(frame, errors: dict[bool, list[float]]) -> list[str]:
+    """Table rows, one per workload/variant series of ``frame``; appends |error| to ``errors``."""
+    import numpy as np
+
+    rows = []
+    keys = ["workload", "variant"] if "variant" in frame.columns else ["workload"]
+    for key, series in frame.groupby(keys, sort=True):
+        times = series.groupby("cores")["seconds"].apply(list).sort_index()
+        if len(times) < 2:
+            raise ValueError(f"series {key} has one core count: nothing to hold out")
+        held, train = int(times.index[-1]), times.iloc[:-1]
+        if not all(np.isfinite(t) and t > 0 for t in times.iloc[-1]):
+            raise ValueError(f"series {key}: times at {held} cores must be finite and > 0")
+        measured = float(np.median(times.iloc[-1]))
+        cells, models = [], []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for negative in (False, True):
+                predicted = extrap_holdout(list(train.index), list(train), held,
+                                           negative_exponents=negative)
+                error = (predicted - measured) / measured
+                errors[negative].append(abs(error))
+                cells.append(f"{predicted:9.4g} {error:+9.1%}")
+                models.append(str(_fit(list(train.index), list(train), negative)))
+        few = " (<5 points)" if any("at least 5" in str(w.message) for w in caught) else ""
+        name = "/".join(str(k) for k in key)
+        rows.append(f"{name:34s} {len(train):2d} {held:5d} {measured:9.4g} {cells[0]} {cells[1]}  "
+                    f"{models[0]} | {models[1]}{few}")
+    return rows
 
 
 if __name__ == "__main__":

@@ -85,3 +85,31 @@ def test_fewer_than_five_points_warns():
 def test_bad_input_raises(cores, seconds, at, message):
     with pytest.raises(ValueError, match=message):
         extrap_holdout(cores, seconds, at)
+
+
+def test_folder_table_holds_out_largest_core_count(tmp_path, capsys):
+    lines = ["workload,mode,variant,cores,seconds"]
+    lines += [f"w,strong,v,{p},{log_growth(p) * f}" for p in [*CORES, 64] for f in (0.99, 1.01)]
+    (tmp_path / "w.csv").write_text("\n".join(lines) + "\n")
+    assert extrap_peer._validate_folder(tmp_path) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("w/v "))
+    assert row.split()[1:4] == ["5", "64", f"{log_growth(64):.4g}"]
+    assert "median |error| over 1 series" in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["workload,cores\nw,2\n", "workload,mode,cores,seconds\nw,strong,2,1.0\n",
+     "workload,mode,cores,seconds\nw,strong,2,1.0\nw,strong,4,-1\n"],
+    ids=["no-seconds-column", "one-core-count", "negative-time"],
+)
+def test_folder_with_bad_csv_exits_2_and_prints_no_table(tmp_path, capsys, text):
+    (tmp_path / "good.csv").write_text(
+        "workload,mode,cores,seconds\n" + "".join(f"g,strong,{p},{amdahl(p)}\n" for p in CORES))
+    (tmp_path / "z_bad.csv").write_text(text)
+    assert extrap_peer._validate_folder(tmp_path) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.strip().splitlines()) == 1
+    assert "z_bad.csv" in captured.err
