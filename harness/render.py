@@ -12,6 +12,7 @@ The JSON document (``harness analyze --format json``) is::
                  fits{amdahl{status, reason, anchoring, serial_fraction, ci95, max_speedup,
                              at_bound[], noise, cv_error, ...},
                       amdahl-log{..., serial_fraction, ci95, c, ci95_c},
+                      power{..., gamma, ci95_gamma},
                       usl{..., alpha, beta, ci95_alpha, ci95_beta, peak_scale},
                       gustafson{..., serial_fraction, ci95}},
                  model{chosen, runner_up, anchoring, reason},
@@ -107,7 +108,10 @@ def _fits(fits: pd.DataFrame) -> dict[str, Any]:
                   "cv_error": _plain(row.cv_error),
                   "points": int(row.points), "observations": int(row.observations),
                   "dof": int(row.dof), "chosen": bool(getattr(row, "chosen", False))}
-        if row.model == "usl":
+        if row.model == "power":
+            entry = {"gamma": _plain(row.gamma),
+                     "ci95_gamma": _interval(row.gamma_ci95_low, row.gamma_ci95_high)}
+        elif row.model == "usl":
             entry = {"alpha": _plain(row.alpha), "beta": _plain(row.beta),
                      "ci95_alpha": _interval(row.alpha_ci95_low, row.alpha_ci95_high),
                      "ci95_beta": _interval(row.beta_ci95_low, row.beta_ci95_high),
@@ -186,7 +190,7 @@ def _ci(low: Any, high: Any, spec: str) -> str:
 
 
 _NAMES = {"amdahl": "Amdahl", "amdahl-log": "Amdahl + c log2 p", "gustafson": "Gustafson",
-          "usl": "USL"}
+          "usl": "USL", "power": "Power law T ~ p^-gamma"}
 
 
 def _bound(row: Any, name: str, text: str) -> str:
@@ -215,6 +219,10 @@ def _fit_lines(fits: pd.DataFrame, baseline: int) -> list[str]:
             beta = _bound(row, "beta", f"beta = {row.beta:.3g}")
             text = (f"{name}: {alpha}{_ci(row.alpha_ci95_low, row.alpha_ci95_high, '.4g')}, "
                     f"{beta}{_ci(row.beta_ci95_low, row.beta_ci95_high, '.3g')}; {peak}")
+        elif row.model == "power":
+            gamma = _bound(row, "gamma", f"gamma = {row.gamma:.4g}")
+            text = (f"{name}: {gamma}{_ci(row.gamma_ci95_low, row.gamma_ci95_high, '.4g')} "
+                    "(efficiency ~ r^(gamma - 1))")
         else:
             f = _bound(row, "f", f"f = {row.f:.4g}")
             text = f"{name}: {f}{_ci(row.f_ci95_low, row.f_ci95_high, '.4g')}"

@@ -55,9 +55,10 @@ def test_table_for_people(tmp_path, capsys):
     assert "== cfd/strong/blocking: baseline 1 core, T0 = 10.05 s ==" in out
     assert "Karp-Flatt" in out and "efficiency" in out
     assert "Amdahl: f = 0.05" in out
-    assert "Predicted by the model (not measurements):" in out
+    assert "Predicted by the model, not measured" in out
+    assert "95 % PI, new run" in out and "extrapolation" in out
     assert "Bottleneck: Network I/O (halo:" in out
-    assert "ALERT P2 (predicted by" in out
+    assert "ALERT P2 predicted, not measured (" in out
     assert "== fea/strong: baseline 4 cores, T0 = 3 s ==" in out
     assert "Note: speedup undefined: only one core count measured (4 cores" in out
     assert "nan" not in out.lower()
