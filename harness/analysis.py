@@ -280,7 +280,8 @@ def _predicted_alerts(predicted: pd.DataFrame, keys: tuple[str, ...], model: str
                       threshold: float) -> list[dict[str, object]]:
     """P2 alerts where only the model says so: predicted E below threshold at a target scale
     that was not measured, each with its extrapolation distance."""
-    low = predicted.loc[(predicted["efficiency"] < threshold) & predicted["target_scale"]]
+    low = predicted.loc[(predicted["efficiency"] < threshold) & predicted["target_scale"]
+                        & ~predicted["uncertain"]]
     return [
         {**dict(zip(KEYS, keys, strict=True)), "level": "P2", "kind": "predicted",
          "cores": cores, "scale": scale, "efficiency": eff, "threshold": threshold,
@@ -323,9 +324,10 @@ def _predict(group: pd.DataFrame, mode: str, targets: Targets, baseline: int,
         predicted["target_scale"] = np.isclose(
             predicted["scale"].to_numpy()[:, None],
             np.asarray(targets.scales, dtype=np.float64)[None, :]).any(axis=1)
-        predicted["status"] = np.where(np.isnan(target), "no-target",
-                                       np.where(predicted["efficiency"] > target, "pass",
-                                                "fail"))
+        predicted["status"] = np.where(
+            predicted["uncertain"], "uncertain",
+            np.where(np.isnan(target), "no-target",
+                     np.where(predicted["efficiency"] > target, "pass", "fail")))
     return result
 
 
@@ -463,8 +465,8 @@ def _predicted_misses(result: Analysis) -> list[str]:
     predicted = result.predictions
     if predicted.empty:
         return []
-    bad = predicted.loc[predicted["target_scale"] & ((predicted["status"] == "fail") | (
-        predicted["efficiency"] < result.targets.p2_alert))]
+    bad = predicted.loc[predicted["target_scale"] & ~predicted["uncertain"] & (
+        (predicted["status"] == "fail") | (predicted["efficiency"] < result.targets.p2_alert))]
     return [
         f"{label(w, m, v, q)} at {cores_text(c)}: predicted E = {e:.3f} ({x:.3g}x beyond the "
         "measured scales)"

@@ -10,6 +10,9 @@ why in the group's notes:
 - superlinear points (efficiency above 1 by more than twice their noise) are left out of the
   fits: no model here describes speedup above linear;
 - fewer than 3 distinct core counts (5 for two-parameter models) give no prediction;
+- a prediction whose 95 % interval spans more than a factor
+  :data:`harness.models.MAX_INTERVAL_RATIO` is marked ``uncertain``: shown, never judged against
+  a target and never alerted on;
 - a baseline that lies off the trend of the other points (outside that trend's prediction
   interval, where the trend extrapolates better in cross-validation) is reported, and the
   prediction then follows the trend, still relative to the measured baseline.
@@ -209,6 +212,13 @@ def predict_group(group: pd.DataFrame, mode: str, baseline_cores: int, baseline_
     wanted = np.asarray(scales, dtype=np.float64)
     wanted = wanted[~np.isclose(wanted[:, None], measured[None, :]).any(axis=1)]
     predictions = models.predict(chosen, wanted, baseline_cores, baseline_seconds)
+    ratio = (predictions["pi95_high"] / predictions["pi95_low"]).to_numpy()
+    predictions["uncertain"] = ratio > models.MAX_INTERVAL_RATIO
+    if predictions["uncertain"].any():
+        listed = ", ".join(f"{r:g}x" for r in predictions.loc[predictions["uncertain"], "scale"])
+        notes.append(f"uncertain at {listed}: the 95 % interval there spans more than a factor "
+                     f"{models.MAX_INTERVAL_RATIO:g}, so the data cannot carry the model that "
+                     "far; no status or alert is given there: measure closer to those scales")
     at_points = models.predict(chosen, pts.scale, baseline_cores, baseline_seconds)
     model_eff = dict(zip(map(float, pts.scale), map(float, at_points["efficiency"]),
                          strict=True))

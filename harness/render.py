@@ -17,7 +17,8 @@ The JSON document (``harness analyze --format json``) is::
                       gustafson{..., serial_fraction, ci95}},
                  model{chosen, runner_up, anchoring, reason},
                  predictions[{scale, cores, efficiency, pi95, model, label: "predicted",
-                              extrapolation, far_extrapolated, target, status}],
+                              extrapolation, far_extrapolated, uncertain, target,
+                              status}],
                  bottleneck{phase, name, share_baseline, share_largest, load_imbalance},
                  alerts[{level, kind, cores, scale, efficiency, threshold, model,
                          extrapolation, message}],
@@ -151,7 +152,8 @@ def to_document(result: Analysis, excluded: pd.DataFrame) -> dict[str, Any]:
                 {"scale": _plain(p.scale), "cores": _cores(p.cores),
                  "efficiency": _plain(p.efficiency), "pi95": _interval(p.pi95_low, p.pi95_high),
                  "model": p.model, "label": p.label, "extrapolation": _plain(p.extrapolation),
-                 "far_extrapolated": bool(p.far_extrapolated), "target": _plain(p.target),
+                 "far_extrapolated": bool(p.far_extrapolated),
+                 "uncertain": bool(p.uncertain), "target": _plain(p.target),
                  "status": p.status if _plain(p.target) is not None else "no-target"}
                 for p in predictions.itertuples(index=False)
             ] if not predictions.empty else [],
@@ -272,6 +274,10 @@ def _points_table(points: pd.DataFrame) -> list[str]:
                   "efficiency", "Karp-Flatt", "target", "status"), rows, left=("status",))
 
 
+def _short(value: float) -> str:
+    return f"{value:.3f}" if value < 100 else f"{value:.3g}"
+
+
 def _predictions_table(predictions: pd.DataFrame) -> list[str]:
     rows = []
     for p in predictions.itertuples(index=False):
@@ -280,7 +286,7 @@ def _predictions_table(predictions: pd.DataFrame) -> list[str]:
         distance = ("within data" if p.extrapolation <= 1 else
                     f"{p.extrapolation:.3g}x" + (" far" if p.far_extrapolated else ""))
         rows.append((f"{p.scale:g}x", f"{p.cores:g}", f"{p.efficiency:.3f}",
-                     "-" if pair is None else f"{pair[0]:.3f} to {pair[1]:.3f}",
+                     "-" if pair is None else f"{_short(pair[0])} to {_short(pair[1])}",
                      distance, "-" if _plain(p.target) is None else f"> {p.target:.2f}",
                      f"{status} (predicted)", p.model))
     return _grid(("scale", "cores", "predicted E", "95 % PI, new run", "extrapolation",
