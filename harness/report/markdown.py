@@ -1,0 +1,55 @@
+"""``summary.md``: the first screen of the report as GitHub-flavoured Markdown.
+
+Small enough for a CI job summary (``$GITHUB_STEP_SUMMARY`` takes up to 1 MiB): the KPI table,
+the workload table, the alert count and what was left out. Numbers are the same as in
+``points.csv`` (efficiency to three decimals).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.report.data import Value
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _value(v: Value | None) -> str:
+    if v is None:
+        return "no measurement, no model"
+    return v.text() if v.kind == "predicted" else f"**{v.efficiency:.3f}** measured"
+
+
+def _status(word: str) -> str:
+    return {"pass": "✅ pass", "fail": "❌ **FAIL**"}.get(word, word.replace("fail", "❌ FAIL")
+                                                            .replace("pass", "✅ pass"))
+
+
+def render(report: Any) -> str:
+    """The Markdown summary of a :class:`harness.report.build.Report`."""
+    lines = [f"## {report.title}", "", report.headline, "",
+             "| Scale | Target | Current | Status |", "|---:|---:|---|---|"]
+    for row in report.kpi:
+        v = row["value"]
+        where = f" ({_cell(v.group)})" if v is not None else ""
+        lines.append(f"| {row['scale']:g}× | > {row['target']:.2f} | {_value(v)}{where} | "
+                     f"{_status(row['status'])} |")
+    lines += ["", "| Workload | 100× efficiency | Bottleneck | Mitigation |",
+              "|---|---|---|---|"]
+    for row in report.workloads:
+        v = row["headline"]
+        cell = _value(v) + (f" {_status(v.status)}" if v is not None else "")
+        if v is None and row["largest"]:
+            cell += f"; {row['largest']}"
+        lines.append(f"| {_cell(row['name'])} | {_cell(cell)} | {_cell(row['bottleneck'])} | "
+                     f"{_cell(row['mitigation'])} |")
+    lines += ["", f"Alerts: {report.alert_count} (P2: efficiency below "
+                  f"{report.targets.p2_alert:.2f}). Runs left out: {len(report.excluded)}."]
+    if report.notice:
+        lines += ["", report.notice]
+    lines += ["", "Predicted values come from the chosen scaling model (95 % prediction interval; "
+                  "extrapolation = target scale ÷ largest measured scale). Full report: "
+                  "`index.html`; numbers: `points.csv`.", ""]
+    return "\n".join(lines)
