@@ -139,7 +139,7 @@ def predictions(result: Analysis) -> pd.DataFrame:
         p = p.loc[~p["measured"].astype(bool)]
     for side in ("low", "high"):
         if f"pi95_{side}" not in p:
-            p[f"pi95_{side}"] = p[f"ci95_{side}"] if f"ci95_{side}" in p else math.nan
+            p[f"pi95_{side}"] = p.get(f"ci95_{side}", math.nan)
     if "extrapolation" not in p:
         largest = result.groups[[*KEYS, "largest_scale"]].astype({k: str for k in KEYS})
         merged = p[KEYS].astype(str).merge(largest, on=KEYS, how="left")
