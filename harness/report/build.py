@@ -80,10 +80,11 @@ def assemble(paths: list[Path], targets: Targets, baseline_cores: int | None = N
                 "groups": 0, "missing": 0} for s, t in zip(targets.scales, targets.efficiencies,
                                                            strict=True)]
         n = len(loaded.excluded)
-        notice = (f"Nothing could be measured: all {n} run{'s' if n != 1 else ''} in the inputs "
-                  "were left out; the list below says why.")
+        runs = "the 1 run" if n == 1 else f"all {n} runs"
+        headline = (f"Nothing could be measured: {runs} in the inputs left out (failed, "
+                    "unverified or oversubscribed); the list of runs left out says why.")
         return Report(TITLE, created, __version__, shown, targets, kpi, [], [], loaded.excluded,
-                      pd.DataFrame(columns=data.POINTS_CSV_COLUMNS), 0, notice, notice)
+                      pd.DataFrame(columns=data.POINTS_CSV_COLUMNS), 0, headline)
     result = analysis.analyze(loaded.repetitions, targets, baseline_cores)
     preds = data.predictions(result)
     groups = sections.build(result, loaded, preds)
@@ -117,6 +118,9 @@ def write(report: Report, out: Path) -> Path:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except FileExistsError as e:
+        raise DataError(f"{out}: cannot write the report there (a parent is not a "
+                        "directory)") from e
     except OSError as e:
         raise DataError(f"{out}: cannot write the report there ({e.strerror})") from e
     try:

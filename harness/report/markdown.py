@@ -11,6 +11,9 @@ from typing import Any
 
 from harness.report.data import Value
 
+#: runs left out listed by name; the rest are counted
+MAX_EXCLUDED = 20
+
 
 def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
@@ -49,6 +52,12 @@ def render(report: Any) -> str:
                   f"{report.targets.p2_alert:.2f}). Runs left out: {len(report.excluded)}."]
     if report.notice:
         lines += ["", report.notice]
+    if len(report.excluded):
+        lines += ["", "Runs left out:", ""]
+        shown = report.excluded.head(MAX_EXCLUDED)
+        lines += [f"- {_cell(e.source)}: {_cell(e.reason)}" for e in shown.itertuples()]
+        if len(report.excluded) > MAX_EXCLUDED:
+            lines.append(f"- and {len(report.excluded) - MAX_EXCLUDED} more (see index.html)")
     lines += ["", "Predicted values come from the chosen scaling model (95 % prediction interval; "
                   "extrapolation = target scale ÷ largest measured scale). Full report: "
                   "`index.html`; numbers: `points.csv`.", ""]

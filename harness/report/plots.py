@@ -195,7 +195,8 @@ def efficiency_plot(section: data.Section, frame: pd.DataFrame, targets: Targets
                     ) -> tuple[Plot, pd.DataFrame]:
     """Efficiency against scale with the target steps and the P2 alert line."""
     steps = target_steps(targets, _largest_scale(section))
-    rows = [frame.drop(columns=["speedup", "speedup_low", "speedup_high"]),
+    rows = [frame.loc[frame["series"] != "ideal"].drop(columns=["speedup", "speedup_low",
+                                                                "speedup_high"]),
             pd.DataFrame({"series": "target", "scale": steps["scale"],
                           "efficiency": steps["target"]}),
             pd.DataFrame({"series": "p2-alert", "scale": [1.0, steps["scale"].max()],
@@ -209,7 +210,7 @@ def efficiency_plot(section: data.Section, frame: pd.DataFrame, targets: Targets
     a = _series(table_, "p2-alert")
     ax.plot(a["scale"], a["efficiency"], color=VERMILION, lw=1.2, ls=(0, (1, 1)),
             label=f"P2 alert below {targets.p2_alert:.2f}")
-    _draw_points(ax, table_.loc[table_["series"] != "ideal"], "scale", "efficiency")
+    _draw_points(ax, table_, "scale", "efficiency")
     ax.set_xscale("log")
     top = float(np.nanmax([1.05, *(table_["efficiency_high"].dropna() * 1.05),
                            *(table_["efficiency"] * 1.05)]))
