@@ -93,6 +93,8 @@ def assemble(paths: list[Path], targets: Targets, baseline_cores: int | None = N
         section.plots = plots.draw(section, targets)
         files.update({f"plots/{p.stem}.csv": p.table for p in section.plots})
     workloads = data.workload_rows(result, preds, groups)
+    order = {row["slug"]: i for i, row in enumerate(workloads)}
+    groups.sort(key=lambda s: order[s.slug])  # sections in the workload table's order
     alert_count = len(result.alerts)
     return Report(TITLE, created, __version__, shown, targets, data.kpi_rows(result, preds),
                   workloads, groups, loaded.excluded, data.points_csv(result, preds),
