@@ -33,6 +33,7 @@ HATCHES = ("", "//", "..", "xx", "\\\\", "++", "oo", "--")
 BAR_COLOURS = (SKY, ORANGE, GREEN, PURPLE, BLUE, VERMILION, "#F0E442", "#999999")
 SIZE = (5.4, 4.4)  # inches
 CURVE_POINTS = 48
+OTHER = "other (not in a phase timer)"
 
 
 @dataclass
@@ -229,29 +230,30 @@ def efficiency_plot(section: data.Section, frame: pd.DataFrame, targets: Targets
 def phase_table(section: data.Section) -> pd.DataFrame:
     """Seconds per phase at each core count (mean over ranks, median over repetitions), plus
     ``other`` (the part of the time no phase timer covers) when positive; ``bottom`` is where
-    the bar segment starts."""
+    the bar segment starts, ``share`` the phase's fraction of the point's median time (the
+    bottleneck's share is written above each bar)."""
     pts = section.points
     phases = [c for c in pts.columns if c.startswith(PHASE) and pts[c].notna().any()] \
         if not pts.empty else []
     rows = []
     for _, p in pts.iterrows():
-        bottom = 0.0
+        bottom, total = 0.0, float(p["seconds"])
         for c in phases:
             seconds = float(p[c]) if np.isfinite(p[c]) else 0.0
             rows.append({"cores": int(p["cores"]), "phase": c[len(PHASE):],
-                         "seconds": seconds, "bottom": bottom})
+                         "seconds": seconds, "bottom": bottom, "share": seconds / total})
             bottom += seconds
-        other = float(p["seconds"]) - bottom
-        if other > 0.005 * float(p["seconds"]):
-            rows.append({"cores": int(p["cores"]), "phase": "other (not in a phase timer)",
-                         "seconds": other, "bottom": bottom})
-    return pd.DataFrame(rows, columns=["cores", "phase", "seconds", "bottom"])
+        other = total - bottom
+        if other > 0.005 * total:
+            rows.append({"cores": int(p["cores"]), "phase": OTHER, "seconds": other,
+                         "bottom": bottom, "share": other / total})
+    return pd.DataFrame(rows, columns=["cores", "phase", "seconds", "bottom", "share"])
 
 
 def phase_plot(section: data.Section) -> Plot | None:
     """Stacked bars of seconds per phase at each core count; None without phase timings."""
     frame = phase_table(section)
-    if frame.empty or not (frame["phase"] != "other (not in a phase timer)").any():
+    if frame.empty or not (frame["phase"] != OTHER).any():
         return None
     fig, ax = _figure()
     cores = sorted(frame["cores"].unique())
@@ -264,6 +266,14 @@ def phase_plot(section: data.Section) -> Plot | None:
     ax.set_xticks(range(len(cores)), [str(c) for c in cores])
     ax.set_xlabel("cores")
     ax.set_ylabel("seconds per repetition")
+    phase = section.group.get("bottleneck_phase")
+    marked = frame.loc[frame["phase"] == phase] if isinstance(phase, str) else frame.iloc[:0]
+    for row in marked.itertuples():
+        top = frame.loc[frame["cores"] == row.cores, "seconds"].sum()
+        ax.annotate(f"{phase} {100 * row.share:.1f} %", (position[row.cores], top),
+                    xytext=(0, 3), textcoords="offset points", ha="center", fontsize=7.5)
+    if len(marked):
+        ax.set_ylim(0, frame.groupby("cores")["seconds"].sum().max() * 1.12)
     name = section.group.get("bottleneck_name")
     imbalance = data._finite(section.group.get("load_imbalance"))
     sub = f"bottleneck: {name}" if isinstance(name, str) and name else "no bottleneck found"
