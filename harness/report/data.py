@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.analysis import KEYS, Analysis, label
+from harness.analysis import COMPUTE_PHASES, KEYS, PHASE, Analysis, label
 from harness.report import amdahl
 
 #: an extrapolation beyond this many times the largest measured scale is "far" (DESIGN)
@@ -66,8 +66,12 @@ class Value:
             return ""
         interval = (f"95 % PI {self.low:.2f}–{self.high:.2f}"
                     if math.isfinite(self.low) and math.isfinite(self.high) else "no interval")
-        distance = (f"{self.extrapolation:.3g}× the largest measured scale"
-                    if math.isfinite(self.extrapolation) else "extrapolation unknown")
+        if not math.isfinite(self.extrapolation):
+            distance = "extrapolation unknown"
+        elif self.extrapolation <= 1:
+            distance = "interpolated between measured scales"
+        else:
+            distance = f"{self.extrapolation:.3g}× the largest measured scale"
         far = ", far extrapolation" if self.far else ""
         return f"{interval}; {distance}{far}"
 
@@ -235,7 +239,7 @@ def workload_rows(result: Analysis, preds: pd.DataFrame, sections: list[Section]
     rows = []
     for s in sections:
         headline = value_at(s.points, s.predictions, s.name, HEADLINE_SCALE, target)
-        largest = ""
+        largest = "only one core count measured"
         if not s.points.empty:
             top = s.points.loc[s.points["scale"].idxmax()]
             largest = f"E = {top['efficiency']:.3f} at {top['scale']:g}× (largest measured)"
@@ -244,11 +248,21 @@ def workload_rows(result: Analysis, preds: pd.DataFrame, sections: list[Section]
         name = name if isinstance(name, str) and name else None
         phase = phase if isinstance(phase, str) and phase else None
         serial = _fitted(s.fits, "amdahl", "f") if phase == "serial" else None
+        mitigation = amdahl.mitigation(name, phase, serial)
+        bottleneck = name or "none found"
+        if name is None and not timed_overheads(s.points):
+            bottleneck = "unknown: no phase timings"
+            mitigation = "time the communication, I/O and synchronization phases to find it"
         rows.append({"name": s.name, "slug": s.slug, "headline": headline, "largest": largest,
-                     "bottleneck": name or "none found",
-                     "mitigation": amdahl.mitigation(name, phase, serial),
+                     "bottleneck": bottleneck, "mitigation": mitigation,
                      "margin": _margin(s.points, headline)})
     return sorted(rows, key=lambda r: r["margin"])
+
+
+def timed_overheads(points: pd.DataFrame) -> bool:
+    """Whether any phase other than local computation was timed (so a bottleneck could show)."""
+    return any(c.startswith(PHASE) and c[len(PHASE):] not in COMPUTE_PHASES
+               and points[c].notna().any() for c in points.columns)
 
 
 def _fitted(fits: pd.DataFrame, model: str, param: str) -> float | None:

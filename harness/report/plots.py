@@ -120,11 +120,18 @@ def _series(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
     return frame.loc[frame["series"].str.startswith(prefix)]
 
 
+def _bars(frame: pd.DataFrame, y: str) -> list[np.ndarray]:
+    """Error-bar lengths below and above (0 where undefined or a rounding error below 0)."""
+    below = (frame[y] - frame[f"{y}_low"]).astype(float).fillna(0).to_numpy()
+    above = (frame[f"{y}_high"] - frame[y]).astype(float).fillna(0).to_numpy()
+    return [np.maximum(below, 0.0), np.maximum(above, 0.0)]
+
+
 def _draw_points(ax, frame: pd.DataFrame, x: str, y: str) -> None:
     """Measured (filled, with spread) and predicted (hollow, with interval band) points."""
     m = _series(frame, "measured")
     if len(m):
-        ax.errorbar(m[x], m[y], yerr=[m[y] - m[f"{y}_low"], m[f"{y}_high"] - m[y]],
+        ax.errorbar(m[x], m[y], yerr=_bars(m, y),
                     fmt="o", color=BLUE, ms=6, capsize=3, label="measured (min–max of reps)",
                     zorder=5)
     p = _series(frame, "predicted")
@@ -134,8 +141,7 @@ def _draw_points(ax, frame: pd.DataFrame, x: str, y: str) -> None:
             ax.fill_between(p.loc[finite, x], p.loc[finite, f"{y}_low"],
                             p.loc[finite, f"{y}_high"], color=PURPLE, alpha=0.18, lw=0,
                             label="95 % prediction interval")
-        ax.errorbar(p[x], p[y], yerr=[(p[y] - p[f"{y}_low"]).fillna(0),
-                                      (p[f"{y}_high"] - p[y]).fillna(0)],
+        ax.errorbar(p[x], p[y], yerr=_bars(p, y),
                     fmt="s", mfc="white", mec=PURPLE, color=PURPLE, ms=7, mew=1.6, capsize=3,
                     label="predicted (not measured)", zorder=6)
     for prefix, colour, style in (("model:", VERMILION, "-"), ("runner-up:", GREEN, "--")):

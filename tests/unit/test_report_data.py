@@ -77,6 +77,14 @@ def test_workloads_ranked_worst_first_with_mitigation_from_the_bottleneck(report
     assert report.headline.startswith("1 of 2 workloads miss the 100× target")
 
 
+def test_bottleneck_unknown_without_phase_timings(tmp_path):
+    path = tmp_path / "plain.csv"
+    frame().drop(columns=["phase_compute", "phase_halo"]).to_csv(path, index=False)
+    rows = build.assemble([path], targets.defaults()).workloads
+    assert {r["bottleneck"] for r in rows} == {"unknown: no phase timings"}
+    assert all("time the communication" in r["mitigation"] for r in rows)
+
+
 def test_amdahl_paragraph_has_the_right_arithmetic(report):
     text = _section(report, "slow").amdahl_text
     assert "E = 0.780 at 100×" in text
@@ -137,7 +145,11 @@ def test_phase_bars_are_the_csv(report):
     plot = _section(report, "slow").plots[2]
     table = plot.table
     assert set(table["phase"]) == {"compute", "halo"}
-    bars = [(p.get_height(), p.get_y()) for p in plot.figure.axes[0].patches]
+    ax = plot.figure.axes[0]
+    halo = table.loc[table["phase"] == "halo"]
+    assert [t.get_text() for t in ax.texts] == [f"halo {100 * s:.1f} %" for s in halo["share"]]
+    assert halo["share"].iloc[-1] > halo["share"].iloc[0]  # the bottleneck grows
+    bars = [(p.get_height(), p.get_y()) for p in ax.patches]
     assert len(bars) == len(table)
     for height, bottom in bars:
         assert (np.isclose(table["seconds"], height) & np.isclose(table["bottom"], bottom)).any()
@@ -170,6 +182,8 @@ def test_value_text_marks_far_predictions():
                           "far extrapolation)")
     near = data.Value("g", "measured", 10, 50, 0.95, target=0.9)
     assert near.text() == "0.950 measured" and near.status == "pass"
+    inside = data.Value("g", "predicted", 10, 50, 0.9, 0.8, 1.0, 0.9, 0.5, "amdahl")
+    assert "interpolated between measured scales" in inside.text()
     assert data.Value("g", "measured", 1000, 5000, 0.95).status == "no-target"
     assert math.isnan(near.extrapolation)
 
