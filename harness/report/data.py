@@ -60,8 +60,8 @@ class Value:
         return self.kind == "predicted" and self.extrapolation > FAR_EXTRAPOLATION
 
     def detail(self) -> str:
-        """For a prediction: ``95 % PI 0.55–0.70; 50× the largest measured scale, far
-        extrapolation``; empty for a measurement."""
+        """For a prediction: ``95 % PI 0.55–0.70; extrapolated 50× (far)``; empty for a
+        measurement. Extrapolated N× means N times the largest measured scale."""
         if self.kind == "measured":
             return ""
         interval = (f"95 % PI {self.low:.2f}–{self.high:.2f}"
@@ -69,15 +69,14 @@ class Value:
         if not math.isfinite(self.extrapolation):
             distance = "extrapolation unknown"
         elif self.extrapolation <= 1:
-            distance = "interpolated between measured scales"
+            distance = "interpolated"
         else:
-            distance = f"{self.extrapolation:.3g}× the largest measured scale"
-        far = ", far extrapolation" if self.far else ""
-        return f"{interval}; {distance}{far}"
+            distance = f"extrapolated {self.extrapolation:.3g}×" + (" (far)" if self.far else "")
+        return f"{interval}; {distance}"
 
     def text(self) -> str:
-        """``0.781 measured`` or ``0.620 predicted (95 % PI 0.55–0.70; 50× the largest
-        measured scale, far extrapolation)``."""
+        """``0.781 measured`` or ``0.620 predicted (95 % PI 0.55–0.70; extrapolated 50×
+        (far))``."""
         if self.kind == "measured":
             return f"{self.efficiency:.3f} measured"
         return f"{self.efficiency:.3f} predicted ({self.detail()})"

@@ -59,6 +59,6 @@ def render(report: Any) -> str:
         if len(report.excluded) > MAX_EXCLUDED:
             lines.append(f"- and {len(report.excluded) - MAX_EXCLUDED} more (see index.html)")
     lines += ["", "Predicted values come from the chosen scaling model (95 % prediction interval; "
-                  "extrapolation = target scale ÷ largest measured scale). Full report: "
+                  "extrapolated N× = N times the largest measured scale). Full report: "
                   "`index.html`; numbers: `points.csv`.", ""]
     return "\n".join(lines)

@@ -153,7 +153,10 @@ def _draw_points(ax, frame: pd.DataFrame, x: str, y: str) -> None:
 
 
 def _figure() -> tuple[Figure, Any]:
-    fig = Figure(figsize=SIZE, layout="constrained")
+    """A figure with fixed margins (room for the legend below the axes); a layout engine would
+    cost half of the report's run time for the same result."""
+    fig = Figure(figsize=SIZE)
+    fig.subplots_adjust(left=0.14, right=0.97, top=0.88, bottom=0.34)
     return fig, fig.add_subplot()
 
 
@@ -161,7 +164,7 @@ def _finish(fig: Figure, ax, title: str) -> None:
     """Title, grid, and the legend under the axes, where it hides no data."""
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="major", color="#dddddd", lw=0.6)
-    ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2,
+    ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2,
               frameon=False)
 
 

@@ -63,7 +63,7 @@ def test_kpi_table_takes_the_worst_workload_measured_before_predicted(report):
     assert hundred["value"].efficiency == pytest.approx(0.78, abs=1e-9)
     assert hundred["status"] == "fail" and hundred["failing"] == 1
     assert five_hundred["status"] == "fail (predicted)"
-    assert "5× the largest measured scale" in five_hundred["value"].text()
+    assert "extrapolated 5×)" in five_hundred["value"].text()
 
 
 def test_workloads_ranked_worst_first_with_mitigation_from_the_bottleneck(report):
@@ -178,12 +178,11 @@ def test_points_csv_holds_measured_and_predicted(report):
 def test_value_text_marks_far_predictions():
     far = data.Value("g", "predicted", 500, 2500, 0.4, 0.3, 0.5, 0.8, 50.0, "amdahl")
     assert far.status == "fail" and far.far
-    assert far.text() == ("0.400 predicted (95 % PI 0.30–0.50; 50× the largest measured scale, "
-                          "far extrapolation)")
+    assert far.text() == "0.400 predicted (95 % PI 0.30–0.50; extrapolated 50× (far))"
     near = data.Value("g", "measured", 10, 50, 0.95, target=0.9)
     assert near.text() == "0.950 measured" and near.status == "pass"
     inside = data.Value("g", "predicted", 10, 50, 0.9, 0.8, 1.0, 0.9, 0.5, "amdahl")
-    assert "interpolated between measured scales" in inside.text()
+    assert "; interpolated)" in inside.text()
     assert data.Value("g", "measured", 1000, 5000, 0.95).status == "no-target"
     assert math.isnan(near.extrapolation)
 
