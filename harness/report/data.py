@@ -241,7 +241,7 @@ def workload_rows(result: Analysis, preds: pd.DataFrame, sections: list[Section]
         largest = "only one core count measured"
         if not s.points.empty:
             top = s.points.loc[s.points["scale"].idxmax()]
-            largest = f"E = {top['efficiency']:.3f} at {top['scale']:g}× (largest measured)"
+            largest = f"largest measured: E = {top['efficiency']:.3f} at {top['scale']:g}×"
         name = s.group.get("bottleneck_name")
         phase = s.group.get("bottleneck_phase")
         name = name if isinstance(name, str) and name else None

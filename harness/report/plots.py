@@ -56,7 +56,8 @@ def _svg(fig: Figure, title: str) -> str:
     text = text[text.index("<svg"):]
     text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
     escaped = title.replace("&", "&amp;").replace("<", "&lt;")
-    return re.sub(r"(<svg[^>]*>)", rf'\1<title>{escaped}</title>', text, count=1)
+    return re.sub(r"<svg[^>]*>", lambda m: f"{m.group(0)}<title>{escaped}</title>", text,
+                  count=1)
 
 
 def _curve(section: data.Section, model: str | None, upto: float) -> pd.DataFrame:

@@ -55,7 +55,12 @@ def amdahl_text(mode: str, points: pd.DataFrame, fits: pd.DataFrame) -> str:
     if len(above):
         top = above.loc[above["scale"].idxmax()]
         e, r = float(top["efficiency"]), float(top["scale"])
-        if mode == "strong":
+        if mode == "strong" and e * r <= 1:
+            text = (f"From the largest measurement: E = {e:.3f} at {r:g}× is a speedup of "
+                    f"{e * r:.3g}×: more cores made the run slower, which no serial fraction "
+                    "explains (Amdahl's law needs f ≤ 100 %); an overhead grows with the core "
+                    "count — see the phase breakdown")
+        elif mode == "strong":
             f = amdahl.amdahl_fraction(e, r)
             text = (f"From the largest measurement: E = {e:.3f} at {r:g}× gives "
                     f"f = (1/E − 1)/(r − 1) = (1/{e:.3f} − 1)/{r - 1:g} = {amdahl.percent(f)}")

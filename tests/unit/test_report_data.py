@@ -94,6 +94,13 @@ def test_amdahl_paragraph_has_the_right_arithmetic(report):
     assert "95 % CI" in text  # the fitted f comes with its interval
 
 
+def test_a_slowdown_is_not_given_a_serial_fraction():
+    points = pd.DataFrame({"scale": [1.0, 2.0], "efficiency": [1.0, 0.064]})
+    text = sections.amdahl_text("strong", points, pd.DataFrame())
+    assert "speedup of 0.128×: more cores made the run slower" in text
+    assert "f = (1/E" not in text
+
+
 def test_weak_mode_paragraph_uses_gustafson():
     points = pd.DataFrame({"scale": [1.0, 10.0], "efficiency": [1.0, 0.91]})
     text = sections.amdahl_text("weak", points, pd.DataFrame())
@@ -203,3 +210,26 @@ def test_slug_is_file_name_safe():
     assert data.slug("cfd/strong/blocking [small n=512]") == "cfd-strong-blocking-small-n-512"
     assert plots.target_steps(targets.defaults(), 2.0)["target"].tolist() == [
         0.9, 0.9, 0.87, 0.85, 0.8]
+
+
+def test_newer_group_fields_are_used_when_present(result):
+    groups = result.groups.copy()
+    groups["runner_up"] = "gustafson"
+    groups["provenance"] = [{"host": ["node1"], "records": 4}] * len(groups)
+    groups["warnings"] = [["runs from two machines"]] * len(groups)
+    newer = analysis.Analysis(result.points, groups, result.fits, result.predictions,
+                              result.alerts, result.targets)
+    loaded = sources.Loaded(frame().assign(source="x.csv", problem="case"), pd.DataFrame(
+        columns=["source", "workload", "mode", "variant", "cores", "reason"]))
+    built = sections.build(newer, loaded, data.predictions(newer))
+    assert {s.runner_up for s in built} == {"gustafson"}
+    assert all(s.provenance["host"] == ["node1"] for s in built)
+    assert all("runs from two machines" in s.notes for s in built)
+
+
+def test_svg_title_is_escaped_and_literal():
+    fig = plots.Figure()
+    fig.add_subplot()
+    svg = plots._svg(fig, r"a <b> & c\1")
+    assert r"<title>a &lt;b> &amp; c\1</title>" in svg
+    assert svg.startswith("<svg") and "<metadata>" not in svg
