@@ -22,7 +22,7 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 
 from harness import models
-from harness.analysis import PHASE
+from harness.analysis import PHASE, cores_text
 from harness.report import data
 from harness.targets import Targets
 
@@ -31,7 +31,7 @@ BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILION = ("#0072B2", "#E69F00", "#009E73", 
                                                "#56B4E9", "#D55E00")
 HATCHES = ("", "//", "..", "xx", "\\\\", "++", "oo", "--")
 BAR_COLOURS = (SKY, ORANGE, GREEN, PURPLE, BLUE, VERMILION, "#F0E442", "#999999")
-SIZE = (5.4, 4.4)  # inches
+SIZE = (5.4, 4.1)  # inches
 CURVE_POINTS = 48
 OTHER = "other (not in a phase timer)"
 
@@ -56,7 +56,8 @@ def _svg(fig: Figure, title: str) -> str:
     text = text[text.index("<svg"):]
     text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
     escaped = title.replace("&", "&amp;").replace("<", "&lt;")
-    return re.sub(r"<svg[^>]*>", lambda m: f"{m.group(0)}<title>{escaped}</title>", text,
+    return re.sub(r"<svg[^>]*>",
+                  lambda m: f'{m.group(0)[:-1]} role="img"><title>{escaped}</title>', text,
                   count=1)
 
 
@@ -157,7 +158,7 @@ def _figure() -> tuple[Figure, Any]:
     """A figure with fixed margins (room for the legend below the axes); a layout engine would
     cost half of the report's run time for the same result."""
     fig = Figure(figsize=SIZE)
-    fig.subplots_adjust(left=0.14, right=0.97, top=0.88, bottom=0.34)
+    fig.subplots_adjust(left=0.14, right=0.97, top=0.88, bottom=0.32)
     return fig, fig.add_subplot()
 
 
@@ -188,7 +189,7 @@ def speedup_plot(section: data.Section, frame: pd.DataFrame) -> Plot:
     alt = (f"Log–log plot of speedup against cores for {section.name}: "
            f"{len(measured)} measured core counts"
            + (f", best speedup {measured['speedup'].max():.3g}× at "
-              f"{measured.loc[measured['speedup'].idxmax(), 'cores']:g} cores"
+              + cores_text(measured.loc[measured['speedup'].idxmax(), 'cores'])
               if len(measured) else "")
            + f"; {len(_series(frame, 'predicted'))} predicted points drawn hollow.")
     return Plot(f"{section.slug}-speedup", title, alt, _svg(fig, alt), frame, fig)
