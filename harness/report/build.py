@@ -48,19 +48,33 @@ class Report:
     files: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
-def _headline(workloads: list[dict[str, Any]], alert_count: int) -> str:
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _headline(workloads: list[dict[str, Any]], points: pd.DataFrame, alert_count: int) -> str:
+    """One sentence: who misses the 100x target (and how we know), who cannot be judged, how
+    many measured points miss their target, how many alerts."""
     n = len(workloads)
     heads = [w["headline"] for w in workloads]
-    fail = [v for v in heads if v is not None and v.status == "fail"]
-    predicted = sum(v.kind == "predicted" for v in fail)
-    unknown = sum(v is None for v in heads)
-    text = f"{len(fail)} of {n} workload{'s' if n != 1 else ''} miss the 100× target"
-    if predicted:
-        text += f" ({predicted} of them by prediction, not measurement)"
-    if unknown:
-        text += (f"; {unknown} {'has' if unknown == 1 else 'have'} neither a 100× measurement "
-                 "nor a model to predict it")
-    return text + f"; {alert_count} P2 alert{'s' if alert_count != 1 else ''}."
+    known = [v for v in heads if v is not None]
+    fail = [v for v in known if v.status == "fail"]
+    parts = []
+    if known:
+        text = (f"{len(fail)} of {_plural(len(known), 'workload')} with a 100× value "
+                "miss the 100× target")
+        predicted = sum(v.kind == "predicted" for v in fail)
+        if predicted:
+            text += f" ({predicted} by prediction, not measurement)"
+        parts.append(text)
+    if len(known) < n:
+        parts.append(f"{n - len(known)} of {_plural(n, 'workload')} have neither a 100× "
+                     "measurement nor a model to predict it")
+    measured_fail = int((points["status"] == "fail").sum()) if "status" in points else 0
+    parts.append(f"{_plural(measured_fail, 'measured point')} below target")
+    parts.append(_plural(alert_count, "P2 alert"))
+    text = "; ".join(parts) + "."
+    return text[0].upper() + text[1:]
 
 
 def assemble(paths: list[Path], targets: Targets, baseline_cores: int | None = None) -> Report:
@@ -98,7 +112,7 @@ def assemble(paths: list[Path], targets: Targets, baseline_cores: int | None = N
     alert_count = len(result.alerts)
     return Report(TITLE, created, __version__, shown, targets, data.kpi_rows(result, preds),
                   workloads, groups, loaded.excluded, data.points_csv(result, preds),
-                  alert_count, _headline(workloads, alert_count), files=files)
+                  alert_count, _headline(workloads, result.points, alert_count), files=files)
 
 
 def _is_report(path: Path) -> bool:

@@ -74,7 +74,8 @@ def test_workloads_ranked_worst_first_with_mitigation_from_the_bottleneck(report
     assert "interconnect" in slow["mitigation"]
     assert fast["headline"].kind == "predicted" and fast["headline"].status == "pass"
     assert fast["bottleneck"] == "none found" and fast["mitigation"] == "-"
-    assert report.headline.startswith("1 of 2 workloads miss the 100× target")
+    assert report.headline == ("1 of 2 workloads with a 100× value miss the 100× target; "
+                               "1 measured point below target; 1 P2 alert.")
 
 
 def test_bottleneck_unknown_without_phase_timings(tmp_path):
@@ -233,3 +234,11 @@ def test_svg_title_is_escaped_and_literal():
     svg = plots._svg(fig, r"a <b> & c\1")
     assert r"<title>a &lt;b> &amp; c\1</title>" in svg
     assert svg.startswith("<svg") and "<metadata>" not in svg
+
+
+def test_headline_when_no_workload_can_be_judged_at_100x():
+    rows = [{"headline": None}, {"headline": None}]
+    points = pd.DataFrame({"status": ["pass", "fail", "fail"]})
+    assert build._headline(rows, points, 0) == (
+        "2 of 2 workloads have neither a 100× measurement nor a model to predict it; "
+        "2 measured points below target; 0 P2 alerts.")
