@@ -110,7 +110,8 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._]+", "-", text).strip("-")[:120] or "group"
 
 
-def _finite(value: Any) -> float:
+def as_float(value: Any) -> float:
+    """``value`` as a float; NaN for None, a missing value or anything not a number."""
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -177,8 +178,8 @@ def value_at(points: pd.DataFrame, preds: pd.DataFrame, name: str, scale: float,
     if len(at):
         row = at.iloc[0]
         return Value(name, "predicted", scale, float(row["cores"]), float(row["efficiency"]),
-                     _finite(row["pi95_low"]), _finite(row["pi95_high"]), target,
-                     _finite(row["extrapolation"]), str(row["model"]))
+                     as_float(row["pi95_low"]), as_float(row["pi95_high"]), target,
+                     as_float(row["extrapolation"]), str(row["model"]))
     return None
 
 

@@ -286,7 +286,7 @@ def phase_plot(section: data.Section) -> Plot | None:
     if len(marked):
         ax.set_ylim(0, frame.groupby("cores")["seconds"].sum().max() * 1.12)
     name = section.group.get("bottleneck_name")
-    imbalance = data._finite(section.group.get("load_imbalance"))
+    imbalance = data.as_float(section.group.get("load_imbalance"))
     sub = f"bottleneck: {name}" if isinstance(name, str) and name else "no bottleneck found"
     if np.isfinite(imbalance):
         sub += f"; load imbalance {imbalance:.2f}"

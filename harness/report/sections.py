@@ -80,14 +80,14 @@ def amdahl_text(mode: str, points: pd.DataFrame, fits: pd.DataFrame) -> str:
 
 def bottleneck_text(group: dict[str, Any]) -> str:
     name, phase = group.get("bottleneck_name"), group.get("bottleneck_phase")
-    imbalance = data._finite(group.get("load_imbalance"))
+    imbalance = data.as_float(group.get("load_imbalance"))
     tail = (f"; load imbalance (max/mean compute over ranks) {imbalance:.2f} at the largest scale"
             if math.isfinite(imbalance) else "; load imbalance unknown")
     if not isinstance(name, str) or not name:
         return "No bottleneck found" + tail + "."
-    share0 = data._finite(group.get("share_baseline"))
-    share1 = data._finite(group.get("share_largest"))
-    largest = data._finite(group.get("largest_scale"))
+    share0 = data.as_float(group.get("share_baseline"))
+    share1 = data.as_float(group.get("share_largest"))
+    largest = data.as_float(group.get("largest_scale"))
     return (f"Bottleneck: {name} — the {phase} phase grows from {100 * share0:.1f} % of the time "
             f"at the baseline to {100 * share1:.1f} % at {largest:g}×{tail}.")
 
