@@ -5,6 +5,7 @@ says why, except under ``HARNESS_REQUIRE_SERVICES=1`` (CI), where a missing brow
 """
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -50,3 +51,22 @@ def test_chromium_renders_the_report(tmp_path):
     # the plots are drawn: the Okabe-Ito blue of the measured points shows somewhere
     blue = np.all(np.abs(pixels - np.array([0x00, 0x72, 0xB2]) / 255) < 0.08, axis=2)
     assert blue.sum() > 20, "no measured points (blue markers) visible on the first screen"
+
+
+def test_chromium_prints_the_report(tmp_path):
+    browser = _browser()
+    out = tmp_path / "report"
+    with pytest.raises(SystemExit) as info:
+        main(["report", str(write_cases(tmp_path)), "-o", str(out)])
+    assert info.value.code == 0
+    pdf = tmp_path / "report.pdf"
+    done = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+         f"--user-data-dir={tmp_path / 'profile'}", f"--print-to-pdf={pdf}",
+         (out / "index.html").as_uri()],
+        capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0 and pdf.is_file(), done.stderr[-2000:]
+    body = pdf.read_bytes()
+    assert body.startswith(b"%PDF")
+    # first screen, then one page per workload section (print CSS breaks before each)
+    assert len(re.findall(rb"/Type\s*/Page\b", body)) >= 3
