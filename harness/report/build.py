@@ -1,5 +1,6 @@
 """Build a report from inputs and write it: ``index.html``, ``summary.md``, ``points.csv`` and
-``plots/<group>-<plot>.csv`` (+ ``.svg``) beside each plot.
+``plots/<group>-<plot>.csv`` (+ ``.svg``) beside each plot; ``reference.csv`` when reference
+series are shown.
 
 The output directory is written whole or not at all: everything goes to a temporary directory
 beside it, which is then renamed into place; a previous report there is replaced only after the
@@ -29,6 +30,18 @@ MARKERS = ("index.html", "summary.md", "points.csv")
 
 
 @dataclass
+class Reference:
+    """Series from outside the harness (a published scaling study), shown apart and labelled:
+    they count in no KPI, workload table, headline or alert of the report."""
+
+    source: str
+    inputs: list[str]
+    sections: list[data.Section]
+    points: pd.DataFrame
+    files: dict[str, pd.DataFrame]
+
+
+@dataclass
 class Report:
     """Everything the HTML and Markdown show."""
 
@@ -46,6 +59,7 @@ class Report:
     headline: str
     notice: str = ""
     files: dict[str, pd.DataFrame] = field(default_factory=dict)
+    reference: Reference | None = None
 
 
 def _plural(n: int, word: str) -> str:
@@ -77,15 +91,53 @@ def _headline(workloads: list[dict[str, Any]], points: pd.DataFrame, alert_count
     return text[0].upper() + text[1:]
 
 
-def assemble(paths: list[Path], targets: Targets, baseline_cores: int | None = None) -> Report:
-    """Read, analyze and lay out a report (nothing written).
+def _drawn(groups: list[data.Section], targets: Targets) -> dict[str, pd.DataFrame]:
+    """Draw every section's plots; the CSV of each plot, by its path in the report."""
+    files: dict[str, pd.DataFrame] = {}
+    for section in groups:
+        section.plots = plots.draw(section, targets)
+        files.update({f"plots/{p.stem}.csv": p.table for p in section.plots})
+    return files
+
+
+def reference(paths: list[Path], source: str, targets: Targets) -> Reference:
+    """Analyze reference series (CSV files or records) as their own groups, labelled with
+    ``source``; each group's baseline is its smallest core count.
+
+    Raises
+    ------
+    DataError
+        No source named, nothing usable in ``paths``, or data the analyzer cannot use.
+    """
+    source = " ".join(source.split())
+    if not source:
+        raise DataError("--reference needs --reference-source: say where the reference "
+                        "numbers come from (publication, repository, commit)")
+    loaded = sources.load(paths)
+    if loaded.repetitions is None:
+        raise DataError(f"reference {' '.join(map(str, paths))}: every run was left out")
+    result = analysis.analyze(loaded.repetitions, targets)
+    preds = data.predictions(result)
+    groups = sections.build(result, loaded, preds)
+    for section in groups:
+        section.reference = source
+        section.slug = f"reference-{section.slug}"
+    return Reference(source, [str(p) for p in paths], groups, data.points_csv(result, preds),
+                     _drawn(groups, targets))
+
+
+def assemble(paths: list[Path], targets: Targets, baseline_cores: int | None = None,
+             reference_paths: list[Path] | None = None, reference_source: str = "") -> Report:
+    """Read, analyze and lay out a report (nothing written); with ``reference_paths``, a
+    labelled section of reference series (:func:`reference`) too.
 
     Raises
     ------
     DataError
         ``nothing to report in PATH`` when the inputs hold no runs; the analyzer's errors for
-        data it cannot use.
+        data it cannot use; a reference without its source.
     """
+    ref = reference(reference_paths, reference_source, targets) if reference_paths else None
     loaded = sources.load(paths)
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     shown = [str(p) for p in paths]
@@ -98,21 +150,22 @@ def assemble(paths: list[Path], targets: Targets, baseline_cores: int | None = N
         headline = (f"Nothing could be measured: {runs} in the inputs left out (failed, "
                     "unverified or oversubscribed); the list of runs left out says why.")
         return Report(TITLE, created, __version__, shown, targets, kpi, [], [], loaded.excluded,
-                      pd.DataFrame(columns=data.POINTS_CSV_COLUMNS), 0, headline)
+                      pd.DataFrame(columns=data.POINTS_CSV_COLUMNS), 0, headline,
+                      files=ref.files if ref else {}, reference=ref)
     result = analysis.analyze(loaded.repetitions, targets, baseline_cores)
     preds = data.predictions(result)
     groups = sections.build(result, loaded, preds)
-    files: dict[str, pd.DataFrame] = {}
-    for section in groups:
-        section.plots = plots.draw(section, targets)
-        files.update({f"plots/{p.stem}.csv": p.table for p in section.plots})
+    files = _drawn(groups, targets)
+    if ref is not None:
+        files.update(ref.files)
     workloads = data.workload_rows(result, preds, groups)
     order = {row["slug"]: i for i, row in enumerate(workloads)}
     groups.sort(key=lambda s: order[s.slug])  # sections in the workload table's order
     alert_count = len(result.alerts)
     return Report(TITLE, created, __version__, shown, targets, data.kpi_rows(result, preds),
                   workloads, groups, loaded.excluded, data.points_csv(result, preds),
-                  alert_count, _headline(workloads, result.points, alert_count), files=files)
+                  alert_count, _headline(workloads, result.points, alert_count), files=files,
+                  reference=ref)
 
 
 def _is_report(path: Path) -> bool:
@@ -146,7 +199,11 @@ def write(report: Report, out: Path) -> Path:
         report.points.to_csv(staging / "points.csv", index=False, lineterminator="\n")
         for name, frame in report.files.items():
             frame.to_csv(staging / name, index=False, lineterminator="\n")
-        for section in report.sections:
+        if report.reference is not None:
+            report.reference.points.to_csv(staging / "reference.csv", index=False,
+                                           lineterminator="\n")
+        for section in report.sections + (report.reference.sections if report.reference
+                                          else []):
             for plot in section.plots:
                 (staging / "plots" / f"{plot.stem}.svg").write_text(plot.svg, encoding="utf-8")
         os.chmod(staging, 0o755)

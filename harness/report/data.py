@@ -102,6 +102,8 @@ class Section:
     amdahl_text: str = ""
     bottleneck_text: str = ""
     plots: list[Any] = field(default_factory=list)
+    #: where the numbers come from when they are reference data, not measured by the harness
+    reference: str = ""
 
 
 def slug(text: str) -> str:

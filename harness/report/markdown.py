@@ -52,6 +52,11 @@ def render(report: Any) -> str:
                   f"{report.targets.p2_alert:.2f}). Runs left out: {len(report.excluded)}."]
     if report.notice:
         lines += ["", report.notice]
+    if report.reference is not None:
+        n = len(report.reference.sections)
+        lines += ["", f"Reference data (not measured here; counted in no table above): "
+                      f"{n} series from {_cell(report.reference.source)}, in `index.html` and "
+                      "`reference.csv`."]
     if len(report.excluded):
         lines += ["", "Runs left out:", ""]
         shown = report.excluded.head(MAX_EXCLUDED)

@@ -40,7 +40,9 @@ def amdahl_text(mode: str, points: pd.DataFrame, fits: pd.DataFrame) -> str:
         low, high = float(fit["f_ci95_low"]), float(fit["f_ci95_high"])
         text = f"The {model.title()} fit gives a serial fraction f = {amdahl.percent(f)}"
         text += _interval(low, high, amdahl.percent)
-        if mode == "strong":
+        if mode == "strong" and not math.isfinite(amdahl.ceiling(f)):
+            text += ", so Amdahl's law sets no speedup ceiling"
+        elif mode == "strong":
             text += (f", so the speedup can never exceed 1/f = "
                      f"{amdahl.times(amdahl.ceiling(f))}")
             if math.isfinite(low) and math.isfinite(high):

@@ -179,3 +179,38 @@ def test_default_output_is_beside_the_records_and_a_rerun_ignores_it(capsys, tmp
         assert code == 0
         assert Path(stdout.split(": ", 1)[1].strip()) == runs / "report" / "index.html"
     assert "1 run" in (runs / "report" / "summary.md").read_text(encoding="utf-8")
+
+
+SOURCE = "a published study (repository, path, commit)"
+
+
+def test_reference_series_are_shown_apart_and_counted_nowhere(written, capsys, tmp_path):
+    out, _ = written
+    reference = tmp_path / "reference.csv"
+    reference.write_text("workload,mode,cores,seconds\n" + "".join(
+        f"published,strong,{c},{100 * (0.02 + 0.98 / c):.6f}\n" for c in (1, 2, 4, 8, 16, 32)))
+    code, _, _ = report(capsys, out.parent / "cases.csv", "-o", tmp_path / "with",
+                        "--reference", reference, "--reference-source", SOURCE)
+    assert code == 0
+    page = Page()
+    page.feed((tmp_path / "with" / "index.html").read_text(encoding="utf-8"))
+    assert page.sections == ["slow-strong-case", "fast-strong-case", "reference-published-strong"]
+    text = (tmp_path / "with" / "index.html").read_text(encoding="utf-8")
+    assert f"Reference data, not measured here. Source: {SOURCE}" in text
+    first = text[:text.index('<section class="group"')]
+    assert "published" not in first  # not in the KPI or workload tables
+    summary = (tmp_path / "with" / "summary.md").read_text(encoding="utf-8")
+    assert "published" not in summary.split("Reference data")[0]
+    assert SOURCE in summary
+    assert set(pd.read_csv(tmp_path / "with" / "reference.csv")["workload"]) == {"published"}
+    assert "published" not in set(pd.read_csv(tmp_path / "with" / "points.csv")["workload"])
+    assert (tmp_path / "with" / "plots" / "reference-published-strong-speedup.csv").is_file()
+
+
+def test_reference_without_its_source_is_refused(capsys, tmp_path):
+    cases = write_cases(tmp_path)
+    _refused(*report(capsys, cases, "-o", tmp_path / "out", "--reference", cases),
+             "--reference needs --reference-source")
+    _refused(*report(capsys, cases, "-o", tmp_path / "out", "--reference-source", SOURCE),
+             "--reference-source is given without --reference")
+    assert not (tmp_path / "out").exists()

@@ -242,3 +242,11 @@ def test_headline_when_no_workload_can_be_judged_at_100x():
     assert build._headline(rows, points, 0) == (
         "2 of 2 workloads have neither a 100× measurement nor a model to predict it; "
         "2 measured points below target; 0 P2 alerts.")
+
+
+def test_no_serial_fraction_means_no_ceiling():
+    fits = pd.DataFrame([{"model": "amdahl", "status": "fitted", "f": 0.0, "f_ci95_low": 0.0,
+                          "f_ci95_high": 0.00132, "reason": ""}])
+    points = pd.DataFrame({"scale": [1.0, 2.0], "efficiency": [1.0, 1.0]})
+    text = sections.amdahl_text("strong", points, fits)
+    assert "f = 0 % (95 % CI 0 % to 0.132 %), so Amdahl's law sets no speedup ceiling." in text
