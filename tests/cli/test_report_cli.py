@@ -1,7 +1,8 @@
 """``harness report`` end to end: the files it writes, a page that loads nothing from outside,
 plot CSVs, the Markdown against points.csv, and bad input (exit 2, nothing written).
 
-Calls :func:`harness.cli.main` in-process (the real error-to-exit-code mapping).
+Calls :func:`harness.cli.main` in-process (the real error-to-exit-code mapping), except the
+local sweep with ``--report``, which runs ``python -m harness`` as a user would.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from clitools import harness
 from reportcases import write_cases
 
 from harness import records
@@ -214,3 +216,18 @@ def test_reference_without_its_source_is_refused(capsys, tmp_path):
     _refused(*report(capsys, cases, "-o", tmp_path / "out", "--reference-source", SOURCE),
              "--reference-source is given without --reference")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_a_local_sweep_with_report_writes_it(tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text('name = "rep"\ncores = [1, 2]\nrepetitions = 1\nreps = 2\nwarmup = 1\n'
+                    '[[workload]]\nname = "cfd"\nsize = "tiny"\n')
+    done = harness("sweep", spec, "--local", "--report", "--out", tmp_path, "--sweep-id", "s")
+    assert done.returncode == 0, done.stderr
+    index = tmp_path / "s" / "report" / "index.html"
+    assert f"report: {index}" in done.stdout
+    page = index.read_text(encoding="utf-8")
+    assert "cfd/strong/blocking [tiny]" in page and "<svg" in page
+    refused = harness("sweep", spec, "--slurm", "--dry-run", "--report", "--out", tmp_path)
+    assert refused.returncode == 2 and "[analysis] report = true" in refused.stderr
