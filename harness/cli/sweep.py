@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from harness.errors import RunFailedError
+from harness.errors import RunFailedError, UsageError
 
 
 @click.command()
@@ -27,8 +27,11 @@ from harness.errors import RunFailedError
 @click.option("--sweep-id", default=None,
               help="Sweep id (default: <spec name>-<UTC time>; with --resume: the latest "
                    "sweep of this spec under --out).")
+@click.option("--report", "write_report", is_flag=True,
+              help="Locally: write `harness report` into <sweep dir>/report at the end (also "
+                   "when the spec says [analysis] report = true).")
 def sweep(spec: Path, backend: str, dry_run: bool, resume: bool, out: Path,
-          sweep_id: str | None) -> None:
+          sweep_id: str | None, write_report: bool) -> None:
     """Run the sweep described by SPEC (a TOML file in jobs/), locally or on Slurm.
 
     Examples:
@@ -39,6 +42,9 @@ def sweep(spec: Path, backend: str, dry_run: bool, resume: bool, out: Path,
     """
     from harness.specs import load_spec
 
+    if write_report and (backend == "slurm" or dry_run):
+        raise UsageError("--report is for local sweeps; on Slurm set [analysis] report = true "
+                         "in the spec, and the analysis job writes it")
     loaded = load_spec(spec)
     if backend == "slurm" or dry_run:
         from harness.launch import slurm
@@ -54,6 +60,13 @@ def sweep(spec: Path, backend: str, dry_run: bool, resume: bool, out: Path,
         click.echo("harness: terminated (SIGTERM); the run in progress was stopped, finished "
                    "records are kept: --resume completes the sweep", err=True)
         sys.exit(143)
+    if write_report or loaded.analysis.report:  # failed runs are listed in it, so before failing
+        from harness import targets
+        from harness.report import build
+
+        report = build.assemble([result.sweep_dir], targets.defaults())
+        written = build.write(report, result.sweep_dir / "report")
+        click.echo(f"report: {written / 'index.html'}")
     if result.failed:
         raise RunFailedError(f"{result.failed} of {result.ran} runs did not pass; "
                              f"see the records in {result.sweep_dir}")

@@ -347,8 +347,6 @@ def test_failed_submission_is_recorded_and_retry_submits_nothing_twice(tmp_path,
     ([('"02:00"', '"2:99"')], "time_limit"),
     ([('name = "cfd"', 'name = "nbody"')], "not a workload"),
     ([('size = "tiny"', 'size = ["tiny"]')], "size"),
-    ([('size = "tiny"', 'size = "tiny"\n[analysis]\nreport = true')],
-     "`harness report` does not exist yet"),
 ])
 def test_bad_specs_exit_2_with_one_line(tmp_path, changes, fragment):
     text = TINY.format(repetitions=1)
