@@ -184,6 +184,19 @@ def relative_time(model: str, mode: str, scale: np.ndarray, theta: np.ndarray
                                          np.asarray(theta, dtype=np.float64))
 
 
+def efficiency(model: str, mode: str, scale: np.ndarray, theta: np.ndarray,
+               shift: float = 0.0) -> np.ndarray:
+    """Parallel efficiency a model gives at ``scale`` (float64, shape (P,)): strong
+    ``1/(r g)``, weak ``1/g``, times ``exp(shift)``.
+
+    ``shift`` is ``log T0 - offset``: zero for baseline anchoring, and for trend anchoring the
+    log ratio of the measured baseline time to the trend's own (a fit's ``offset``).
+    """
+    r = np.asarray(scale, dtype=np.float64)
+    g, _ = relative_time(model, mode, r, theta)
+    return (1.0 / (r * g) if mode == "strong" else 1.0 / g) * math.exp(shift)
+
+
 # ---- data -------------------------------------------------------------------------------------
 
 @dataclass
@@ -509,7 +522,7 @@ def choose(fits: list[Fit]) -> tuple[Fit | None, Fit | None, str]:
             better = f.cv_error < best.cv_error
         if better:
             best = f
-    others = [f for f in scored if f is not best]
+    others = [f for f in scored if f.model != best.model]  # another model, not a variant
     runner = min(others, key=lambda f: f.cv_error) if others else None
     why = (f"{_name(best)} extrapolates best: leave-largest-out cross-validation error "
            f"{100 * best.cv_error:.1f} %")
@@ -621,7 +634,7 @@ def fits_frame(fits: list[Fit]) -> pd.DataFrame:
     names = sorted({p for m in REGISTRY.values() for p in m.params})
     for f in fits:
         row: dict[str, object] = {"model": f.model, "status": f.status, "reason": f.reason,
-                                  "anchoring": f.anchoring}
+                                  "anchoring": f.anchoring, "offset": f.offset}
         for name in names:
             ci = f.ci95.get(name) if name in f.params else None
             row[name] = f.params.get(name, math.nan)

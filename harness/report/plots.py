@@ -11,6 +11,7 @@ series also differs by marker or line style, so the plots read in grey print.
 from __future__ import annotations
 
 import io
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -67,12 +68,21 @@ def _curve(section: data.Section, model: str | None, upto: float) -> pd.DataFram
         return pd.DataFrame(columns=["scale", "efficiency"])
     row = section.fits.loc[(section.fits["model"] == model)
                            & (section.fits["status"] == "fitted")]
+    if len(row) > 1 and "chosen" in row:  # the model fitted twice: the chosen fit, if it is
+        chosen = row.loc[row["chosen"].astype(bool)]
+        row = chosen if len(chosen) else row.loc[row.get("anchoring", "baseline") == "baseline"]
     if row.empty:
         return pd.DataFrame(columns=["scale", "efficiency"])
-    theta = np.array([float(row.iloc[0][p]) for p in models.PARAMS[model]])
+    fit = row.iloc[0]
+    theta = np.array([float(fit[p]) for p in models.PARAMS[model]])
+    # a trend fit has its own offset: its efficiency is against the measured baseline
+    t0 = float(section.group.get("baseline_seconds", math.nan))
+    offset = float(fit.get("offset", math.nan))
+    shift = math.log(t0) - offset if fit.get("anchoring") == "trend" and math.isfinite(
+        offset) and t0 > 0 else 0.0
     r = np.geomspace(1.0, max(upto, 2.0), CURVE_POINTS)
-    return pd.DataFrame({"scale": r,
-                         "efficiency": models.efficiency(model, section.key["mode"], r, theta)})
+    return pd.DataFrame({"scale": r, "efficiency": models.efficiency(
+        model, section.key["mode"], r, theta, shift)})
 
 
 def _largest_scale(section: data.Section) -> float:
