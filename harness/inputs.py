@@ -295,8 +295,8 @@ def machine(prov: Mapping[str, Any]) -> str:
     parts = [str(prov.get("cpu_model") or "").strip()]
     if prov.get("cpus_per_node"):
         parts.append(f"{prov['cpus_per_node']} CPUs per node")
-    parts.append(str(prov.get("mpi_library") or "").strip().splitlines()[0]
-                 if str(prov.get("mpi_library") or "").strip() else "")
+    library = str(prov.get("mpi_library") or "").strip()
+    parts.append(" ".join(library.splitlines()[0].split()) if library else "")
     return "; ".join(p for p in parts if p)
 
 

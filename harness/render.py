@@ -200,6 +200,10 @@ def _bound(row: Any, name: str, text: str) -> str:
 
 
 def _fit_lines(fits: pd.DataFrame, baseline: int) -> list[str]:
+    applicable = fits.loc[fits["status"] != "not-applicable"]
+    if len(applicable) and (applicable["status"] == "refused").all():
+        return [f"Models: none fitted ({', '.join(applicable['model'])}): too few core counts; "
+                "see the notes"]
     lines = []
     for row in fits.itertuples(index=False):
         if row.status == "not-applicable":
