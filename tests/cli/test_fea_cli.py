@@ -56,7 +56,7 @@ def test_weak_mode_keeps_elements_per_rank(tmp_path):
 
 @pytest.mark.parametrize("args,needle", [
     (["--set", "n=1"], "n=1 must be >= 2"),
-    (["--set", "n=2", "--ranks", "4"], "fewer than the 4 ranks"),
+    (["--set", "n=2", "--ranks", "4"], "fewer than the 2 ranks along one axis"),
     (["--variant", "bogus"], "unknown variant 'bogus'"),
     (["--set", "cases=0"], "cases=0 must be > 0"),
     (["--set", "tol=0"], "tol=0.0 must be > 0"),

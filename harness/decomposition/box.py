@@ -1,0 +1,386 @@
+"""3D box decomposition of the FEA unknowns, and the FEA's communication.
+
+The m³ interior nodes are split over a 3D Cartesian process grid of dims (dz, dy, dx),
+non-increasing, from ``MPI.Compute_dims(ranks, 3)``: the largest dimension cuts z (the slowest
+axis), the smallest cuts x, so a box's x-rows stay long and contiguous. Each axis is split into
+blocks that differ by at most one node (:mod:`harness.decomposition.blocks`). A rank at grid
+coordinates (cz, cy, cx) — row-major in rank order, the grid is not reordered — owns the box of
+nodes ``(x0, x1, y0, y1, z0, z1)``. The decomposition exists when every axis has at least as many
+nodes as ranks along it: m ≥ max(dims). :func:`largest_grid_dim` bounds max(dims) without MPI
+(see there), so inputs can be checked before anything starts.
+
+The trilinear 27-point coupling reaches every node around a node, so the ghost exchange before
+each matrix–vector product talks to up to 26 neighbours: 6 faces, 12 edges and 8 corners of the
+box, each message one packed region of the owned layer (``kernels/halo3d.py``), non-blocking
+``Isend``/``Irecv`` on the Cartesian communicator.
+
+Reductions are exact, so they cannot depend on the partition: every rank accumulates its terms
+into an int64 fixed-point accumulator (``kernels/exactsum.py``), the accumulators are added with
+``Allreduce(SUM)`` on int64 (integer addition: exact in any order), and the exact sum is rounded
+to a double once. So dot products, CG iterates and checksums are the same bits at any rank count
+and any grid shape.
+
+I/O patterns, one per FEA variant, all writing float64 in the global interior-node order (x
+fastest) except ``per-rank``: ``gather`` (``Gatherv`` of every box to rank 0, which places the
+boxes and writes one file), ``per-rank`` (each rank writes its box, x fastest within the box, to
+its own file) and ``mpiio`` (a subarray file view per rank and a collective ``Write_all`` into
+one shared file).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.decomposition.blocks import block_range
+from harness.decomposition.cartesian import grid_dims
+from kernels import exactsum, halo3d
+
+Box = tuple[int, int, int, int, int, int]
+
+
+def balanced_dims(ranks: int) -> tuple[int, int, int]:
+    """The most balanced (dz, dy, dx), dz ≥ dy ≥ dx, with dz·dy·dx = ``ranks``: the smallest
+    largest dimension, then the largest smallest one. Pure integers.
+
+    Raises
+    ------
+    ValueError
+        When ``ranks < 1``.
+    """
+    if ranks < 1:
+        raise ValueError(f"ranks must be >= 1, got {ranks}")
+    best: tuple[int, int, int] | None = None
+    for a in range(1, ranks + 1):
+        if ranks % a:
+            continue
+        rest = ranks // a
+        for b in range(1, a + 1):
+            if rest % b:
+                continue
+            c = rest // b
+            if c > b:
+                continue
+            if best is None or (a, -c) < (best[0], -best[2]):
+                best = (a, b, c)
+    assert best is not None  # (ranks, 1, 1) always qualifies
+    return best
+
+
+def largest_grid_dim(ranks: int) -> int:
+    """An upper bound of max(``MPI.Compute_dims(ranks, 3)``) without MPI.
+
+    MPI libraries pick a balanced grid but not always the same one: MPICH 5 gives the most
+    balanced grid (:func:`balanced_dims`) for every count up to 2,500 but one (360, where it takes
+    the greedy grid of :func:`harness.decomposition.cartesian.grid_dims`). The larger of the two
+    is the bound; ``tests/mpi/test_fea_mpi.py`` checks it against the MPI in use.
+    """
+    return max(balanced_dims(ranks)[0], max(grid_dims(ranks, 3)))
+
+
+def check_grid(m: int, ranks: int) -> None:
+    """Raise ``ValueError`` (one line) unless m nodes per axis can be boxed over ``ranks``."""
+    need = largest_grid_dim(ranks)
+    if m < need:
+        raise ValueError(f"{m} interior nodes per axis cannot be split over a process grid of "
+                         f"{ranks} ranks with up to {need} ranks along an axis")
+
+
+def coords_of(rank: int, dims: tuple[int, int, int]) -> tuple[int, int, int]:
+    """(cz, cy, cx) of ``rank`` in a row-major grid of ``dims`` (as ``Create_cart`` without
+    reordering numbers it)."""
+    dz, dy, dx = dims
+    if not 0 <= rank < dz * dy * dx:
+        raise ValueError(f"rank {rank} outside a grid of {dims}")
+    return rank // (dy * dx), (rank // dx) % dy, rank % dx
+
+
+def box_of(m: int, dims: tuple[int, int, int], coords: tuple[int, int, int]) -> Box:
+    """Box ``(x0, x1, y0, y1, z0, z1)`` of the process at ``coords`` of a ``dims`` grid."""
+    z0, z1 = block_range(m, dims[0], coords[0])
+    y0, y1 = block_range(m, dims[1], coords[1])
+    x0, x1 = block_range(m, dims[2], coords[2])
+    return x0, x1, y0, y1, z0, z1
+
+
+@dataclass(frozen=True)
+class BoxLayout:
+    """The box of ``rank`` in a ``dims`` grid over m³ interior nodes. Pure ints."""
+
+    m: int
+    ranks: int
+    rank: int
+    dims: tuple[int, int, int]
+    coords: tuple[int, int, int]
+    box: Box
+
+    @property
+    def extents(self) -> tuple[int, int, int]:
+        """(lx, ly, lz): nodes of the box along x, y, z."""
+        x0, x1, y0, y1, z0, z1 = self.box
+        return x1 - x0, y1 - y0, z1 - z0
+
+    @property
+    def rows(self) -> int:
+        """Unknowns (matrix rows) this rank owns."""
+        lx, ly, lz = self.extents
+        return lx * ly * lz
+
+    @property
+    def extended(self) -> int:
+        """Length of an extended vector: the box and one ghost layer around it."""
+        lx, ly, lz = self.extents
+        return (lx + 2) * (ly + 2) * (lz + 2)
+
+    def boxes(self) -> list[Box]:
+        """Every rank's box, in rank order."""
+        return [box_of(self.m, self.dims, coords_of(r, self.dims)) for r in range(self.ranks)]
+
+
+def box_layout(m: int, ranks: int, rank: int,
+               dims: tuple[int, int, int] | None = None) -> BoxLayout:
+    """The box of ``rank`` when m³ nodes go to ``ranks`` (grid ``dims``, default
+    :func:`balanced_dims`).
+
+    Raises
+    ------
+    ValueError
+        When the grid does not multiply to ``ranks``, an axis has fewer nodes than ranks along
+        it (a rank would own nothing), or the rank is out of range.
+    """
+    dims = balanced_dims(ranks) if dims is None else tuple(int(d) for d in dims)
+    if len(dims) != 3 or dims[0] * dims[1] * dims[2] != ranks:
+        raise ValueError(f"process grid {dims} does not hold {ranks} ranks")
+    if m < max(dims):
+        raise ValueError(f"{m} interior nodes per axis cannot be split over the {dims[0]}x"
+                         f"{dims[1]}x{dims[2]} process grid of {ranks} ranks")
+    coords = coords_of(rank, dims)
+    return BoxLayout(m, ranks, rank, dims, coords, box_of(m, dims, coords))
+
+
+def _ranges(offset: int, extent: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(send, receive) index ranges along one axis of an extended box, for the neighbour at
+    ``offset`` ∈ {−1, 0, 1}: the owned layer next to it, and the ghost layer it fills."""
+    if offset < 0:
+        return (1, 2), (0, 1)
+    if offset > 0:
+        return (extent, extent + 1), (extent + 1, extent + 2)
+    return (1, extent + 1), (1, extent + 1)
+
+
+def neighbour_offsets(layout: BoxLayout) -> list[tuple[int, int, int]]:
+    """Offsets (dz, dy, dx) of the boxes next to this one (faces, edges, corners), in a fixed
+    order; boxes on the domain boundary have fewer than 26."""
+    out = []
+    for offset in itertools.product((-1, 0, 1), repeat=3):
+        where = [c + o for c, o in zip(layout.coords, offset, strict=True)]
+        if offset != (0, 0, 0) and all(0 <= w < d for w, d in
+                                       zip(where, layout.dims, strict=True)):
+            out.append(offset)
+    return out
+
+
+def halo_doubles(layout: BoxLayout) -> int:
+    """Doubles one ghost exchange sends (and receives) for this box: the regions of
+    :func:`neighbour_offsets`."""
+    lx, ly, lz = layout.extents
+    total = 0
+    for offset in neighbour_offsets(layout):
+        size = 1
+        for o, e in zip(offset, (lz, ly, lx), strict=True):
+            size *= e if o == 0 else 1
+        total += size
+    return total
+
+
+def _tag(offset: tuple[int, int, int]) -> int:
+    """Tag of a message travelling along ``offset``: one per direction, so two messages between
+    the same pair of ranks (never the case without periodicity, but cheap to rule out) match."""
+    dz, dy, dx = offset
+    return 300 + (dz + 1) * 9 + (dy + 1) * 3 + (dx + 1)
+
+
+class GhostExchange:
+    """Fills the ghost layer of an extended vector from the up to 26 neighbouring boxes.
+
+    Ghost regions that face the domain boundary are left as they are (no matrix column refers
+    to them).
+    """
+
+    def __init__(self, comm: Any, layout: BoxLayout):
+        from mpi4py import MPI
+
+        self._waitall = MPI.Request.Waitall
+        self.layout = layout
+        self.cart = comm.Create_cart(list(layout.dims), periods=[False] * 3, reorder=False)
+        lx, ly, lz = layout.extents
+        self.ny, self.nx = ly + 2, lx + 2
+        self.links: list[tuple[int, int, int, tuple[int, ...], tuple[int, ...], np.ndarray,
+                               np.ndarray]] = []
+        for offset in neighbour_offsets(layout):
+            where = [c + o for c, o in zip(layout.coords, offset, strict=True)]
+            (sz, rz), (sy, ry), (sx, rx) = (_ranges(o, e) for o, e in
+                                            zip(offset, (lz, ly, lx), strict=True))
+            size = (sz[1] - sz[0]) * (sy[1] - sy[0]) * (sx[1] - sx[0])
+            neighbour = self.cart.Get_cart_rank(where)
+            back = tuple(-o for o in offset)
+            self.links.append((neighbour, _tag(offset), _tag(back), (*sz, *sy, *sx),
+                               (*rz, *ry, *rx), np.empty(size), np.empty(size)))
+
+    @property
+    def neighbours(self) -> int:
+        """How many boxes this one exchanges with (0 to 26)."""
+        return len(self.links)
+
+    def exchange(self, v: np.ndarray) -> None:
+        """Receive the ghost layer of the extended ``v`` and send the owned layer's regions."""
+        cart, ny, nx = self.cart, self.ny, self.nx
+        requests = []
+        for neighbour, _, tag_in, _, _, _, recv in self.links:
+            requests.append(cart.Irecv(recv, source=neighbour, tag=tag_in))
+        for neighbour, tag_out, _, send_region, _, send, _ in self.links:
+            halo3d.pack(v, ny, nx, send_region, send)
+            requests.append(cart.Isend(send, dest=neighbour, tag=tag_out))
+        self._waitall(requests)
+        for _, _, _, _, recv_region, _, recv in self.links:
+            halo3d.unpack(recv, v, ny, nx, recv_region)
+
+    def free(self) -> None:
+        self.cart.Free()
+
+
+def exact_total(comm: Any, acc: np.ndarray) -> float:
+    """The global sum held by every rank's accumulator ``acc`` (int64[LIMBS], normalized here in
+    place), rounded once: the same bits on every rank and for any decomposition."""
+    from mpi4py import MPI
+
+    exactsum.normalize(acc)
+    total = np.empty_like(acc)
+    comm.Allreduce(acc, total, op=MPI.SUM)
+    return float(exactsum.to_float(total))
+
+
+def exact_totals(comm: Any, accs: np.ndarray) -> np.ndarray:
+    """:func:`exact_total` of each accumulator in ``accs`` (int64, shape (…, LIMBS)); float64
+    of shape ``accs.shape[:-1]``."""
+    from mpi4py import MPI
+
+    flat = accs.reshape(-1, exactsum.LIMBS)
+    for acc in flat:
+        exactsum.normalize(acc)
+    total = np.empty_like(flat)
+    comm.Allreduce(flat, total, op=MPI.SUM)
+    return np.array([exactsum.to_float(t) for t in total]).reshape(accs.shape[:-1])
+
+
+def elementwise_max(comm: Any, values: np.ndarray) -> np.ndarray:
+    """Element-wise maximum of an array over ranks."""
+    from mpi4py import MPI
+
+    out = np.empty_like(values)
+    comm.Allreduce(values, out, op=MPI.MAX)
+    return out
+
+
+def barrier(comm: Any) -> None:
+    comm.Barrier()
+
+
+def place(boxes: list[Box], m: int, flat: np.ndarray, out: np.ndarray) -> None:
+    """Put the boxes' values, concatenated in rank order in ``flat``, into ``out`` (m³, global
+    order)."""
+    grid = out.reshape(m, m, m)
+    offset = 0
+    for x0, x1, y0, y1, z0, z1 in boxes:
+        size = (x1 - x0) * (y1 - y0) * (z1 - z0)
+        grid[z0:z1, y0:y1, x0:x1] = flat[offset:offset + size].reshape(z1 - z0, y1 - y0, x1 - x0)
+        offset += size
+
+
+class BoxWriter:
+    """Writes one owned vector per call in a variant's pattern (collective except ``per-rank``).
+
+    ``gather`` keeps two m³ buffers on rank 0 (the boxes as they arrive, and the global order);
+    ``mpiio`` keeps a committed subarray datatype; :meth:`free` releases it.
+    """
+
+    def __init__(self, comm: Any, layout: BoxLayout, variant: str):
+        from mpi4py import MPI
+
+        self.comm, self.layout, self.variant = comm, layout, variant
+        self.root = comm.Get_rank() == 0
+        self.filetype = None
+        self.arrived: np.ndarray | None = None
+        self.whole: np.ndarray | None = None
+        if variant == "gather":
+            boxes = layout.boxes()
+            self.boxes = boxes
+            self.counts = [(b[1] - b[0]) * (b[3] - b[2]) * (b[5] - b[4]) for b in boxes]
+            self.displs = list(itertools.accumulate([0, *self.counts[:-1]]))
+            m3 = layout.m ** 3
+            self.arrived = np.empty(m3) if self.root else None
+            self.whole = np.empty(m3) if self.root else None
+        elif variant == "mpiio":
+            x0, x1, y0, y1, z0, z1 = layout.box
+            m = layout.m
+            self.filetype = MPI.DOUBLE.Create_subarray(
+                [m, m, m], [z1 - z0, y1 - y0, x1 - x0], [z0, y0, x0]).Commit()
+
+    def write(self, path: Path, local: np.ndarray, fsync: bool = False) -> None:
+        from mpi4py import MPI
+
+        if self.variant == "per-rank":
+            _write_file(path, local, fsync)
+        elif self.variant == "gather":
+            if self.root:
+                self.comm.Gatherv(local, [self.arrived, self.counts, self.displs, MPI.DOUBLE],
+                                  root=0)
+                place(self.boxes, self.layout.m, self.arrived, self.whole)
+                _write_file(path, self.whole, fsync)
+            else:
+                self.comm.Gatherv(local, None, root=0)
+        else:
+            fh = MPI.File.Open(self.comm, str(path), MPI.MODE_WRONLY | MPI.MODE_CREATE)
+            try:
+                fh.Set_view(0, MPI.DOUBLE, self.filetype)
+                fh.Write_all(local)
+                if fsync:
+                    fh.Sync()
+            finally:
+                fh.Close()
+
+    def free(self) -> None:
+        if self.filetype is not None:
+            self.filetype.Free()
+            self.filetype = None
+
+
+def gather_global(comm: Any, layout: BoxLayout, local: np.ndarray,
+                  root: int = 0) -> np.ndarray | None:
+    """Every rank's box, placed in global order (m³ float64), on ``root``; ``None`` elsewhere."""
+    from mpi4py import MPI
+
+    boxes = layout.boxes()
+    counts = [(b[1] - b[0]) * (b[3] - b[2]) * (b[5] - b[4]) for b in boxes]
+    displs = list(itertools.accumulate([0, *counts[:-1]]))
+    if comm.Get_rank() == root:
+        flat = np.empty(layout.m ** 3)
+        comm.Gatherv(local, [flat, counts, displs, MPI.DOUBLE], root=root)
+        out = np.empty_like(flat)
+        place(boxes, layout.m, flat, out)
+        return out
+    comm.Gatherv(local, None, root=root)
+    return None
+
+
+def _write_file(path: Path, data: np.ndarray, fsync: bool) -> None:
+    with open(path, "wb") as f:
+        f.write(memoryview(data))
+        if fsync:
+            f.flush()
+            os.fsync(f.fileno())
