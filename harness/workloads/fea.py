@@ -121,17 +121,15 @@ class FEA(Workload):
                 f"n={n} on {ranks} ranks puts over 2^30 unknowns in one box; use more ranks"
             )
 
-    def memory_per_rank(self, params: dict[str, Any], variant: str, ranks: int) -> int:
-        """Bytes the arrays of the rank with the most (rank 0) allocate, from the parameters.
-
-        Rank 0's box is the largest (blocks differ by one, the first ones are larger) and, with
-        ``gather``, it holds two m³ buffers more. Counts every array of :class:`FEACase`: CSR
-        (8 B per row pointer, 12 B per non-zero), the case solutions, the CG vectors (b, r, q
-        owned; p extended), the exact solution scratch, the halo buffers.
+    def memory_per_rank(self, params: dict[str, Any], variant: str, ranks: int,
+                        rank: int = 0) -> int:
+        """Bytes of :class:`FEACase`'s arrays on ``rank``: CSR (8 B per row pointer, 12 B per
+        non-zero), the case solutions, b, r, q and verify's exact-solution scratch (owned), p
+        (extended), the halo buffers and, on rank 0 with ``gather``, two m³ buffers. Boxes from
+        :func:`harness.decomposition.box.balanced_dims`; rank 0's is the largest.
         """
         m = params["n"] - 1
-        lay = boxes.box_layout(m, ranks, 0)
-        return _case_bytes(m, lay, params["cases"], variant)
+        return _case_bytes(m, boxes.box_layout(m, ranks, rank), params["cases"], variant)
 
     def precompile(self) -> None:
         kernel.precompile()
@@ -342,7 +340,7 @@ class FEACase(Case):
 
 
 def _case_bytes(m: int, lay: boxes.BoxLayout, cases: int, variant: str) -> int:
-    """Bytes of :class:`FEACase`'s arrays for the box of ``lay`` (see ``memory_per_rank``)."""
+    """Bytes of :class:`FEACase`'s arrays for the box of ``lay`` (see ``FEA.memory_per_rank``)."""
     rows = lay.rows
     nnz = kernel.local_nnz(m, lay.box)
     halo = 2 * boxes.halo_doubles(lay)  # send and receive buffers
