@@ -27,7 +27,7 @@ LAUNCHERS = ("srun", "mpiexec")
 PROFILE_KEYS = {
     "name", "partition", "account", "qos", "constraint", "cores_per_node", "full_nodes",
     "exclusive", "launcher", "mpi", "preamble", "python", "sbatch_options", "array_throttle",
-    "numba_cache_dir",
+    "numba_cache_dir", "memory_per_node", "max_nodes",
 }
 # Identifiers that end up in #SBATCH lines or on command lines: no spaces, quotes or shell syntax.
 # Anchored with \A...\Z and always applied with fullmatch: "$" would also match before a final
@@ -82,6 +82,25 @@ def parse_time_limit(text: Any, where: str = "time limit") -> int:
     raise SpecError(f"{where} {text!r} is malformed; use {allowed}")
 
 
+_MEMORY_UNITS = {"K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30, "T": 2 ** 40}
+_MEMORY_RE = re.compile(r"\A([1-9][0-9]*)([KMGT])\Z")
+
+
+def parse_memory(text: Any, where: str = "memory") -> int:
+    """Bytes in a Slurm-style size: a positive integer and a unit K, M, G or T (powers of 1024).
+
+    Raises
+    ------
+    SpecError
+        When ``text`` is not such a string.
+    """
+    m = _MEMORY_RE.fullmatch(text) if isinstance(text, str) else None
+    if not m:
+        raise SpecError(f"{where} {text!r} must be a size like \"256G\" or \"192000M\" "
+                        "(K, M, G, T: powers of 1024)")
+    return int(m.group(1)) * _MEMORY_UNITS[m.group(2)]
+
+
 def format_time_limit(seconds: int) -> str:
     """``seconds`` as an sbatch time limit, ``HH:MM:SS`` or ``D-HH:MM:SS`` past a day."""
     if seconds <= 0:
@@ -116,6 +135,8 @@ class Profile:
     sbatch_options: tuple[str, ...] = ()
     array_throttle: int | None = None
     numba_cache_dir: str | None = None
+    memory_per_node: int | None = None  # bytes a job may use on one node
+    max_nodes: int | None = None  # the partition's largest job, in nodes
     source: str = ""
 
     def nodes_for(self, cores: int) -> int:
@@ -239,4 +260,8 @@ def load_profile(table: dict[str, Any] | str | Path, source: str = "<profile>") 
                    "write one --long-option[=value] without spaces or quotes per entry")
         out["sbatch_options"] = tuple(opts)
     out["array_throttle"] = optional_int(table, "array_throttle", "array_throttle", path)
+    if "memory_per_node" in table:
+        out["memory_per_node"] = parse_memory(table["memory_per_node"],
+                                              f"{path}: memory_per_node")
+    out["max_nodes"] = optional_int(table, "max_nodes", "max_nodes", path)
     return Profile(**out)

@@ -40,6 +40,9 @@ def sweep(spec: Path, backend: str, dry_run: bool, resume: bool, out: Path,
     from harness.specs import load_spec
 
     loaded = load_spec(spec)
+    from harness.feasibility import check_spec
+
+    check_spec(loaded, "slurm" if backend == "slurm" or dry_run else "local")
     if backend == "slurm" or dry_run:
         from harness.launch import slurm
 
