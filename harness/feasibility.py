@@ -27,9 +27,10 @@ from harness import workloads
 from harness.errors import BadInputError
 from harness.specs import Point, Spec
 
-#: resident memory of one rank before its arrays (Python 3.11, NumPy, Numba with the harness's
-#: kernels loaded, mpi4py with MPICH): about 160 MiB measured with ``ps -o rss`` on the
-#: development machine, rounded up
+#: resident memory of one rank before its arrays: Python 3.11, NumPy, Numba and mpi4py (MPICH)
+#: with a workload's kernels loaded from the cache — 199 to 220 MiB VmRSS measured on the
+#: development machine for the five workloads (``/proc/self/status`` after ``precompile``),
+#: rounded up
 RANK_OVERHEAD = 256 * 2 ** 20
 
 

@@ -65,6 +65,7 @@ CHUNK = 256
 _LOG2_SPAN = 9
 _HUGE = 2.0 ** 1000
 _TINY = 2.0 ** -960
+_STEP = 2.0 ** -44  # σ of the second extraction of a pass, relative to the first
 
 
 @njit(cache=True)
@@ -75,9 +76,9 @@ def add_chunk(acc, terms, count):  # pragma: no cover - compiled
     Error-free extraction (Rump, Ogita, Oishi, "Accurate floating-point summation part I",
     SIAM J. Sci. Comput. 31(1), 2008, Lemma 3.3): with σ = 2^k ≥ 2^9·max|p|, q = (σ + p) − σ
     and p' = p − q are exact, p = q + p', and Σq summed in floating point is exact. So each
-    pass adds one exact double to the accumulator and leaves remainders at least 44 bits
-    smaller; passes repeat until the remainders vanish. Terms near the ends of the exponent
-    range (and NaN, infinity) take the bit-by-bit path instead.
+    extraction adds one exact double to the accumulator and leaves remainders at least 44 bits
+    smaller; passes of two extractions repeat until the remainders vanish. Terms near the ends
+    of the exponent range (and NaN, infinity) take the bit-by-bit path instead.
     """
     cell = np.empty(1)
     cell_bits = cell.view(np.int64)
@@ -97,40 +98,47 @@ def add_chunk(acc, terms, count):  # pragma: no cover - compiled
             acc[NONFINITE] += bad
             return
         sigma = math.ldexp(1.0, math.frexp(top)[1] + _LOG2_SPAN)  # top < 2^e
-        # four partial sums and maxima: every partial sum of the q is exact, so the order of
-        # the additions does not matter, and independent chains keep the pipeline busy
-        t0 = t1 = t2 = t3 = 0.0
-        m0 = m1 = m2 = m3 = 0.0
-        quads = count - count % 4
-        for t in range(0, quads, 4):
+        # two extractions per pass: after the first, |p'| ≤ 2⁻⁵³·σ, so σ' = 2⁻⁴⁴·σ meets the
+        # lemma's bound a priori. Four chains per level: every partial sum of the q is exact,
+        # so the order of the additions does not matter, and independent chains keep the
+        # pipeline busy.
+        fine = sigma * _STEP
+        a0 = a1 = b0 = b1 = 0.0
+        m0 = m1 = 0.0
+        pairs = count - count % 2
+        for t in range(0, pairs, 2):
             p = terms[t]
             q = (sigma + p) - sigma
-            t0 += q
-            terms[t] = p - q
-            m0 = m0 if m0 >= abs(p - q) else abs(p - q)
+            a0 += q
+            p -= q
+            q = (fine + p) - fine
+            b0 += q
+            p -= q
+            terms[t] = p
+            m0 = max(m0, abs(p))
             p = terms[t + 1]
             q = (sigma + p) - sigma
-            t1 += q
-            terms[t + 1] = p - q
-            m1 = m1 if m1 >= abs(p - q) else abs(p - q)
-            p = terms[t + 2]
+            a1 += q
+            p -= q
+            q = (fine + p) - fine
+            b1 += q
+            p -= q
+            terms[t + 1] = p
+            m1 = max(m1, abs(p))
+        if pairs < count:
+            p = terms[pairs]
             q = (sigma + p) - sigma
-            t2 += q
-            terms[t + 2] = p - q
-            m2 = m2 if m2 >= abs(p - q) else abs(p - q)
-            p = terms[t + 3]
-            q = (sigma + p) - sigma
-            t3 += q
-            terms[t + 3] = p - q
-            m3 = m3 if m3 >= abs(p - q) else abs(p - q)
-        for t in range(quads, count):
-            p = terms[t]
-            q = (sigma + p) - sigma
-            t0 += q
-            terms[t] = p - q
-            m0 = m0 if m0 >= abs(p - q) else abs(p - q)
-        top = max(max(m0, m1), max(m2, m3))
-        cell[0] = (t0 + t1) + (t2 + t3)
+            a0 += q
+            p -= q
+            q = (fine + p) - fine
+            b0 += q
+            p -= q
+            terms[pairs] = p
+            m0 = max(m0, abs(p))
+        top = max(m0, m1)
+        cell[0] = a0 + a1
+        add_term(acc, cell_bits[0])
+        cell[0] = b0 + b1
         add_term(acc, cell_bits[0])
 
 
