@@ -11,12 +11,16 @@ because the analyzer fits models with it: about 130 modules and a third of a sec
 current process, so Numba's optional import fails quietly and a rank loads none of them.
 ``harness run`` calls it before the workload (and with it Numba) is imported; the test
 ``tests/cli/test_rank_imports.py`` asserts the third-party packages a real rank loads.
+:func:`process_age` gives the start-up time every record carries (process start to the first
+timed repetition).
 """
 
 from __future__ import annotations
 
 import importlib.abc
+import os
 import sys
+import time
 from typing import Any
 
 #: packages of the analysis side that a rank must never load
@@ -41,3 +45,20 @@ def exclude_analysis_packages() -> None:
     """
     if not any(isinstance(f, _Excluded) for f in sys.meta_path):
         sys.meta_path.insert(0, _Excluded())
+
+
+def process_age() -> float:
+    """Seconds since this process started (Linux: resolution one clock tick, typically 10 ms);
+    NaN where that is not available.
+
+    The kernel's start time of the process is field 22 of ``/proc/self/stat``, in clock ticks
+    after boot (proc(5)); ``CLOCK_BOOTTIME`` is the time since boot on the same clock.
+    """
+    try:
+        with open("/proc/self/stat") as fh:
+            stat = fh.read()
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, counted after "(comm)"
+        now = time.clock_gettime(time.CLOCK_BOOTTIME)
+        return now - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return float("nan")

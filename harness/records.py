@@ -83,6 +83,9 @@ class RunRecord:
     overrides: dict[str, Any] = field(default_factory=dict)
     #: a Numba kernel was compiled during the timed repetitions (their times include the JIT)
     compiled_while_timed: bool = False
+    #: seconds from process start to the first timed repetition, across ranks (min, mean,
+    #: max): imports, MPI start, compilation or cache loading, setup and warm-up
+    startup: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
