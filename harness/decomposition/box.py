@@ -163,6 +163,22 @@ def box_layout(m: int, ranks: int, rank: int,
     return BoxLayout(m, ranks, rank, dims, coords, box_of(m, dims, coords))
 
 
+def layout_of(comm: Any, m: int) -> BoxLayout:
+    """This rank's box on the grid ``MPI.Compute_dims(size, 3)`` of ``comm``.
+
+    Raises
+    ------
+    ValueError
+        When this MPI's grid has an axis with more ranks than nodes (inputs checked with
+        :func:`check_grid` never do, unless the MPI library's grid is less balanced than
+        :func:`largest_grid_dim` allows for).
+    """
+    from mpi4py import MPI
+
+    size = comm.Get_size()
+    return box_layout(m, size, comm.Get_rank(), tuple(MPI.Compute_dims(size, 3)))
+
+
 def _ranges(offset: int, extent: int) -> tuple[tuple[int, int], tuple[int, int]]:
     """(send, receive) index ranges along one axis of an extended box, for the neighbour at
     ``offset`` ∈ {−1, 0, 1}: the owned layer next to it, and the ghost layer it fills."""

@@ -140,17 +140,13 @@ class FEA(Workload):
 
 class FEACase(Case):
     def __init__(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path):
-        from mpi4py import MPI
-
         self.comm = comm
         self.params = params
         self.variant = variant
         self.workdir = workdir
         self.m = m = params["n"] - 1
-        size = comm.Get_size()
-        dims = tuple(MPI.Compute_dims(size, 3))
         try:
-            self.layout = lay = boxes.box_layout(m, size, comm.Get_rank(), dims)
+            self.layout = lay = boxes.layout_of(comm, m)
         except ValueError as e:  # only if this MPI's grid is less balanced than validate assumed
             raise ParameterError(f"n={params['n']}: {e}") from None
         self.box = lay.box
