@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from harness.decomposition import box as boxes
-from harness.decomposition import collectives
+from harness.decomposition import boxio, collectives
 from harness.errors import ParameterError
 from harness.timing import PhaseTimer
 from harness.workloads.base import FOM, Case, Param, Verification, Workload
@@ -152,7 +152,7 @@ class FEACase(Case):
         self.box = lay.box
         self.lx, self.ly, self.lz = lay.extents
         self.halo = boxes.GhostExchange(comm, lay)
-        self.writer = boxes.BoxWriter(comm, lay, variant)
+        self.writer = boxio.BoxWriter(comm, lay, variant)
         self.nnz = kernel.local_nnz(m, lay.box)
         self.nnz_global = kernel.local_nnz(m, (0, m, 0, m, 0, m))
         self.rowptr = np.zeros(lay.rows + 1, dtype=np.int64)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from harness.decomposition import box
+from harness.decomposition import box, boxio
 from harness.decomposition.blocks import block_range
 from harness.timing import PhaseTimer
 from harness.workloads.fea import CHECKSUM_TOLERANCE, FEA, solution_path
@@ -98,7 +98,7 @@ def run(comm_, variant, overrides, workdir):
         case.reset()
         case.run(PhaseTimer(wl.phases))
     verification = case.verify()
-    whole = [box.gather_global(comm_, case.layout, x) for x in case.solutions]
+    whole = [boxio.gather_global(comm_, case.layout, x) for x in case.solutions]
     case.close()
     return verification, whole, case
 
@@ -146,7 +146,7 @@ def check_files(workdir, variant, case, whole):
             parts = [np.fromfile(solution_path(workdir, variant, index, r), dtype=np.float64)
                      for r in range(size)]
             data = np.empty(m ** 3)
-            box.place(case.layout.boxes(), m, np.concatenate(parts), data)
+            boxio.place(case.layout.boxes(), m, np.concatenate(parts), data)
         else:
             data = np.fromfile(solution_path(workdir, variant, index), dtype=np.float64)
         assert data.size == m ** 3
