@@ -75,3 +75,16 @@ def test_the_platform_dry_run_writes_a_job_per_scale(tmp_path):
         text = (jobs / f"platform-p{cores}.sbatch").read_text()
         for workload in ("cfd", "fea", "opt", "param"):
             assert re.search(rf"\brun {workload}\b", text), (cores, workload)
+
+
+def test_a_point_without_a_decomposition_is_refused_by_name(tmp_path):
+    spec = tmp_path / "grid.toml"
+    spec.write_text('name = "grid"\ncores = [1, 27]\n[profile]\npartition = "p"\n'
+                    'cores_per_node = 50\n[[workload]]\nname = "fea"\nsize = "tiny"\n'
+                    'params = { n = 3 }\n')
+    out = tmp_path / "out"
+    for args in (["--local"], ["--slurm", "--dry-run"]):
+        assert_refused(harness("sweep", spec, *args, "--out", out),
+                       "fea/gather strong tiny at 27 cores: n=3 gives 2 interior nodes per axis, "
+                       "fewer than the 3 ranks along one axis", out)
+    assert harness("plan", spec).returncode == 2
