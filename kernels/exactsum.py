@@ -71,7 +71,20 @@ _STEP = 2.0 ** -44  # σ of the second extraction of a pass, relative to the fir
 @njit(cache=True)
 def add_chunk(acc, terms, count):  # pragma: no cover - compiled
     """Add terms[:count] (float64, count ≤ CHUNK) to ``acc`` (int64[LIMBS]) exactly;
-    ``terms`` is clobbered.
+    ``terms`` is clobbered. Scans the terms, then :func:`add_scanned`."""
+    top = 0.0
+    check = 0.0
+    for t in range(count):
+        top = max(top, abs(terms[t]))
+        check += terms[t] - terms[t]
+    add_scanned(acc, terms, count, top, check)
+
+
+@njit(cache=True)
+def add_scanned(acc, terms, count, top, check):  # pragma: no cover - compiled
+    """:func:`add_chunk` for a caller that scanned the terms as it wrote them: ``top`` is
+    max|terms[t]| over the finite terms and ``check`` is Σ (terms[t] − terms[t]), which is 0
+    when every term is finite and NaN otherwise.
 
     Error-free extraction (Rump, Ogita, Oishi, "Accurate floating-point summation part I",
     SIAM J. Sci. Comput. 31(1), 2008, Lemma 3.3): with σ = 2^k ≥ 2^9·max|p|, q = (σ + p) − σ
@@ -83,13 +96,8 @@ def add_chunk(acc, terms, count):  # pragma: no cover - compiled
     cell = np.empty(1)
     cell_bits = cell.view(np.int64)
     bits = terms.view(np.int64)
-    top = 0.0
-    for t in range(count):
-        size = abs(terms[t])
-        if size != size:  # NaN: keep it, it sends the chunk down the bit-by-bit path
-            top = size
-            break
-        top = max(top, size)
+    if check != 0.0:  # NaN: a term is not finite
+        top = check
     while top != 0.0:  # NaN enters, and takes the bit-by-bit path
         if not (_TINY <= top < _HUGE):  # also NaN and infinity
             bad = 0

@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit, uint32, uint64
 
 from kernels import exactsum
-from kernels.exactsum import CHUNK, add_chunk
+from kernels.exactsum import CHUNK, add_scanned
 
 # 2-point Gauss–Legendre rule on [−1, 1]: points ±1/√3, weights 1
 GAUSS_POINT = 1.0 / math.sqrt(3.0)
@@ -247,6 +247,7 @@ def spmv_dot(rowptr, cols, vals, p, q, lx, ly, lz, acc):  # pragma: no cover - c
     ey = uint64(ly + 2)
     terms = np.empty(CHUNK)
     count = 0
+    top = check = 0.0  # scanned as the terms are written (see exactsum.add_scanned)
     r = uint64(0)
     for kk in range(lz):
         for jj in range(ly):
@@ -258,14 +259,18 @@ def spmv_dot(rowptr, cols, vals, p, q, lx, ly, lz, acc):  # pragma: no cover - c
                     t = uint64(start + e)
                     s += vals[t] * p[uint32(cols[t])]
                 q[r] = s
-                terms[count] = p[base + uint64(ii)] * s
+                term = p[base + uint64(ii)] * s
+                terms[count] = term
+                top = max(top, abs(term))
+                check += term - term
                 count += 1
                 if count == CHUNK:
-                    add_chunk(acc, terms, count)
+                    add_scanned(acc, terms, count, top, check)
                     count = 0
+                    top = check = 0.0
                 r += uint64(1)
     if count:
-        add_chunk(acc, terms, count)
+        add_scanned(acc, terms, count, top, check)
 
 
 @njit(cache=True)
@@ -275,6 +280,7 @@ def update_solution(x, r, p, q, alpha, lx, ly, lz, acc):  # pragma: no cover - c
     ey = uint64(ly + 2)
     terms = np.empty(CHUNK)
     count = 0
+    top = check = 0.0  # scanned as the terms are written (see exactsum.add_scanned)
     i = uint64(0)
     for kk in range(lz):
         for jj in range(ly):
@@ -283,14 +289,18 @@ def update_solution(x, r, p, q, alpha, lx, ly, lz, acc):  # pragma: no cover - c
                 x[i] += alpha * p[base + uint64(ii)]
                 ri = r[i] - alpha * q[i]
                 r[i] = ri
-                terms[count] = ri * ri
+                term = ri * ri
+                terms[count] = term
+                top = max(top, term)
+                check += term - term
                 count += 1
                 if count == CHUNK:
-                    add_chunk(acc, terms, count)
+                    add_scanned(acc, terms, count, top, check)
                     count = 0
+                    top = check = 0.0
                 i += uint64(1)
     if count:
-        add_chunk(acc, terms, count)
+        add_scanned(acc, terms, count, top, check)
 
 
 @njit(cache=True)

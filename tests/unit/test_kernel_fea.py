@@ -328,3 +328,19 @@ def test_memory_per_rank_counts_the_arrays_a_case_allocates(ranks, variant, tmp_
             held += case.writer.whole.nbytes + case.writer.arrived.nbytes
         case.close()
         assert estimate == held
+
+
+def test_a_non_finite_value_reaches_the_dot_products_as_nan():
+    m = 3
+    rowptr, cols, vals = kernel.assemble_matrix(m)
+    p = np.zeros((m + 2) ** 3)
+    p[(2 * (m + 2) + 2) * (m + 2) + 2] = np.inf  # an owned node
+    q = np.empty(m ** 3)
+    acc = exactsum.new_accumulator()
+    kernel.spmv_dot(rowptr, cols, vals, p, q, m, m, m, acc)
+    assert math.isnan(exactsum.to_float(acc))
+    acc[:] = 0
+    r = np.full(m ** 3, np.nan)
+    kernel.update_solution(np.zeros(m ** 3), r, np.zeros_like(p), np.zeros(m ** 3), 0.5, m, m,
+                           m, acc)
+    assert math.isnan(exactsum.to_float(acc))
