@@ -58,7 +58,8 @@ class PlannedPoint:
         return f"{p.workload}/{p.variant} {p.mode} {p.size}{extra}"
 
 
-def _local_memory() -> int | None:
+def local_memory() -> int | None:
+    """Physical memory of this machine in bytes (None where the OS does not say)."""
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # pragma: no cover - not on Linux
@@ -88,7 +89,7 @@ def plan_point(spec: Spec, point: Point, backend: str = "slurm") -> PlannedPoint
              for r in range(per_node)]
     node_bytes = sum(sizes)
     limit = profile.memory_per_node if profile.memory_per_node is not None else (
-        _local_memory() if local else None)
+        local_memory() if local else None)
     if refused is None and limit is not None and node_bytes > limit:
         what = "memory_per_node" if profile.memory_per_node is not None else "this machine's"
         refused = (f"needs {_gib(node_bytes)} on its first node ({per_node} ranks, rank 0 "

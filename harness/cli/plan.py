@@ -21,7 +21,7 @@ def plan(spec: Path, backend: str) -> None:
     interpreter's share; core-hours assume every repetition runs to its time limit, on whole
     nodes when the profile is exclusive.
     """
-    from harness.feasibility import InfeasibleError
+    from harness.feasibility import InfeasibleError, local_memory
     from harness.feasibility import plan as make_plan
     from harness.profiles import format_time_limit
     from harness.specs import load_spec
@@ -39,7 +39,9 @@ def plan(spec: Path, backend: str) -> None:
                    f"{'REFUSED: ' + pp.refused if pp.refused else 'ok'}")
     total = sum(pp.core_hours for pp in planned)
     memory = loaded.profile.memory_per_node
-    limit = f"memory_per_node {memory / 2 ** 30:.0f} GiB" if memory else "no memory_per_node"
+    machine = local_memory() if backend == "local" and memory is None else None
+    limit = (f"memory_per_node {memory / 2 ** 30:.0f} GiB" if memory else
+             f"this machine's {machine / 2 ** 30:.0f} GiB" if machine else "no memory_per_node")
     click.echo(f"{len(planned)} points, {len(loaded.cores)} core counts, at most "
                f"{total:.1f} core-hours (profile {loaded.profile.name}, {limit})")
     refused = [pp for pp in planned if pp.refused]

@@ -50,7 +50,7 @@ def test_memory_refusal_names_workload_size_cores_and_limit(tmp_path):
 def test_local_backend_uses_this_machines_memory(tmp_path, monkeypatch):
     spec = spec_file(tmp_path, "cores_per_node = 2")
     assert all(pp.nodes == 1 for pp in plan(spec, "local"))  # one machine, oversubscribed
-    monkeypatch.setattr(feasibility, "_local_memory", lambda: 2 ** 30)
+    monkeypatch.setattr(feasibility, "local_memory", lambda: 2 ** 30)
     with pytest.raises(InfeasibleError, match=r"more than this machine's 1\.0 GiB"):
         check_spec(spec, "local")
     assert check_spec(spec, "slurm")  # the profile gives no memory_per_node: not checked
