@@ -36,6 +36,8 @@ mpi-tests: $(STAMP)
 	  $(BIN)/mpiexec -n $$n $(PY) -m pytest tests/mpi -q -p no:cacheprovider --timeout=300 \
 	    || exit 1; \
 	done
+	@echo "== tests/mpi/test_fea_mpi.py at 8 ranks (a 2x2x2 grid; oversubscribed: correctness only)"
+	$(BIN)/mpiexec -n 8 $(PY) -m pytest tests/mpi/test_fea_mpi.py -q -p no:cacheprovider --timeout=300
 
 # the kernels again with Numba's bounds checking on (its own cache: other machine code)
 KERNEL_TESTS := $(wildcard tests/unit/test_kernel_*.py) tests/unit/test_calibrate.py

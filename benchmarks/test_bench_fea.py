@@ -52,10 +52,14 @@ def problem(tmp_path_factory):
     case.assemble()
     m, lay = case.m, case.layout
     b = np.empty(lay.rows)
-    kernel.assemble_load(m, lay.p0, lay.p1, *map(float, wave_numbers(0)), b)
-    # our columns index the extended vector (one ghost plane first); SciPy's the owned one
-    matrix = sp.csr_matrix((case.vals, case.cols - np.int32(m * m),
-                            case.rowptr.astype(np.int32)), shape=(lay.rows, lay.rows))
+    kernel.assemble_load(m, lay.box, *map(float, wave_numbers(0)), b)
+    # our columns index the extended vector (a ghost layer around the box); SciPy's the owned one
+    ext = m + 2
+    c = case.cols.astype(np.int64)
+    i, j, k = c % ext - 1, (c // ext) % ext - 1, c // (ext * ext) - 1
+    owned = ((k * m + j) * m + i).astype(np.int32)
+    matrix = sp.csr_matrix((case.vals, owned, case.rowptr.astype(np.int32)),
+                           shape=(lay.rows, lay.rows))
     assert matrix.indices.dtype == np.int32 and matrix.indptr.dtype == np.int32
     return case, matrix, b
 

@@ -27,7 +27,7 @@ LAUNCHERS = ("srun", "mpiexec")
 PROFILE_KEYS = {
     "name", "partition", "account", "qos", "constraint", "cores_per_node", "full_nodes",
     "exclusive", "launcher", "mpi", "preamble", "python", "sbatch_options", "array_throttle",
-    "numba_cache_dir",
+    "numba_cache_dir", "memory_per_node", "max_nodes", "stage_env", "stage_dir",
 }
 # Identifiers that end up in #SBATCH lines or on command lines: no spaces, quotes or shell syntax.
 # Anchored with \A...\Z and always applied with fullmatch: "$" would also match before a final
@@ -82,6 +82,25 @@ def parse_time_limit(text: Any, where: str = "time limit") -> int:
     raise SpecError(f"{where} {text!r} is malformed; use {allowed}")
 
 
+_MEMORY_UNITS = {"K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30, "T": 2 ** 40}
+_MEMORY_RE = re.compile(r"\A([1-9][0-9]*)([KMGT])\Z")
+
+
+def parse_memory(text: Any, where: str = "memory") -> int:
+    """Bytes in a Slurm-style size: a positive integer and a unit K, M, G or T (powers of 1024).
+
+    Raises
+    ------
+    SpecError
+        When ``text`` is not such a string.
+    """
+    m = _MEMORY_RE.fullmatch(text) if isinstance(text, str) else None
+    if not m:
+        raise SpecError(f"{where} {text!r} must be a size like \"256G\" or \"192000M\" "
+                        "(K, M, G, T: powers of 1024)")
+    return int(m.group(1)) * _MEMORY_UNITS[m.group(2)]
+
+
 def format_time_limit(seconds: int) -> str:
     """``seconds`` as an sbatch time limit, ``HH:MM:SS`` or ``D-HH:MM:SS`` past a day."""
     if seconds <= 0:
@@ -116,6 +135,10 @@ class Profile:
     sbatch_options: tuple[str, ...] = ()
     array_throttle: int | None = None
     numba_cache_dir: str | None = None
+    memory_per_node: int | None = None  # bytes a job may use on one node
+    max_nodes: int | None = None  # the partition's largest job, in nodes
+    stage_env: str | None = None  # a tarball of the environment, unpacked on every node
+    stage_dir: str = "/tmp"  # the node-local directory it is unpacked into
     source: str = ""
 
     def nodes_for(self, cores: int) -> int:
@@ -239,4 +262,32 @@ def load_profile(table: dict[str, Any] | str | Path, source: str = "<profile>") 
                    "write one --long-option[=value] without spaces or quotes per entry")
         out["sbatch_options"] = tuple(opts)
     out["array_throttle"] = optional_int(table, "array_throttle", "array_throttle", path)
+    if "memory_per_node" in table:
+        out["memory_per_node"] = parse_memory(table["memory_per_node"],
+                                              f"{path}: memory_per_node")
+    out["max_nodes"] = optional_int(table, "max_nodes", "max_nodes", path)
+    _staging(table, out, path)
     return Profile(**out)
+
+
+def _staging(table: dict[str, Any], out: dict[str, Any], path: str) -> None:
+    """``stage_env`` (a .tar or .tar.gz of the environment on the shared file system) is copied
+    to every node with ``sbcast`` and unpacked into ``stage_dir``; ``python`` must then name the
+    interpreter inside the unpacked tree."""
+    rule = "use an absolute path of letters, digits and '_./+-'"
+    if "stage_dir" in table:
+        out["stage_dir"] = identifier(table["stage_dir"], "stage_dir", PATH_RE, path, rule)
+    if "stage_env" not in table:
+        if "stage_dir" in table:
+            raise SpecError(f"{path}: stage_dir needs stage_env (the environment's tarball)")
+        return
+    env = identifier(table["stage_env"], "stage_env", PATH_RE, path, rule)
+    if not env.endswith((".tar", ".tar.gz", ".tgz")):
+        raise SpecError(f"{path}: stage_env {env!r} must be a .tar, .tar.gz or .tgz file")
+    stage_dir = out.get("stage_dir", "/tmp").rstrip("/")
+    python = out.get("python")
+    if python is None or not python.startswith(stage_dir + "/"):
+        raise SpecError(f"{path}: stage_env needs python = the interpreter inside the unpacked "
+                        f"environment, under stage_dir {stage_dir} (e.g. "
+                        f"\"{stage_dir}/harness-venv/bin/python\")")
+    out["stage_env"] = env

@@ -86,6 +86,9 @@ class RunRecord:
     #: the work every run of this problem at this rank count does identically (the workload's
     #: ``fixed_work`` entries of ``work``); runs whose fixed work differs are never pooled
     fixed_work: dict[str, Any] = field(default_factory=dict)
+    #: seconds from process start to the first timed repetition, across ranks (min, mean,
+    #: max): imports, MPI start, compilation or cache loading, setup and warm-up
+    startup: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -23,7 +23,7 @@ from typing import Any
 
 from mpi4py import MPI
 
-from harness import provenance, records, workloads
+from harness import provenance, rankside, records, workloads
 from harness.errors import HarnessError, ParameterError, RecordError
 from harness.timing import (
     PhaseTimer,
@@ -173,6 +173,7 @@ def _measure(opts: RunOptions, comm: Any, workload: workloads.Workload,
             case.reset()
             time_repetition(comm, case.run, timer)
         _inject_fault(rank)
+        started = rankside.process_age()  # process start to the first timed repetition
         signatures = compiled_signatures()
         local_seconds: list[float] = []
         local_phases: list[dict[str, float]] = []
@@ -193,6 +194,7 @@ def _measure(opts: RunOptions, comm: Any, workload: workloads.Workload,
         case.close()
     # a kernel compiled inside the timed region on any rank taints the run's times
     compiled_while_timed = comm.allreduce(compiled_while_timed, op=MPI.LOR)
+    startup = comm.gather(started, root=0)
     mpi_library = MPI.Get_library_version().strip().splitlines()[0] if rank == 0 else ""
     comm.Barrier()
     if rank != 0:
@@ -216,6 +218,9 @@ def _measure(opts: RunOptions, comm: Any, workload: workloads.Workload,
     rec.work = work
     rec.fixed_work = {k: work[k] for k in workload.fixed_work if k in work}
     rec.compiled_while_timed = bool(compiled_while_timed)
+    if all(s == s for s in startup):  # NaN where the OS does not say when a process started
+        rec.startup = {"min": min(startup), "mean": statistics.fmean(startup),
+                       "max": max(startup)}
     if compiled_while_timed:
         sys.stderr.write("harness: warning: a kernel was compiled inside the timed region (a "
                          "type the warm-up did not see); use --warmup >= 1\n")

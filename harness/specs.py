@@ -286,7 +286,8 @@ def load_spec(path: str | Path) -> Spec:
             try:
                 resolved, variant = wl.resolve(size, dict(params), mode, ranks, variant)
             except BadInputError as e:
-                raise SpecError(f"{p}: {wl.name} {variant} {mode} at {ranks} cores: {e}") from None
+                raise SpecError(f"{p}: {wl.name}/{variant} {mode} {size} at {ranks} cores: "
+                                f"{e}") from None
             points.append(Point(
                 workload=wl.name, variant=variant, mode=mode, size=size, params=dict(params),
                 resolved=resolved, ranks=ranks, repetitions=repetitions, time_limit=time_limit,

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "sweep": "harness.cli.sweep:sweep",
     "status": "harness.cli.sweep:status",
     "report": "harness.cli.report:report",
+    "plan": "harness.cli.plan:plan",
 }
 
 

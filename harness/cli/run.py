@@ -157,6 +157,9 @@ def run(workload: str, ranks: int | None, mode: str, size: str, settings: tuple[
 
 
 def _run_in_place(kwargs: dict[str, Any], as_json: bool, supervised: bool) -> None:
+    from harness.rankside import exclude_analysis_packages
+
+    exclude_analysis_packages()  # before Numba loads: a rank needs no SciPy, pandas, rich
     from mpi4py import MPI
 
     from harness import runner

@@ -46,6 +46,9 @@ def sweep(spec: Path, backend: str, dry_run: bool, resume: bool, out: Path,
         raise UsageError("--report is for local sweeps; on Slurm set [analysis] report = true "
                          "in the spec, and the analysis job writes it")
     loaded = load_spec(spec)
+    from harness.feasibility import check_spec
+
+    check_spec(loaded, "slurm" if backend == "slurm" or dry_run else "local")
     if backend == "slurm" or dry_run:
         from harness.launch import slurm
 

@@ -149,7 +149,9 @@ def render(spec: Spec, sweep_dir: Path, python: str | None = None) -> list[JobSc
     env = environment()
     common = dict(sweep_id=sweep_dir.name, spec_name=spec.name, out=str(sweep_dir.parent),
                   sweep_dir=str(sweep_dir), python=python, numba_cache_dir=cache,
-                  preamble=list(spec.profile.preamble))
+                  preamble=list(spec.profile.preamble), stage_env=spec.profile.stage_env,
+                  stage_dir=spec.profile.stage_dir,
+                  stage_copy=f"{spec.profile.stage_dir.rstrip('/')}/harness-stage.tar")
     jobs: list[JobScript] = []
     for cores in spec.cores:
         points = spec.points_at(cores)

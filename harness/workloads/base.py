@@ -222,6 +222,15 @@ class Workload(ABC):
     def validate(self, params: dict[str, Any], variant: str, ranks: int) -> None:  # noqa: B027
         """Check a combination of values against the rank count; raise ``ParameterError``."""
 
+    def memory_per_rank(self, params: dict[str, Any], variant: str, ranks: int,
+                        rank: int = 0) -> int:
+        """Bytes of the arrays rank ``rank`` of ``ranks`` allocates for a run of ``params``
+        (resolved), from the parameters alone, without MPI — what a scheduler must give it
+        beyond the interpreter and the compiled kernels. Each workload counts its own arrays;
+        the tests compare the count with a real case's arrays.
+        """
+        raise NotImplementedError(f"{self.name} does not estimate its memory")
+
     # -- execution ----------------------------------------------------------------------------
 
     @abstractmethod

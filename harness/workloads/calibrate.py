@@ -51,6 +51,11 @@ class Calibrate(Workload):
     def weak_scale(self, params: dict[str, Any], ranks: int) -> dict[str, Any]:
         return {**params, "parallel_iterations": params["parallel_iterations"] * ranks}
 
+    def memory_per_rank(self, params: dict[str, Any], variant: str, ranks: int,
+                        rank: int = 0) -> int:
+        """Nothing beyond scalars: the spin kernel works in registers."""
+        return 0
+
     def precompile(self) -> None:
         kernel.precompile()
 

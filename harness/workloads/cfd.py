@@ -91,6 +91,14 @@ class CFD(Workload):
                 "closed-form check; use fewer steps, a smaller nu or a longer wave"
             )
 
+    def memory_per_rank(self, params: dict[str, Any], variant: str, ranks: int,
+                        rank: int = 0) -> int:
+        """Bytes of :class:`CFDCase`'s arrays on ``rank``: the padded slab twice (c, out) and
+        the eight edge buffers of the halo exchange, float64."""
+        dims = cartesian.grid_dims(ranks, 2)
+        s = cartesian.slab_of(params["n"], dims, (rank // dims[1], rank % dims[1]))
+        return 8 * (2 * (s.rows + 2) * (s.cols + 2) + 2 * (2 * s.rows + 2 * s.cols))
+
     def precompile(self) -> None:
         kernel.precompile()
 

@@ -2,15 +2,17 @@
 
 −∇²u = f on the unit cube, u = 0 on the boundary, n×n×n trilinear (hex8) elements with 2×2×2
 Gauss quadrature (``kernels/fea.py``); the (n − 1)³ interior unknowns are split over the ranks
-in z-slabs (``harness/decomposition/slab.py``). One repetition is one batch job:
+in boxes of a 3D process grid (``harness/decomposition/box.py``). One repetition is one batch
+job:
 
-1. ``assemble``: every rank assembles the CSR rows it owns (ghost columns for the planes just
-   below and above). The matrix is rebuilt in every repetition — a batch job starts from the
+1. ``assemble``: every rank assembles the CSR rows it owns (ghost columns for the layer of
+   nodes around its box). The matrix is rebuilt in every repetition — a batch job starts from the
    mesh — and the load vector of each case is assembled before its solve, also under
    ``assemble``.
 2. for each of ``cases`` load cases, one after another, reusing the matrix: conjugate gradient
    from x = 0 to a relative residual ``tol`` (or ``maxiter`` iterations) — ``compute`` (fused
-   Numba kernels), ``halo`` (ghost planes of the search direction before each product),
+   Numba kernels), ``halo`` (the ghost layer of the search direction — faces, edges and
+   corners of the box, up to 26 neighbours — before each product),
    ``reduce`` (the two dot products per iteration);
 3. ``io``: the solution is written to the run's scratch directory for real, in the variant's
    pattern, overwriting the same file names each repetition. The phase ends at a barrier, so
@@ -19,17 +21,19 @@ in z-slabs (``harness/decomposition/slab.py``). One repetition is one batch job:
 
 Files (float64, native byte order, interior nodes in global order ``(k·m + j)·m + i``,
 m = n − 1, x fastest): ``gather`` and ``mpiio`` write ``fea-case<NNN>.f64`` holding all m³
-values; ``per-rank`` writes ``fea-case<NNN>-rank<RRRRR>.f64`` holding rank R's planes, the
-planes being split as :func:`harness.decomposition.blocks.block_range` (m, ranks, R) says.
+values; ``per-rank`` writes ``fea-case<NNN>-rank<RRRRR>.f64`` holding rank R's box, x fastest
+within the box, the box being :func:`harness.decomposition.box.box_layout` (m, ranks, R, dims)
+with dims = ``MPI.Compute_dims(ranks, 3)`` (recorded in the run's ``work``).
 
 Load case c has the manufactured solution u = G_a(x)·G_b(y)·G_c(z), G_w(t) = (1 + t)·sin(wπt),
 with (a, b, c) = (1 + c mod 3, 1 + ⌊c/3⌋ mod 3, 1 + ⌊c/9⌋ mod 3) — not an eigenvector of the
 discrete operator, so CG needs its full ~2n iterations. Verification: every case's CG converged;
 the max nodal error, divided by π²(a² + b² + c²)·h², is at most ``ERROR_CONSTANT`` (second order:
 the observed constant is 0.12–0.36 for n from 8 to 32 and every (a, b, c), at most 0.42 on
-coarser meshes); and a checksum — sum and L2 norm of all cases' solutions — built from exact
-per-plane sums taken in plane order, so that it does not depend on the rank count (stated
-tolerance ``CHECKSUM_TOLERANCE`` relative; by construction it is the same bits).
+coarser meshes); and a checksum — sum and L2 norm of all cases' solutions — accumulated exactly
+(``kernels/exactsum.py``) and rounded once, so that it does not depend on the rank count (stated
+tolerance ``CHECKSUM_TOLERANCE`` relative; by construction it is the same bits, as are the CG
+iterates: every dot product is reduced the same way).
 """
 
 from __future__ import annotations
@@ -40,10 +44,12 @@ from typing import Any
 
 import numpy as np
 
-from harness.decomposition import collectives, slab
+from harness.decomposition import box as boxes
+from harness.decomposition import boxio, collectives
 from harness.errors import ParameterError
 from harness.timing import PhaseTimer
 from harness.workloads.base import FOM, Case, Param, Verification, Workload
+from kernels import exactsum, halo3d
 from kernels import fea as kernel
 
 ERROR_CONSTANT = 0.6  # max nodal error ≤ 0.6·π²(a²+b²+c²)·h²
@@ -67,7 +73,7 @@ def solution_path(workdir: Path, variant: str, case: int, rank: int = 0) -> Path
 
 class FEA(Workload):
     name = "fea"
-    description = "3D Poisson, hex8 FE, CG on CSR slabs, a batch of solves written to disk"
+    description = "3D Poisson, hex8 FE, CG on CSR boxes, a batch of solves written to disk"
     variants = ("gather", "per-rank", "mpiio")
     deterministic_variants = ("gather", "per-rank", "mpiio")
     fixed_work = ("unknowns", "nnz")
@@ -97,24 +103,38 @@ class FEA(Workload):
 
     def validate(self, params: dict[str, Any], variant: str, ranks: int) -> None:
         n = params["n"]
-        if n - 1 < ranks:
+        m = n - 1
+        try:
+            boxes.check_grid(m, ranks)
+        except ValueError:
+            need = boxes.largest_grid_dim(ranks)
             raise ParameterError(
-                f"n={n} gives {n - 1} interior-node plane(s), fewer than the {ranks} ranks of the "
-                f"slab decomposition; use n >= {ranks + 1}"
-            )
+                f"n={n} gives {m} interior nodes per axis, fewer than the {need} ranks along "
+                f"one axis of the 3D process grid of {ranks} ranks; use n >= {need + 1}"
+            ) from None
         if params["tol"] >= 1:
             raise ParameterError(f"tol={params['tol']} must be in (0, 1)")
         if params["fsync"] not in (0, 1):
             raise ParameterError(f"fsync={params['fsync']} must be 0 or 1")
-        m = n - 1
-        if (-(-m // ranks) + 2) * m * m >= _INT32:
+        lx, ly, lz = boxes.box_layout(m, ranks, 0).extents  # rank 0 holds the largest box
+        if (lx + 2) * (ly + 2) * (lz + 2) >= _INT32 or lx * ly * lz > exactsum.MAX_TERMS:
             raise ParameterError(
-                f"n={n} on {ranks} ranks puts over 2^31 unknowns in one slab; use more ranks"
+                f"n={n} on {ranks} ranks puts over 2^30 unknowns in one box; use more ranks"
             )
+
+    def memory_per_rank(self, params: dict[str, Any], variant: str, ranks: int,
+                        rank: int = 0) -> int:
+        """Bytes of :class:`FEACase`'s arrays on ``rank``: CSR (8 B per row pointer, 12 B per
+        non-zero), the case solutions, b, r, q and verify's exact-solution scratch (owned), p
+        (extended), the halo buffers and, on rank 0 with ``gather``, two m³ buffers. Boxes from
+        :func:`harness.decomposition.box.balanced_dims`; rank 0's is the largest.
+        """
+        m = params["n"] - 1
+        return _case_bytes(m, boxes.box_layout(m, ranks, rank), params["cases"], variant)
 
     def precompile(self) -> None:
         kernel.precompile()
-
+        halo3d.precompile()
     def setup(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path) -> Case:
         return FEACase(comm, params, variant, Path(workdir))
 
@@ -126,10 +146,16 @@ class FEACase(Case):
         self.variant = variant
         self.workdir = workdir
         self.m = m = params["n"] - 1
-        self.layout = lay = slab.slab_layout(m, comm.Get_size(), comm.Get_rank())
-        self.halo = slab.GhostExchange(comm, lay)
-        self.nnz = kernel.local_nnz(m, lay.p0, lay.p1)
-        self.nnz_global = kernel.local_nnz(m, 0, m)
+        try:
+            self.layout = lay = boxes.layout_of(comm, m)
+        except ValueError as e:  # only if this MPI's grid is less balanced than validate assumed
+            raise ParameterError(f"n={params['n']}: {e}") from None
+        self.box = lay.box
+        self.lx, self.ly, self.lz = lay.extents
+        self.halo = boxes.GhostExchange(comm, lay)
+        self.writer = boxio.BoxWriter(comm, lay, variant)
+        self.nnz = kernel.local_nnz(m, lay.box)
+        self.nnz_global = kernel.local_nnz(m, (0, m, 0, m, 0, m))
         self.rowptr = np.zeros(lay.rows + 1, dtype=np.int64)
         self.cols = np.zeros(self.nnz, dtype=np.int32)
         self.vals = np.zeros(self.nnz)
@@ -138,10 +164,8 @@ class FEACase(Case):
         self.b = np.zeros(lay.rows)
         self.r = np.zeros(lay.rows)
         self.q = np.zeros(lay.rows)
-        self.p = np.zeros(lay.rows + 2 * lay.plane)  # ghost plane, owned planes, ghost plane
-        self.partial = np.zeros(m)  # per-plane partial sums; only owned entries are written
-        self.total = np.zeros(m)
-        self.gathered = np.empty(m ** 3) if variant == "gather" and lay.rank == 0 else None
+        self.p = np.zeros(lay.extended)  # the box and a ghost layer around it
+        self.acc = exactsum.new_accumulator()
         self.case_iterations = [0] * cases
         self.residuals = [math.inf] * cases
 
@@ -151,22 +175,28 @@ class FEACase(Case):
         self.residuals = [math.inf] * self.params["cases"]
         self.iterations = 0
 
+    def _dot_total(self) -> float:
+        """The exact global sum of the terms in ``self.acc``; clears it for the next dot."""
+        total = boxes.exact_total(self.comm, self.acc)
+        self.acc[:] = 0
+        return total
+
     def solve(self, b: np.ndarray, x: np.ndarray, timer: PhaseTimer) -> tuple[int, float]:
         """CG for A·x = b from x = 0; returns (iterations, final relative residual)."""
         wtime = timer.clock
-        lay, comm = self.layout, self.comm
-        s, p0, rows = lay.plane, lay.p0, lay.rows
-        r, p, q, partial, total = self.r, self.p, self.q, self.partial, self.total
+        lx, ly, lz = self.lx, self.ly, self.lz
+        r, p, q, acc = self.r, self.p, self.q, self.acc
         rowptr, cols, vals = self.rowptr, self.cols, self.vals
         tol, maxiter = self.params["tol"], self.params["maxiter"]
         compute = halo = reduce = 0.0
         t0 = wtime()
         x[:] = 0.0
         r[:] = b
-        p[s:s + rows] = b
-        kernel.plane_dots(r, r, s, partial, p0)
+        kernel.update_direction(p, b, 0.0, lx, ly, lz)
+        acc[:] = 0
+        exactsum.accumulate_dot(r, r, acc)
         t1 = wtime()
-        rr = slab.plane_sum(comm, partial, total)
+        rr = self._dot_total()
         t2 = wtime()
         compute += t1 - t0
         reduce += t2 - t1
@@ -177,20 +207,20 @@ class FEACase(Case):
             t0 = wtime()
             self.halo.exchange(p)
             t1 = wtime()
-            kernel.spmv_dot(rowptr, cols, vals, p, q, s, partial, p0)
+            kernel.spmv_dot(rowptr, cols, vals, p, q, lx, ly, lz, acc)
             t2 = wtime()
-            pq = slab.plane_sum(comm, partial, total)
+            pq = self._dot_total()
             t3 = wtime()
             alpha = rr / pq
-            kernel.update_solution(x, r, p, q, alpha, s, partial, p0)
+            kernel.update_solution(x, r, p, q, alpha, lx, ly, lz, acc)
             t4 = wtime()
-            rr_new = slab.plane_sum(comm, partial, total)
+            rr_new = self._dot_total()
             t5 = wtime()
             iterations += 1
             beta = rr_new / rr
             rr = rr_new
             if math.sqrt(rr) > stop:
-                kernel.update_direction(p, r, beta, s)
+                kernel.update_direction(p, r, beta, lx, ly, lz)
             t6 = wtime()
             halo += t1 - t0
             compute += (t2 - t1) + (t4 - t3) + (t6 - t5)
@@ -202,31 +232,26 @@ class FEACase(Case):
 
     def write(self, case: int, x: np.ndarray) -> None:
         """Write one case's solution in the variant's pattern (collective)."""
-        lay, comm, fsync = self.layout, self.comm, bool(self.params["fsync"])
-        path = solution_path(self.workdir, self.variant, case, lay.rank)
-        if self.variant == "gather":
-            slab.write_gather(comm, lay, path, x, self.gathered, fsync)
-        elif self.variant == "per-rank":
-            slab.write_per_rank(comm, lay, path, x, fsync)
-        else:
-            slab.write_mpiio(comm, lay, path, x, fsync)
-        slab.barrier(comm)
+        path = solution_path(self.workdir, self.variant, case, self.layout.rank)
+        self.writer.write(path, x, bool(self.params["fsync"]))
+        boxes.barrier(self.comm)
+
+    def close(self) -> None:
+        self.halo.free()
+        self.writer.free()
 
     def assemble(self) -> None:
         """Integrate the element matrix and assemble this rank's CSR rows in place."""
-        lay = self.layout
         ke = kernel.element_stiffness(1.0 / self.params["n"])
-        kernel.assemble_rows(self.m, lay.p0, lay.p1, ke, self.rowptr, self.cols, self.vals)
+        kernel.assemble_rows(self.m, self.box, ke, self.rowptr, self.cols, self.vals)
 
     def run(self, timer: PhaseTimer) -> None:
-        lay = self.layout
         with timer("assemble"):
             self.assemble()
         for case in range(self.params["cases"]):
             a, b, c = wave_numbers(case)
             with timer("assemble"):
-                kernel.assemble_load(self.m, lay.p0, lay.p1, float(a), float(b), float(c),
-                                     self.b)
+                kernel.assemble_load(self.m, self.box, float(a), float(b), float(c), self.b)
             x = self.solutions[case]
             self.case_iterations[case], self.residuals[case] = self.solve(self.b, x, timer)
             with timer("io"):
@@ -234,33 +259,27 @@ class FEACase(Case):
         self.iterations = sum(self.case_iterations)
 
     def checksum(self) -> dict[str, float]:
-        """Sum and L2 norm over every case's solution, from exact per-plane sums in plane order
-        (then case order): the same on every rank and at any rank count. Collective."""
-        lay, m = self.layout, self.m
-        ones = np.ones(lay.rows)
-        partial = np.zeros((self.params["cases"], 2, m))
-        for case, x in enumerate(self.solutions):
-            kernel.plane_dots(x, ones, lay.plane, partial[case, 0], lay.p0)
-            kernel.plane_dots(x, x, lay.plane, partial[case, 1], lay.p0)
-        total = slab.plane_sums(self.comm, partial)
-        s = sq = 0.0
-        for case in range(self.params["cases"]):
-            s += kernel.ordered_sum(total[case, 0])
-            sq += kernel.ordered_sum(total[case, 1])
-        return {"sum": float(s), "l2": float(math.sqrt(sq))}
+        """Sum and L2 norm over every case's solution, each accumulated exactly over all cases
+        and ranks and rounded once: the same on every rank and at any rank count. Collective."""
+        accs = np.zeros((2, exactsum.LIMBS), dtype=np.int64)
+        for x in self.solutions:
+            exactsum.accumulate(x, accs[0])
+            exactsum.accumulate_dot(x, x, accs[1])
+        total, squares = boxes.exact_totals(self.comm, accs)
+        return {"sum": float(total), "l2": float(math.sqrt(squares))}
 
     def errors(self) -> np.ndarray:
         """Per case: max nodal |x − u| / (π²(a²+b²+c²)h²), the observed second-order constant.
         Collective; the same on every rank."""
-        lay, h = self.layout, 1.0 / self.params["n"]
-        exact = np.empty(lay.rows)
+        h = 1.0 / self.params["n"]
+        exact = np.empty(self.layout.rows)
         local = np.zeros(self.params["cases"])
         for case, x in enumerate(self.solutions):
             a, b, c = wave_numbers(case)
-            kernel.exact_solution(self.m, lay.p0, lay.p1, float(a), float(b), float(c), exact)
+            kernel.exact_solution(self.m, self.box, float(a), float(b), float(c), exact)
             scale = math.pi ** 2 * (a * a + b * b + c * c) * h * h
             local[case] = float(np.max(np.abs(x - exact))) / scale
-        return slab.elementwise_max(self.comm, local)
+        return boxes.elementwise_max(self.comm, local)
 
     def verify(self) -> Verification:
         errors = self.errors()
@@ -274,8 +293,8 @@ class FEACase(Case):
             f"CG converged in every case ({'yes' if converged else 'NO'}: relative residuals "
             f"{max(self.residuals):.2e} vs tol {tol:g}); max nodal error vs the manufactured "
             f"prod (1+t)sin(w pi t) over x, y, z, divided by pi^2(a^2+b^2+c^2)h^2 (second order, "
-            f"bound {ERROR_CONSTANT}); checksum of all cases from exact per-plane sums in plane "
-            f"order (equal across rank counts to {CHECKSUM_TOLERANCE:g} relative)"
+            f"bound {ERROR_CONSTANT}); checksum of all cases accumulated exactly and rounded once "
+            f"(equal across rank counts to {CHECKSUM_TOLERANCE:g} relative)"
         )
         result = Verification(passed=bool(passed), method=method, checksum=checksum,
                               error=error, tolerance=ERROR_CONSTANT)
@@ -312,4 +331,19 @@ class FEACase(Case):
             "relative_residuals": list(self.residuals),
             "bytes_written_per_repetition": 8 * self.m ** 3 * self.params["cases"],
             "fom_time_base": "the whole repetition (assembly and I/O included)",
+            "process_grid": list(self.layout.dims),
+            "box_of_rank0": list(boxes.box_of(self.m, self.layout.dims, (0, 0, 0))),
         }
+
+
+def _case_bytes(m: int, lay: boxes.BoxLayout, cases: int, variant: str) -> int:
+    """Bytes of :class:`FEACase`'s arrays for the box of ``lay`` (see ``FEA.memory_per_rank``)."""
+    rows = lay.rows
+    nnz = kernel.local_nnz(m, lay.box)
+    halo = 2 * boxes.halo_doubles(lay)  # send and receive buffers
+    total = 8 * (rows + 1) + 12 * nnz  # CSR
+    total += 8 * rows * (cases + 4)  # solutions, b, r, q, exact-solution scratch
+    total += 8 * lay.extended + 8 * halo
+    if variant == "gather" and lay.rank == 0:
+        total += 2 * 8 * m ** 3
+    return total

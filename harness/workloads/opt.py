@@ -141,6 +141,18 @@ class Optimization(Workload):
                 f"individual and three distinct donors; use population >= {ISLAND_MIN}"
             )
 
+    def memory_per_rank(self, params: dict[str, Any], variant: str, ranks: int,
+                        rank: int = 0) -> int:
+        """Bytes of :class:`OptCase`'s arrays on ``rank``: initial, current and trial vectors
+        (rows × d) and their fitness (rows), float64, where rows is the whole population
+        (``sync``) or the rank's island (``async``, plus the exchange buffers of the island
+        bests: (ranks + 1) × (d + 1))."""
+        d = params["d"]
+        if variant == "sync":
+            return 8 * 3 * params["population"] * (d + 1)
+        island = exchange.population_blocks(params["population"], ranks, rank).local
+        return 8 * (3 * island * (d + 1) + (ranks + 1) * (d + 1))
+
     def precompile(self) -> None:
         kernel.precompile()
 

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from harness.decomposition import scheduling
+from harness.decomposition.blocks import block_range
 from harness.errors import ParameterError
 from harness.timing import PhaseTimer
 from harness.workloads.base import FOM, Case, Param, Verification, Workload
@@ -86,6 +87,19 @@ class ParameterStudy(Workload):
                 f"cases={params['cases']} must be <= {MAX_CASES} (the gather counts "
                 f"{kernel.RESULTS} values per case in a C int)"
             )
+
+    def memory_per_rank(self, params: dict[str, Any], variant: str, ranks: int,
+                        rank: int = 0) -> int:
+        """Bytes of the result rows a rank holds (float64, ``RESULTS`` per case): every case on
+        rank 0; the rank's block (``static``) or one chunk and its header (``dynamic``)
+        elsewhere."""
+        width = 8 * kernel.RESULTS
+        if rank == scheduling.ROOT:
+            return width * params["cases"]
+        if variant == "static":
+            start, stop = block_range(params["cases"], ranks, rank)
+            return width * (stop - start)
+        return width * params["chunk"] + 8 * scheduling.HEADER
 
     def precompile(self) -> None:
         kernel.precompile()

@@ -29,6 +29,10 @@ def test_two_ranks_verified_with_the_one_rank_checksum(tmp_path):
         assert rec["iterations"] == sum(rec["work"]["cg_iterations_per_case"]) > 0
         assert rec["work"]["flops_per_iteration"] == 2 * rec["work"]["nnz"] + 10 * 15 ** 3
     assert one["ranks"] == 1 and two["ranks"] == 2
+    for rec in (one, two):  # process start to the first timed repetition, across ranks
+        startup = rec["startup"]
+        assert 0 < startup["min"] <= startup["mean"] <= startup["max"]
+    assert two["work"]["process_grid"] == [2, 1, 1] and one["work"]["process_grid"] == [1, 1, 1]
     assert two["iterations"] == one["iterations"]
     for key in ("sum", "l2"):
         assert two["verification"]["checksum"][key] == pytest.approx(
@@ -56,7 +60,7 @@ def test_weak_mode_keeps_elements_per_rank(tmp_path):
 
 @pytest.mark.parametrize("args,needle", [
     (["--set", "n=1"], "n=1 must be >= 2"),
-    (["--set", "n=2", "--ranks", "4"], "fewer than the 4 ranks"),
+    (["--set", "n=2", "--ranks", "4"], "fewer than the 2 ranks along one axis"),
     (["--variant", "bogus"], "unknown variant 'bogus'"),
     (["--set", "cases=0"], "cases=0 must be > 0"),
     (["--set", "tol=0"], "tol=0.0 must be > 0"),

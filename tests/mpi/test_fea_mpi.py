@@ -1,4 +1,5 @@
-"""FEA slabs, ghost exchange, reductions, checksums and written files; holds at any rank count."""
+"""FEA boxes, ghost exchange, exact reductions, checksums and written files; holds at any rank
+count."""
 
 import shutil
 import tempfile
@@ -8,10 +9,11 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from harness.decomposition import slab
+from harness.decomposition import box, boxio
 from harness.decomposition.blocks import block_range
 from harness.timing import PhaseTimer
 from harness.workloads.fea import CHECKSUM_TOLERANCE, FEA, solution_path
+from kernels import exactsum
 
 comm = MPI.COMM_WORLD
 rank, size = comm.Get_rank(), comm.Get_size()
@@ -27,51 +29,61 @@ def shared_dir():
         shutil.rmtree(path, ignore_errors=True)
 
 
+def layout(m):
+    return box.box_layout(m, size, rank, tuple(MPI.Compute_dims(size, 3)))
+
+
+def test_largest_grid_dim_bounds_this_mpis_compute_dims():
+    """Inputs are checked without MPI against this bound; it must hold for the MPI in use."""
+    for ranks in range(1, 2501):
+        assert max(MPI.Compute_dims(ranks, 3)) <= box.largest_grid_dim(ranks), ranks
+
+
 @pytest.mark.parametrize("m", [4, 7, 15])
-def test_slabs_cover_every_plane_once(m):
-    if m < size:
-        pytest.skip("fewer planes than ranks")
-    lay = slab.slab_layout(m, size, rank)
-    spans = comm.allgather((lay.p0, lay.p1))
-    assert spans[0][0] == 0 and spans[-1][1] == m
-    assert all(a[1] == b[0] and a[0] < a[1] for a, b in zip(spans, [*spans[1:], (m, m + 1)],
-                                                                strict=True))
-    assert sum(lay.counts()) == m ** 3 and lay.displacements()[rank] == lay.offset
+def test_boxes_cover_every_node_once(m):
+    if m < max(MPI.Compute_dims(size, 3)):
+        pytest.skip("fewer nodes per axis than ranks along an axis")
+    lay = layout(m)
+    owned = np.zeros((m, m, m), dtype=int)
+    for x0, x1, y0, y1, z0, z1 in comm.allgather(lay.box):
+        owned[z0:z1, y0:y1, x0:x1] += 1
+    assert (owned == 1).all()
+    assert lay.boxes()[rank] == lay.box
 
 
-def test_fewer_planes_than_ranks_is_refused():
+def test_too_few_nodes_are_refused():
+    dims = tuple(MPI.Compute_dims(size, 3))
     with pytest.raises(ValueError, match="cannot be split"):
-        slab.slab_layout(size - 1, size, 0)
+        box.box_layout(max(dims) - 1, size, 0, dims)
 
 
 @pytest.mark.parametrize("m", [4, 9])
-def test_ghost_exchange_brings_the_neighbouring_planes(m):
-    if m < size:
-        pytest.skip("fewer planes than ranks")
-    lay = slab.slab_layout(m, size, rank)
-    s = lay.plane
-    glob = np.arange(m ** 3, dtype=np.float64)
-    v = np.full(lay.rows + 2 * s, -1.0)
-    v[s:s + lay.rows] = glob[lay.offset:lay.offset + lay.rows]
-    slab.GhostExchange(comm, lay).exchange(v)
-    below = glob[(lay.p0 - 1) * s:lay.p0 * s] if lay.p0 > 0 else np.full(s, -1.0)
-    above = glob[lay.p1 * s:(lay.p1 + 1) * s] if lay.p1 < m else np.full(s, -1.0)
-    np.testing.assert_array_equal(v[:s], below)  # outer ghost planes stay untouched
-    np.testing.assert_array_equal(v[-s:], above)
-    np.testing.assert_array_equal(v[s:s + lay.rows], glob[lay.offset:lay.offset + lay.rows])
+def test_ghost_exchange_fills_faces_edges_and_corners(m):
+    if m < max(MPI.Compute_dims(size, 3)):
+        pytest.skip("fewer nodes per axis than ranks along an axis")
+    lay = layout(m)
+    x0, x1, y0, y1, z0, z1 = lay.box
+    glob = np.arange(m ** 3, dtype=np.float64).reshape(m, m, m)
+    v = np.full((z1 - z0 + 2, y1 - y0 + 2, x1 - x0 + 2), -1.0)
+    v[1:-1, 1:-1, 1:-1] = glob[z0:z1, y0:y1, x0:x1]
+    exchange = box.GhostExchange(comm, lay)
+    exchange.exchange(v.reshape(-1))
+    # the whole ghost layer inside the domain comes from the neighbours; outside stays -1
+    padded = np.full((m + 2, m + 2, m + 2), -1.0)
+    padded[1:-1, 1:-1, 1:-1] = glob
+    np.testing.assert_array_equal(v, padded[z0:z1 + 2, y0:y1 + 2, x0:x1 + 2])
+    assert exchange.neighbours == len(box.neighbour_offsets(lay)) <= 26
+    exchange.free()
 
 
-def test_plane_sum_is_the_serial_left_to_right_sum_on_every_rank():
-    m = max(size, 11)
-    lay = slab.slab_layout(m, size, rank)
-    values = np.random.default_rng(7).standard_normal(m) * 10.0 ** np.arange(m)
-    partial = np.zeros(m)
-    partial[lay.p0:lay.p1] = values[lay.p0:lay.p1]
-    got = slab.plane_sum(comm, partial, np.empty(m))
-    serial = 0.0
-    for v in values:
-        serial += v
-    assert comm.allgather(got) == [serial] * size
+def test_exact_total_is_the_same_bits_as_the_serial_exact_sum():
+    rng = np.random.default_rng(7)
+    values = rng.standard_normal(1001) * 10.0 ** rng.integers(-12, 12, 1001)
+    lo, hi = block_range(values.size, size, rank)
+    acc = exactsum.new_accumulator()
+    exactsum.accumulate(values[lo:hi], acc)
+    got = box.exact_total(comm, acc)
+    assert comm.allgather(got) == [exactsum.exact_sum(values)] * size
 
 
 def run(comm_, variant, overrides, workdir):
@@ -86,15 +98,16 @@ def run(comm_, variant, overrides, workdir):
         case.reset()
         case.run(PhaseTimer(wl.phases))
     verification = case.verify()
-    whole = [slab.gather_planes(comm_, case.layout, x) for x in case.solutions]
+    whole = [boxio.gather_global(comm_, case.layout, x) for x in case.solutions]
+    case.close()
     return verification, whole, case
 
 
 @pytest.mark.parametrize("variant", ["gather", "per-rank", "mpiio"])
 @pytest.mark.parametrize("overrides", [{}, {"n": 9, "cases": 3, "tol": 1e-10}])
 def test_checksum_solutions_and_files_equal_the_serial_run(variant, overrides, shared_dir):
-    if overrides.get("n", 16) - 1 < size:
-        pytest.skip("fewer planes than ranks")
+    if overrides.get("n", 16) - 1 < max(MPI.Compute_dims(size, 3)):
+        pytest.skip("fewer nodes per axis than ranks along an axis")
     verification, whole, case = run(comm, variant, overrides, shared_dir / "par")
     serial = None
     if rank == 0:
@@ -109,8 +122,16 @@ def test_checksum_solutions_and_files_equal_the_serial_run(variant, overrides, s
         assert verification.checksum[key] == pytest.approx(
             s_verification.checksum[key], rel=CHECKSUM_TOLERANCE)
     assert verification.error == pytest.approx(s_verification.error, rel=1e-12)
-    # by design (exact per-plane reductions) the runs are the same bits, not merely close
+    # by design (exact reductions) the runs are the same bits, not merely close
     assert case.case_iterations == s_iterations
+    assert verification.checksum == s_verification.checksum
+    if rank == 0 and variant == "gather":  # memory estimate: exactly the arrays rank 0 holds
+        held = sum(a.nbytes for a in (case.rowptr, case.cols, case.vals, case.solutions, case.b,
+                                      case.r, case.q, case.p, case.writer.arrived,
+                                      case.writer.whole))
+        held += 8 * case.layout.rows  # the exact-solution scratch of verify
+        held += sum(send.nbytes + recv.nbytes for *_, send, recv in case.halo.links)
+        assert FEA().memory_per_rank(case.params, variant, size) == held
     if rank == 0:
         for x, s_x in zip(whole, s_whole, strict=True):
             np.testing.assert_array_equal(x, s_x)
@@ -122,13 +143,10 @@ def check_files(workdir, variant, case, whole):
     m = case.m
     for index, x in enumerate(whole):
         if variant == "per-rank":
-            parts = []
-            for r in range(size):
-                p0, p1 = block_range(m, size, r)
-                data = np.fromfile(solution_path(workdir, variant, index, r), dtype=np.float64)
-                assert data.size == (p1 - p0) * m * m
-                parts.append(data)
-            data = np.concatenate(parts)
+            parts = [np.fromfile(solution_path(workdir, variant, index, r), dtype=np.float64)
+                     for r in range(size)]
+            data = np.empty(m ** 3)
+            boxio.place(case.layout.boxes(), m, np.concatenate(parts), data)
         else:
             data = np.fromfile(solution_path(workdir, variant, index), dtype=np.float64)
         assert data.size == m ** 3

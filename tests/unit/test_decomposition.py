@@ -64,3 +64,76 @@ def test_overlap_regions_cover_the_interior_once(rows, cols):
                                             (6, (3, 2)), (12, (4, 3)), (7, (7, 1))])
 def test_grid_dims_balanced(ranks, expected):
     assert cartesian.grid_dims(ranks, 2) == expected
+
+
+# -- the FEA's 3D boxes (pure integers) -------------------------------------------------------
+
+from harness.decomposition import box  # noqa: E402
+from harness.errors import ParameterError  # noqa: E402
+from harness.workloads.fea import FEA  # noqa: E402
+
+
+@pytest.mark.parametrize("ranks,expected", [(1, (1, 1, 1)), (2, (2, 1, 1)), (8, (2, 2, 2)),
+                                            (50, (5, 5, 2)), (250, (10, 5, 5)),
+                                            (500, (10, 10, 5)), (2500, (25, 10, 10)),
+                                            (2477, (2477, 1, 1))])
+def test_balanced_dims(ranks, expected):
+    assert box.balanced_dims(ranks) == expected
+
+
+def axis_covered(m: int, parts: int) -> bool:
+    spans = [blocks.block_range(m, parts, k) for k in range(parts)]
+    return spans[0][0] == 0 and spans[-1][1] == m and all(
+        a < b for a, b in spans) and all(s[1] == t[0] for s, t in itertools.pairwise(spans))
+
+
+@pytest.mark.parametrize("size", ["tiny", "small", "medium", "large"])
+@pytest.mark.parametrize("mode", ["strong", "weak"])
+def test_fea_decomposition_at_every_rank_count_to_2500(size, mode):
+    """Every rank count 1..2500: the workload accepts it exactly when each axis of both
+    candidate grids has a node per rank, and then every box is non-empty and the boxes tile
+    the cube (a product of per-axis block partitions)."""
+    wl = FEA()
+    accepted = 0
+    for ranks in range(1, 2501):
+        n = wl.weak_scale(dict(wl.sizes[size]), ranks)["n"] if mode == "weak" else \
+            wl.sizes[size]["n"]
+        m = n - 1
+        feasible = m >= box.largest_grid_dim(ranks)
+        try:
+            wl.resolve(size, {}, mode, ranks)
+        except ParameterError as e:
+            assert not feasible and f"{ranks} ranks" in str(e)
+            continue
+        assert feasible
+        accepted += 1
+        for dims in {box.balanced_dims(ranks), cartesian.grid_dims(ranks, 3)}:
+            assert dims[0] * dims[1] * dims[2] == ranks
+            assert all(axis_covered(m, d) for d in dims)
+    assert accepted > 0
+
+
+@pytest.mark.parametrize("ranks", [5, 50, 250, 500, 2500])
+def test_platform_points_have_boxes(ranks):
+    """The platform's scales: large at n = 256 (strong) and medium per rank (weak)."""
+    wl = FEA()
+    strong, _ = wl.resolve("large", {"n": 256}, "strong", ranks)
+    weak, _ = wl.resolve("medium", {}, "weak", ranks)
+    for params in (strong, weak):
+        lay = box.box_layout(params["n"] - 1, ranks, ranks - 1)
+        assert min(lay.extents) >= 1
+    lay = box.box_layout(255, 2500, 0)
+    assert lay.dims == (25, 10, 10) and lay.extents == (26, 26, 11)
+
+
+def test_box_layout_of_every_rank_tiles_the_cube():
+    m, ranks = 11, 30
+    owned = np.zeros((m, m, m), dtype=int)
+    lay = box.box_layout(m, ranks, 0)
+    for x0, x1, y0, y1, z0, z1 in lay.boxes():
+        owned[z0:z1, y0:y1, x0:x1] += 1
+    assert (owned == 1).all()
+    with pytest.raises(ValueError, match="cannot be split"):
+        box.box_layout(4, 30, 0)
+    with pytest.raises(ValueError, match="does not hold"):
+        box.box_layout(11, 30, 0, (5, 3, 1))

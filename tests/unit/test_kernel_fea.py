@@ -9,6 +9,7 @@ import scipy.sparse.linalg as spla
 
 from harness.errors import ParameterError
 from harness.workloads.fea import ERROR_CONSTANT, FEA, wave_numbers
+from kernels import exactsum
 from kernels import fea as kernel
 
 GAUSS, WEIGHTS = np.polynomial.legendre.leggauss(2)
@@ -55,12 +56,24 @@ def numpy_global_matrix(m: int) -> sp.csr_matrix:
     return full[interior][:, interior].tocsr()
 
 
-def ours_global(m: int, p0: int = 0, p1: int | None = None) -> sp.csr_matrix:
-    """Our CSR rows of [p0, p1), columns mapped from the extended slab to global unknowns."""
-    p1 = m if p1 is None else p1
-    rowptr, cols, vals = kernel.assemble_matrix(m, p0, p1)
-    glob = cols.astype(np.int64) + (p0 - 1) * m * m
-    return sp.csr_matrix((vals, glob, rowptr), shape=((p1 - p0) * m * m, m ** 3))
+def ours_global(m: int, box: tuple[int, ...] | None = None) -> sp.csr_matrix:
+    """Our CSR rows of ``box``, columns mapped from the extended box to global unknowns."""
+    x0, x1, y0, y1, z0, z1 = (0, m, 0, m, 0, m) if box is None else box
+    rowptr, cols, vals = kernel.assemble_matrix(m, box)
+    ex, ey = x1 - x0 + 2, y1 - y0 + 2
+    c = cols.astype(np.int64)
+    i, j, k = c % ex + x0 - 1, (c // ex) % ey + y0 - 1, c // (ex * ey) + z0 - 1
+    assert i.min() >= 0 and j.min() >= 0 and k.min() >= 0 and max(i.max(), j.max(), k.max()) < m
+    glob = (k * m + j) * m + i
+    rows = (x1 - x0) * (y1 - y0) * (z1 - z0)
+    return sp.csr_matrix((vals, glob, rowptr), shape=(rows, m ** 3))
+
+
+def box_rows(m: int, box: tuple[int, ...]) -> np.ndarray:
+    """Global indices of the nodes of ``box``, in the box's own (x fastest) order."""
+    x0, x1, y0, y1, z0, z1 = box
+    k, j, i = np.meshgrid(np.arange(z0, z1), np.arange(y0, y1), np.arange(x0, x1), indexing="ij")
+    return ((k * m + j) * m + i).ravel()
 
 
 def numpy_load(m: int, wave: tuple[int, int, int]) -> np.ndarray:
@@ -96,7 +109,7 @@ def numpy_load(m: int, wave: tuple[int, int, int]) -> np.ndarray:
 
 def exact(m: int, wave: tuple[int, int, int]) -> np.ndarray:
     u = np.empty(m ** 3)
-    kernel.exact_solution(m, 0, m, *map(float, wave), u)
+    kernel.exact_solution(m, (0, m, 0, m, 0, m), *map(float, wave), u)
     return u
 
 
@@ -117,7 +130,7 @@ def test_assembled_matrix_equals_scipy_assembly(m):
     # the structural pattern is the mesh's node-to-node connectivity (27 points inside), kept
     # even where trilinear cubes happen to give a zero (face neighbours), as FE codes keep it
     oracle.sort_indices()
-    assert ours.nnz == kernel.local_nnz(m, 0, m) == oracle.nnz
+    assert ours.nnz == kernel.local_nnz(m, (0, m, 0, m, 0, m)) == oracle.nnz
     np.testing.assert_array_equal(ours.indptr, oracle.indptr)
     np.testing.assert_array_equal(ours.indices, oracle.indices)  # sorted within every row
 
@@ -137,14 +150,47 @@ def test_matrix_is_symmetric_positive_definite(m):
     assert np.linalg.eigvalsh(dense).min() > 0
 
 
-@pytest.mark.parametrize("m,p0,p1", [(5, 0, 2), (5, 2, 3), (5, 3, 5), (7, 1, 6)])
-def test_slab_rows_are_the_same_bits_as_the_whole_matrix(m, p0, p1):
+@pytest.mark.parametrize("m,box", [(5, (0, 5, 0, 5, 0, 2)), (5, (1, 3, 2, 5, 2, 3)),
+                                   (5, (0, 1, 4, 5, 3, 5)), (7, (2, 6, 0, 7, 1, 6)),
+                                   (4, (3, 4, 3, 4, 3, 4))])
+def test_box_rows_are_the_same_bits_as_the_whole_matrix(m, box):
     whole = ours_global(m)
-    part = ours_global(m, p0, p1)
-    rows = slice(p0 * m * m, p1 * m * m)
+    part = ours_global(m, box)
+    rows = box_rows(m, box)
     np.testing.assert_array_equal(part.toarray(), whole[rows].toarray())
-    np.testing.assert_array_equal(kernel.load_vector(m, (2, 1, 3), p0, p1),
+    assert part.nnz == kernel.local_nnz(m, box)
+    np.testing.assert_array_equal(kernel.load_vector(m, (2, 1, 3), box),
                                   kernel.load_vector(m, (2, 1, 3))[rows])
+    u = np.empty(rows.size)
+    kernel.exact_solution(m, box, 2.0, 1.0, 3.0, u)
+    np.testing.assert_array_equal(u, exact(m, (2, 1, 3))[rows])
+
+
+def test_box_kernels_match_a_numpy_oracle():
+    m, box = 6, (1, 4, 2, 6, 0, 3)
+    lx, ly, lz = 3, 4, 3
+    rng = np.random.default_rng(3)
+    p = rng.standard_normal((lz + 2) * (ly + 2) * (lx + 2))
+    owned = p.reshape(lz + 2, ly + 2, lx + 2)[1:-1, 1:-1, 1:-1].ravel()
+    rowptr, cols, vals = kernel.assemble_matrix(m, box)
+    local = sp.csr_matrix((vals, cols.astype(np.int64), rowptr), shape=(owned.size, p.size))
+    q = np.empty(owned.size)
+    acc = exactsum.new_accumulator()
+    kernel.spmv_dot(rowptr, cols, vals, p, q, lx, ly, lz, acc)
+    np.testing.assert_allclose(q, local @ p, rtol=1e-13, atol=1e-14)
+    want = math.fsum(owned * q)  # correctly rounded; ours is within 2 ulp (exactsum docs)
+    assert abs(exactsum.to_float(acc) - want) <= 2 * math.ulp(want)
+    x, r = rng.standard_normal(owned.size), rng.standard_normal(owned.size)
+    x0, r0 = x.copy(), r.copy()
+    acc[:] = 0
+    kernel.update_solution(x, r, p, q, 0.25, lx, ly, lz, acc)
+    np.testing.assert_array_equal(x, x0 + 0.25 * owned)
+    np.testing.assert_array_equal(r, r0 - 0.25 * q)
+    want = math.fsum(r * r)
+    assert abs(exactsum.to_float(acc) - want) <= 2 * math.ulp(want)
+    kernel.update_direction(p, r, 0.5, lx, ly, lz)
+    inner = p.reshape(lz + 2, ly + 2, lx + 2)[1:-1, 1:-1, 1:-1].ravel()
+    np.testing.assert_array_equal(inner, r + 0.5 * owned)
 
 
 @pytest.mark.parametrize("wave", [(1, 1, 1), (2, 3, 1)])
@@ -155,12 +201,12 @@ def test_load_vector_matches_pointwise_quadrature(wave):
 
 
 def test_bad_plane_ranges_raise():
-    with pytest.raises(ValueError, match="planes"):
-        kernel.local_nnz(4, 2, 2)
+    with pytest.raises(ValueError, match="box"):
+        kernel.local_nnz(4, (0, 4, 0, 4, 2, 2))
     with pytest.raises(ValueError, match="m=0"):
         kernel.assemble_matrix(0)
-    with pytest.raises(ValueError, match="p0"):
-        kernel.load_vector(4, (1, 1, 1), 3, 5)
+    with pytest.raises(ValueError, match="box"):
+        kernel.load_vector(4, (1, 1, 1), (0, 4, 0, 4, 3, 5))
 
 
 def solve_with_case(n, case_index, tol, tmp_path):
@@ -229,7 +275,9 @@ def test_wave_numbers_give_27_distinct_cases():
 
 @pytest.mark.parametrize("overrides,ranks,needle", [
     ({"n": 1}, 1, "n=1 must be >= 2"),
-    ({"n": 3}, 4, "n=3 gives 2 interior-node plane(s), fewer than the 4 ranks"),
+    ({"n": 3}, 27, "n=3 gives 2 interior nodes per axis, fewer than the 3 ranks along one "
+                   "axis of the 3D process grid of 27 ranks; use n >= 4"),
+    ({"n": 256}, 2477, "fewer than the 2477 ranks along one axis"),
     ({"cases": 0}, 1, "cases=0 must be > 0"),
     ({"tol": 1}, 1, "tol=1.0 must be in (0, 1)"),
     ({"fsync": 2}, 1, "fsync=2 must be 0 or 1"),
@@ -253,3 +301,46 @@ def test_weak_mode_keeps_elements_per_rank():
         assert params["n"] ** 3 / ranks == pytest.approx(32 ** 3, rel=0.1)
     assert wl.resolve("tiny", {}, "weak", 8)[0]["n"] == 32
     assert wl.resolve("large", {}, "strong", 1)[0]["n"] >= 128
+
+
+@pytest.mark.parametrize("ranks", [1, 5, 8, 50, 250, 500, 2500])
+@pytest.mark.parametrize("variant", ["gather", "per-rank"])
+def test_memory_per_rank_counts_the_arrays_a_case_allocates(ranks, variant, tmp_path):
+    """The estimate from parameters alone equals the bytes of a real case's arrays (1 rank;
+    tests/mpi/test_fea_mpi.py checks rank 0 of a real multi-rank run); at 2500 ranks it is at
+    least rank 0's CSR and vectors."""
+    from mpi4py import MPI
+
+    from harness.decomposition.box import box_layout
+
+    wl = FEA()
+    params, _ = wl.resolve("tiny", {"n": 30}, "strong", ranks, variant)
+    estimate = wl.memory_per_rank(params, variant, ranks)
+    lay = box_layout(29, ranks, 0)
+    assert estimate >= 8 * lay.rows * (params["cases"] + 4) + 12 * kernel.local_nnz(29, lay.box)
+    if ranks == 1:
+        case = wl.setup(MPI.COMM_SELF, params, variant, tmp_path)
+        arrays = [case.rowptr, case.cols, case.vals, case.solutions, case.b, case.r, case.q,
+                  case.p]
+        held = sum(a.nbytes for a in arrays) + 8 * case.layout.rows  # verify's exact scratch
+        held += sum(send.nbytes + recv.nbytes for *_, send, recv in case.halo.links)
+        if case.writer.whole is not None:
+            held += case.writer.whole.nbytes + case.writer.arrived.nbytes
+        case.close()
+        assert estimate == held
+
+
+def test_a_non_finite_value_reaches_the_dot_products_as_nan():
+    m = 3
+    rowptr, cols, vals = kernel.assemble_matrix(m)
+    p = np.zeros((m + 2) ** 3)
+    p[(2 * (m + 2) + 2) * (m + 2) + 2] = np.inf  # an owned node
+    q = np.empty(m ** 3)
+    acc = exactsum.new_accumulator()
+    kernel.spmv_dot(rowptr, cols, vals, p, q, m, m, m, acc)
+    assert math.isnan(exactsum.to_float(acc))
+    acc[:] = 0
+    r = np.full(m ** 3, np.nan)
+    kernel.update_solution(np.zeros(m ** 3), r, np.zeros_like(p), np.zeros(m ** 3), 0.5, m, m,
+                           m, acc)
+    assert math.isnan(exactsum.to_float(acc))

@@ -8,6 +8,7 @@ import pytest
 
 from harness import cli, profiles, specs, workloads
 from harness.errors import SpecError
+from harness.feasibility import check_spec
 from harness.profiles import PROFILE_KEYS, format_time_limit, parse_time_limit
 from harness.specs import ANALYSIS_KEYS, SPEC_KEYS, WORKLOAD_KEYS, check_slurm, load_spec
 
@@ -321,10 +322,10 @@ def test_shipped_specs_load(name):
         size = {"smoke": "tiny", "demo": "small"}[name]
         assert spec.cores == (1, 2) and {p.size for p in spec.points} == {size}
     else:
-        # the platform's scales; fea's slab decomposition stops short of 500x (see its specs)
+        # the platform's scales, every workload to 500x, every point feasible on its profile
         assert spec.baseline_cores == 5
-        reach = {"fea-strong": 3, "fea-weak": 4}.get(name, 5)
-        assert spec.cores == (5, 50, 250, 500, 2500)[:reach]
+        assert spec.cores == (5, 50, 250, 500, 2500)
+        assert check_spec(spec, "slurm")
         check_slurm(spec)
     if "-" in name:
         workload, mode = name.split("-")
