@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "analyze": "harness.cli.analyze:analyze",
     "sweep": "harness.cli.sweep:sweep",
     "status": "harness.cli.sweep:status",
+    "kpi": "harness.cli.kpi:kpi",
 }
 
 
