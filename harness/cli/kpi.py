@@ -84,9 +84,10 @@ def _since(value: str | None) -> str | None:
 def _latest(store_url: str | None, workload: str | None, since: str | None):
     from harness.store import engine, migrate, queries
 
+    since = _since(since)  # checked before the store is touched
     store = engine.create(store_url)
     migrate.ensure(store)
-    return store, queries.show(store, workload, _since(since))
+    return store, queries.show(store, workload, since)
 
 
 def _fmt(value: object, spec: str) -> str:
