@@ -27,8 +27,14 @@ from harness.errors import RunFailedError
 @click.option("--sweep-id", default=None,
               help="Sweep id (default: <spec name>-<UTC time>; with --resume: the latest "
                    "sweep of this spec under --out).")
+@click.option("--push", "push_kpis", is_flag=True,
+              help="Local: push the records and their analysis into the KPI store when the "
+                   "sweep ends (as the spec's [analysis] kpi_push = true does).")
+@click.option("--store", "store_url", default=None,
+              help="KPI store URL for the push (default: the spec's [analysis] store, else "
+                   "$HARNESS_STORE, else sqlite:///results/kpi.sqlite).")
 def sweep(spec: Path, backend: str, dry_run: bool, resume: bool, out: Path,
-          sweep_id: str | None) -> None:
+          sweep_id: str | None, push_kpis: bool, store_url: str | None) -> None:
     """Run the sweep described by SPEC (a TOML file in jobs/), locally or on Slurm.
 
     Examples:
@@ -40,6 +46,11 @@ def sweep(spec: Path, backend: str, dry_run: bool, resume: bool, out: Path,
     from harness.specs import load_spec
 
     loaded = load_spec(spec)
+    if push_kpis and (backend == "slurm" or dry_run):
+        from harness.errors import UsageError
+
+        raise UsageError("--push is for local sweeps; on Slurm the analysis job pushes when the "
+                         "spec says [analysis] kpi_push = true")
     if backend == "slurm" or dry_run:
         from harness.launch import slurm
 
@@ -54,9 +65,28 @@ def sweep(spec: Path, backend: str, dry_run: bool, resume: bool, out: Path,
         click.echo("harness: terminated (SIGTERM); the run in progress was stopped, finished "
                    "records are kept: --resume completes the sweep", err=True)
         sys.exit(143)
+    if push_kpis or loaded.analysis.kpi_push:
+        _push(result.sweep_dir, store_url or loaded.analysis.store)
     if result.failed:
         raise RunFailedError(f"{result.failed} of {result.ran} runs did not pass; "
                              f"see the records in {result.sweep_dir}")
+
+
+def _push(sweep_dir: Path, store_url: str | None) -> None:
+    """Push a finished local sweep into the KPI store; on failure the records stay on disk and
+    the message says how to push them later."""
+    from harness import targets
+    from harness.errors import HarnessError
+    from harness.store import engine, push
+
+    try:
+        store = engine.create(store_url)
+        results = push.push(store, [sweep_dir], targets.defaults())
+    except HarnessError as e:
+        e.args = (f"{e}; the records are kept in {sweep_dir}: push them later with "
+                  f"`harness kpi push {sweep_dir}`",)
+        raise
+    click.echo(push.summary(results, engine.masked(store.url)))
 
 
 @click.command()

@@ -99,3 +99,47 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, needle):
     done = harness("kpi", *(a.format(tmp=tmp_path) for a in args))
     one_line_refusal(done, needle)
     assert not (tmp_path / "k.sqlite").exists()
+
+
+TINY_SWEEP = """
+name = "tiny"
+cores = [1, 2]
+repetitions = 1
+reps = 2
+warmup = 1
+time_limit = "02:00"
+
+[profile]
+partition = "local"
+cores_per_node = 4
+
+[[workload]]
+name = "cfd"
+size = "tiny"
+"""
+
+
+def test_local_sweep_pushes_with_push_and_with_the_spec_switch(tmp_path):
+    """--push after a local sweep; then --resume of the finished sweep with
+    [analysis] kpi_push = true in the spec runs nothing and pushes "0 new"."""
+    url = f"sqlite:///{tmp_path / 'kpi.sqlite'}"
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(TINY_SWEEP)
+    done = harness("sweep", spec, "--out", tmp_path / "res", "--sweep-id", "tiny-1", "--push",
+                   "--store", url)
+    assert done.returncode == 0, done.stderr
+    assert "tiny-1: 2 new run(s) of 2" in done.stdout
+    assert counts(url)["runs"] == 2 and counts(url)["kpi"] > 0
+    spec.write_text(TINY_SWEEP + f'\n[analysis]\nkpi_push = true\nstore = "{url}"\n')
+    again = harness("sweep", spec, "--out", tmp_path / "res", "--sweep-id", "tiny-1",
+                    "--resume")
+    assert again.returncode == 0, again.stderr
+    assert "0 new" in again.stdout and counts(url)["runs"] == 2
+
+
+def test_push_is_refused_for_slurm(tmp_path):
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(TINY_SWEEP)
+    done = harness("sweep", spec, "--slurm", "--dry-run", "--push", "--out", tmp_path / "res")
+    one_line_refusal(done, "--push is for local sweeps")
+    assert not (tmp_path / "res").exists()
