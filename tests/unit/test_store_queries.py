@@ -7,9 +7,11 @@ On SQLite and PostgreSQL (skipped with the reason when no server is configured).
 from __future__ import annotations
 
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from importlib import resources
+from pathlib import Path
 
 import jsonschema
 import pandas as pd
@@ -194,3 +196,14 @@ def test_csv_escapes_formula_cells(tmp_path, store_url):
     assert ",\"'=HYPERLINK(\"\"x\"\")\"," in first
     assert export.safe_cell("-1+2") == "'-1+2" and export.safe_cell(-1.5) == -1.5
     assert export.safe_cell("@SUM(A1)") == "'@SUM(A1)" and export.safe_cell("cfd") == "cfd"
+
+
+def test_alert_rules_use_exported_metric_names(two_sweeps):
+    """docs/prometheus-alerts.yml names only metrics the export produces."""
+    rules = (Path(__file__).resolve().parents[2] / "docs" / "prometheus-alerts.yml").read_text()
+    reg = openmetrics.registry(queries.show(two_sweeps), queries.alerted(two_sweeps))
+    exported = {s.name for f in text_string_to_metric_families(openmetrics.exposition(reg))
+                for s in f.samples}
+    named = set(re.findall(r"\bharness_[a-z_]+", rules))
+    assert {"harness_parallel_efficiency_ratio", "harness_parallel_efficiency_target_met"} <= named
+    assert named <= exported
