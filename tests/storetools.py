@@ -56,6 +56,19 @@ def write_sweep(out: Path, sweep_id: str = "s1", times: dict[int, float] | None 
     return out / sweep_id
 
 
+#: run-to-run factors: three runs per point, a 2 % spread
+NOISE = (0.99, 1.0, 1.01)
+
+
+def replicated_sweep(out, sweep_id, slow_at=None, factor=1.0, runs=NOISE, **fields):
+    """Runs at 1, 2 and 4 ranks; the point at ``slow_at`` ranks takes ``factor`` times longer."""
+    for ranks, t in {1: 1.0, 2: 0.55, 4: 0.30}.items():
+        for noise in runs:
+            scale = factor if ranks == slow_at else 1.0
+            records.write(out, make_record(sweep_id, ranks, t * noise * scale, **fields))
+    return out / sweep_id
+
+
 def _pg_database(base_url: str) -> tuple[str, Callable[[], None]]:
     """A new database on the server of ``base_url``; (its URL, a function that drops it)."""
     name = f"harness_test_{uuid.uuid4().hex[:12]}"

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "sweep": "harness.cli.sweep:sweep",
     "status": "harness.cli.sweep:status",
     "kpi": "harness.cli.kpi:kpi",
+    "compare": "harness.cli.compare:compare",
 }
 
 
