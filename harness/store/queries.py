@@ -10,9 +10,7 @@ earlier sweep, and ``stable`` for equal values without intervals.
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -25,6 +23,18 @@ COLUMNS = ["workload", "mode", "variant", "problem", "scale", "cores", "kind", "
            "bottleneck", "trend", "previous", "change", "sweep_id", "machine", "measured_at"]
 
 
+def _columns() -> list[sa.ColumnElement]:
+    return [kpi.c.workload, kpi.c.mode, kpi.c.variant, kpi.c.problem, kpi.c.scale, kpi.c.cores,
+            kpi.c.kind, kpi.c.value.label("efficiency"), kpi.c.interval_low,
+            kpi.c.interval_high, kpi.c.target, kpi.c.status, kpi.c.model, kpi.c.extrapolation,
+            kpi.c.bottleneck, kpi.c.sweep_id, sweeps.c.machine, kpi.c.measured_at]
+
+
+def _frame(conn: sa.Connection, query: sa.Select) -> pd.DataFrame:
+    result = conn.execute(query)
+    return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+
 def history(store: sa.Engine, workload: str | None = None, since: str | None = None,
             metric: str = "parallel_efficiency") -> pd.DataFrame:
     """Every row of ``metric`` (optionally one workload, measured at or after ``since``, an ISO
@@ -35,58 +45,83 @@ def history(store: sa.Engine, workload: str | None = None, since: str | None = N
     StoreError
         When the store cannot be reached.
     """
-    query = (sa.select(kpi.c.workload, kpi.c.mode, kpi.c.variant, kpi.c.problem, kpi.c.scale,
-                       kpi.c.cores, kpi.c.kind, kpi.c.value.label("efficiency"),
-                       kpi.c.interval_low, kpi.c.interval_high, kpi.c.target, kpi.c.status,
-                       kpi.c.model, kpi.c.extrapolation, kpi.c.bottleneck, kpi.c.sweep_id,
-                       sweeps.c.machine, kpi.c.measured_at)
-             .join(sweeps, sweeps.c.sweep_id == kpi.c.sweep_id)
-             .where(kpi.c.metric == metric))
+    query = (sa.select(*_columns()).join(sweeps, sweeps.c.sweep_id == kpi.c.sweep_id)
+             .where(kpi.c.metric == metric, kpi.c.value.is_not(None)))
     if workload:
         query = query.where(kpi.c.workload == workload)
     if since:
         query = query.where(kpi.c.measured_at >= since)
-    query = query.order_by(kpi.c.measured_at, kpi.c.sweep_id)
     with store_engine.connect(store) as conn:
-        result = conn.execute(query)
-        return pd.DataFrame(result.all(), columns=list(result.keys()))
+        return _frame(conn, query.order_by(kpi.c.measured_at, kpi.c.sweep_id))
 
 
-def _inside(value: float, low: Any, high: Any) -> bool:
-    try:
-        lo, hi = float(low), float(high)
-    except (TypeError, ValueError):
-        return False
-    return math.isfinite(lo) and math.isfinite(hi) and lo <= value <= hi
+def last_two(store: sa.Engine, workload: str | None = None,
+             metric: str = "parallel_efficiency") -> pd.DataFrame:
+    """The two latest rows of every series (a window function in the database, so that only
+    they travel), oldest first within a series."""
+    series = [kpi.c.workload, kpi.c.mode, kpi.c.variant, kpi.c.problem, kpi.c.scale, kpi.c.kind,
+              sweeps.c.machine]
+    rank = sa.func.row_number().over(partition_by=series,
+                                     order_by=[kpi.c.measured_at.desc(), kpi.c.sweep_id.desc()])
+    inner = (sa.select(*_columns(), rank.label("rank"))
+             .join(sweeps, sweeps.c.sweep_id == kpi.c.sweep_id)
+             .where(kpi.c.metric == metric, kpi.c.value.is_not(None)))
+    if workload:
+        inner = inner.where(kpi.c.workload == workload)
+    inner = inner.subquery()
+    query = sa.select(*(c for c in inner.c if c.name != "rank")).where(inner.c.rank <= 2) \
+        .order_by(inner.c.measured_at, inner.c.sweep_id)
+    with store_engine.connect(store) as conn:
+        return _frame(conn, query)
+
+
+def _inside(value: pd.Series, low: pd.Series, high: pd.Series) -> pd.Series:
+    low, high = pd.to_numeric(low, errors="coerce"), pd.to_numeric(high, errors="coerce")
+    return (low <= value) & (value <= high)
 
 
 def trend(latest: pd.Series, previous: pd.Series | None) -> str:
-    """``new``, ``stable``, ``up`` or ``down`` (see the module docstring)."""
-    if previous is None:
-        return "new"
-    now, before = float(latest["efficiency"]), float(previous["efficiency"])
-    if now == before or _inside(now, previous["interval_low"], previous["interval_high"]) \
-            or _inside(before, latest["interval_low"], latest["interval_high"]):
-        return "stable"
-    return "up" if now > before else "down"
+    """``new``, ``stable``, ``up`` or ``down`` for one row (see the module docstring)."""
+    frame = pd.DataFrame([latest])
+    if previous is not None:
+        frame["previous"] = float(previous["efficiency"])
+        frame["previous_low"], frame["previous_high"] = (previous["interval_low"],
+                                                         previous["interval_high"])
+    return str(_trends(frame).iloc[0])
+
+
+def _trends(frame: pd.DataFrame) -> pd.Series:
+    """Vectorized trend of rows with ``previous``, ``previous_low``, ``previous_high``."""
+    if "previous" not in frame:
+        return pd.Series("new", index=frame.index)
+    now = pd.to_numeric(frame["efficiency"], errors="coerce")
+    before = pd.to_numeric(frame["previous"], errors="coerce")
+    stable = ((now == before) | _inside(now, frame["previous_low"], frame["previous_high"])
+              | _inside(before, frame["interval_low"], frame["interval_high"]))
+    out = pd.Series(np.where(now > before, "up", "down"), index=frame.index, dtype=object)
+    out[stable] = "stable"
+    out[before.isna()] = "new"
+    return out
 
 
 def latest(frame: pd.DataFrame) -> pd.DataFrame:
-    """The latest row of every series in ``frame`` (from :func:`history`) with its trend against
-    the previous one; sorted by workload, mode, variant, problem, scale."""
-    rows = []
+    """The latest row of every series in ``frame`` (from :func:`history` or :func:`last_two`,
+    oldest first) with its trend against the previous one; sorted by workload, mode, variant,
+    problem, scale, kind."""
     frame = frame.loc[frame["efficiency"].notna()]
-    for _, series in frame.groupby(SERIES, sort=False, dropna=False):
-        last = series.iloc[-1]
-        before = series.iloc[-2] if len(series) > 1 else None
-        row = last.to_dict()
-        row["trend"] = trend(last, before)
-        row["previous"] = None if before is None else float(before["efficiency"])
-        row["change"] = None if before is None else float(last["efficiency"]) - row["previous"]
-        rows.append(row)
-    out = pd.DataFrame(rows, columns=COLUMNS)
-    return out.sort_values(["workload", "mode", "variant", "problem", "scale", "kind"],
-                           ignore_index=True)
+    if frame.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    grouped = frame.groupby(SERIES, sort=False, dropna=False)
+    last = grouped.tail(1).set_index(SERIES)
+    before = grouped.nth(-2).set_index(SERIES)[["efficiency", "interval_low", "interval_high"]]
+    before.columns = ["previous", "previous_low", "previous_high"]
+    out = last.join(before, how="left").reset_index()
+    out["trend"] = _trends(out)
+    out["change"] = pd.to_numeric(out["efficiency"]) - pd.to_numeric(out["previous"])
+    out = out.astype({"previous": object, "change": object})
+    out = out.where(out.notna(), None) if len(out) else out
+    return out[COLUMNS].sort_values(["workload", "mode", "variant", "problem", "scale", "kind"],
+                                    ignore_index=True)
 
 
 def show(store: sa.Engine, workload: str | None = None, since: str | None = None
@@ -96,7 +131,7 @@ def show(store: sa.Engine, workload: str | None = None, since: str | None = None
     ``since`` keeps the series whose latest row was measured at or after it; the trend still
     compares with the sweep before, however old.
     """
-    out = latest(history(store, workload))
+    out = latest(last_two(store, workload))
     if since:
         out = out.loc[out["measured_at"] >= since].reset_index(drop=True)
     return out
