@@ -21,7 +21,7 @@ from harness.errors import StoreError
 from harness.store import engine as store_engine
 
 SCRIPTS = Path(__file__).with_name("migrations")
-_TABLES = ("sweeps", "runs", "kpi", "alerts")
+_TABLES = ("sweeps", "runs", "kpi", "alerts", "kpi_latest")
 
 
 def _config(scripts: Path) -> Config:

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from harness import analysis, inputs, records
 from harness.errors import DataError
 from harness.store import engine as store_engine
-from harness.store import migrate, rows
+from harness.store import latest, migrate, rows
 from harness.store.schema import alerts, kpi, runs, sweeps
 from harness.targets import Targets
 
@@ -159,10 +159,14 @@ def _push_one(conn: sa.Connection, entry: SweepInput, table: Targets, pushed_at:
     measured_at = max(rows.timestamp(r.created_at) for r in entry.records)
     kpi_rows = rows.kpi_rows(result, entry.sweep_id, measured_at)
     alert_rows = rows.alert_rows(result, entry.sweep_id, measured_at)
+    touched = latest.groups_of(conn, entry.sweep_id)
     conn.execute(sa.delete(kpi).where(kpi.c.sweep_id == entry.sweep_id))
     conn.execute(sa.delete(alerts).where(alerts.c.sweep_id == entry.sweep_id))
     if kpi_rows:
         conn.execute(sa.insert(kpi), kpi_rows)
+    machine = conn.execute(sa.select(sweeps.c.machine).where(
+        sweeps.c.sweep_id == entry.sweep_id)).scalar_one()
+    latest.refresh(conn, machine, touched | latest.groups_of(conn, entry.sweep_id))
     checkpoint("kpi")
     if alert_rows:
         conn.execute(sa.insert(alerts), alert_rows)

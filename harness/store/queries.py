@@ -15,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from harness.store import engine as store_engine
-from harness.store.schema import alerts, kpi, sweeps
+from harness.store.schema import alerts, kpi, kpi_latest, sweeps
 
 SERIES = ["workload", "mode", "variant", "problem", "scale", "kind", "machine"]
 COLUMNS = ["workload", "mode", "variant", "problem", "scale", "cores", "kind", "efficiency",
@@ -55,26 +55,6 @@ def history(store: sa.Engine, workload: str | None = None, since: str | None = N
         return _frame(conn, query.order_by(kpi.c.measured_at, kpi.c.sweep_id))
 
 
-def last_two(store: sa.Engine, workload: str | None = None,
-             metric: str = "parallel_efficiency") -> pd.DataFrame:
-    """The two latest rows of every series (a window function in the database, so that only
-    they travel), oldest first within a series."""
-    series = [kpi.c.workload, kpi.c.mode, kpi.c.variant, kpi.c.problem, kpi.c.scale, kpi.c.kind,
-              sweeps.c.machine]
-    rank = sa.func.row_number().over(partition_by=series,
-                                     order_by=[kpi.c.measured_at.desc(), kpi.c.sweep_id.desc()])
-    inner = (sa.select(*_columns(), rank.label("rank"))
-             .join(sweeps, sweeps.c.sweep_id == kpi.c.sweep_id)
-             .where(kpi.c.metric == metric, kpi.c.value.is_not(None)))
-    if workload:
-        inner = inner.where(kpi.c.workload == workload)
-    inner = inner.subquery()
-    query = sa.select(*(c for c in inner.c if c.name != "rank")).where(inner.c.rank <= 2) \
-        .order_by(inner.c.measured_at, inner.c.sweep_id)
-    with store_engine.connect(store) as conn:
-        return _frame(conn, query)
-
-
 def _inside(value: pd.Series, low: pd.Series, high: pd.Series) -> pd.Series:
     low, high = pd.to_numeric(low, errors="coerce"), pd.to_numeric(high, errors="coerce")
     return (low <= value) & (value <= high)
@@ -105,9 +85,9 @@ def _trends(frame: pd.DataFrame) -> pd.Series:
 
 
 def latest(frame: pd.DataFrame) -> pd.DataFrame:
-    """The latest row of every series in ``frame`` (from :func:`history` or :func:`last_two`,
-    oldest first) with its trend against the previous one; sorted by workload, mode, variant,
-    problem, scale, kind."""
+    """The latest row of every series in ``frame`` (from :func:`history`, oldest first) with
+    its trend against the previous one; sorted by workload, mode, variant, problem, scale, kind
+    and machine. :func:`show` gives the same from ``kpi_latest``."""
     frame = frame.loc[frame["efficiency"].notna()]
     if frame.empty:
         return pd.DataFrame(columns=COLUMNS)
@@ -120,21 +100,40 @@ def latest(frame: pd.DataFrame) -> pd.DataFrame:
     out["change"] = pd.to_numeric(out["efficiency"]) - pd.to_numeric(out["previous"])
     out = out.astype({"previous": object, "change": object})
     out = out.where(out.notna(), None) if len(out) else out
-    return out[COLUMNS].sort_values(["workload", "mode", "variant", "problem", "scale", "kind"],
-                                    ignore_index=True)
+    return out[COLUMNS].sort_values(["workload", "mode", "variant", "problem", "scale", "kind",
+                                     "machine"], ignore_index=True)
 
 
 def show(store: sa.Engine, workload: str | None = None, since: str | None = None
          ) -> pd.DataFrame:
-    """Latest efficiency per group x scale x kind x machine, with its trend (``kpi show``).
+    """Latest efficiency per group x scale x kind x machine, with its trend (``kpi show``),
+    read from ``kpi_latest`` (one row per series, kept by every push); the same result as
+    ``latest(history(store))``.
 
     ``since`` keeps the series whose latest row was measured at or after it; the trend still
     compares with the sweep before, however old.
     """
-    out = latest(last_two(store, workload))
+    t = kpi_latest
+    query = sa.select(
+        t.c.workload, t.c.mode, t.c.variant, t.c.problem, t.c.scale, t.c.cores, t.c.kind,
+        t.c.value.label("efficiency"), t.c.interval_low, t.c.interval_high, t.c.target,
+        t.c.status, t.c.model, t.c.extrapolation, t.c.bottleneck, t.c.sweep_id, t.c.machine,
+        t.c.measured_at, t.c.previous_value.label("previous"), t.c.previous_low,
+        t.c.previous_high).where(t.c.metric == "parallel_efficiency")
+    if workload:
+        query = query.where(t.c.workload == workload)
     if since:
-        out = out.loc[out["measured_at"] >= since].reset_index(drop=True)
-    return out
+        query = query.where(t.c.measured_at >= since)
+    with store_engine.connect(store) as conn:
+        frame = _frame(conn, query)
+    if frame.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    frame["trend"] = _trends(frame)
+    frame["change"] = pd.to_numeric(frame["efficiency"]) - pd.to_numeric(frame["previous"])
+    frame = frame.astype({"previous": object, "change": object})
+    frame = frame.where(frame.notna(), None)
+    return frame[COLUMNS].sort_values(["workload", "mode", "variant", "problem", "scale",
+                                       "kind", "machine"], ignore_index=True)
 
 
 def alerted(store: sa.Engine) -> dict[tuple, str]:

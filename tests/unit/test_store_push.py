@@ -229,8 +229,8 @@ def test_newer_schema_is_refused_and_left_alone(tmp_path, store_url):
 NEXT = '''"""Test revision: one more index."""
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "9001"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -245,23 +245,25 @@ def downgrade():
 
 
 def test_older_schema_is_refused_until_migrated(tmp_path, store_url):
-    """A store at 0001 under a harness whose newest revision is 0002 (a copy of the migrations
-    plus one): refused with what to run; `upgrade` (harness kpi migrate) brings it to 0002."""
+    """A store at the newest revision under a harness that has one more (a copy of the
+    migrations plus 9001): refused with what to run; `upgrade` (harness kpi migrate) brings it
+    to 9001."""
     do_push(store_url, write_sweep(tmp_path / "res", "s0"))
     scripts = tmp_path / "migrations"
     shutil.copytree(migrate.SCRIPTS, scripts,
                     ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "0002_more.py").write_text(NEXT)
+    head = migrate.head()
+    (scripts / "versions" / "9001_more.py").write_text(NEXT.format(head=head))
     store = engine.create(store_url)
     try:
-        assert migrate.head(scripts) == "0002"
+        assert migrate.head(scripts) == "9001"
         before = counts(store_url)
-        with pytest.raises(StoreError, match=r"0001 is older.*`harness kpi migrate"):
+        with pytest.raises(StoreError, match=rf"{head} is older.*`harness kpi migrate"):
             migrate.ensure(store, scripts)
         assert counts(store_url) == before
-        assert migrate.upgrade(store, scripts) == ("0001", "0002")
-        assert migrate.ensure(store, scripts) == "0002"
-        assert migrate.upgrade(store, scripts) == ("0002", "0002")
+        assert migrate.upgrade(store, scripts) == (head, "9001")
+        assert migrate.ensure(store, scripts) == "9001"
+        assert migrate.upgrade(store, scripts) == ("9001", "9001")
         with engine.connect(store) as conn:
             indexes = {ix["name"] for ix in sa.inspect(conn).get_indexes("runs")}
         assert "ix_runs_workload" in indexes

@@ -16,13 +16,16 @@ from pathlib import Path
 import jsonschema
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 import storetools
+from alembic import command
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from prometheus_client.parser import text_string_to_metric_families as text_format_families
-from storetools import write_sweep
+from storetools import make_record, write_sweep
 
-from harness import targets
-from harness.store import engine, export, openmetrics, push, queries
+from harness import records, targets
+from harness.store import engine, export, migrate, openmetrics, push, queries, rows
+from harness.store.schema import kpi, runs, sweeps
 
 TABLE = targets.defaults()
 store_url = storetools.store_url  # the fixture
@@ -207,3 +210,61 @@ def test_alert_rules_use_exported_metric_names(two_sweeps):
     named = set(re.findall(r"\bharness_[a-z_]+", rules))
     assert {"harness_parallel_efficiency_ratio", "harness_parallel_efficiency_target_met"} <= named
     assert named <= exported
+
+
+def comparable(frame):
+    cols = ["workload", "mode", "variant", "problem", "scale", "kind", "machine", "sweep_id",
+            "efficiency", "trend", "previous"]
+    out = frame[cols].astype(object).where(frame[cols].notna(), None)
+    return out.sort_values(cols[:7], ignore_index=True).to_dict(orient="records")
+
+
+def test_latest_table_equals_ranking_the_history_in_any_push_order(tmp_path, store_url):
+    """kpi_latest, kept by each push, gives what ranking the whole history gives, with sweeps
+    pushed out of time order, a sweep re-pushed after it gained a run, and two machines."""
+    out = tmp_path / "res"
+    mar = write_sweep(out, "s3", {1: 1.0, 2: 0.6, 4: 0.35}, created_at="2026-03-05T10:00:00+00:00")
+    feb = write_sweep(out, "s2", {1: 1.0, 2: 0.55, 4: 0.27, 8: 0.25}, created_at=FEB)
+    jan = write_sweep(out, "s1", created_at=JAN)
+    other = write_sweep(out, "s9", created_at=FEB, provenance={"host": "other"})
+    store = engine.create(store_url)
+    for sweep in (feb, jan, other):
+        push.push(store, [sweep], TABLE)
+        assert comparable(queries.show(store)) == comparable(
+            queries.latest(queries.history(store)))
+    push.push(store, [mar], TABLE)
+    records.write(out, make_record(
+        "s3", 8, 0.2, created_at="2026-03-05T10:00:00+00:00"))
+    push.push(store, [mar], TABLE)  # s3 gained its 8-rank run: its KPIs are recomputed
+    shown = queries.show(store)
+    assert comparable(shown) == comparable(queries.latest(queries.history(store)))
+    box = shown.loc[(shown["machine"] == "box") & (shown["kind"] == "measured")]
+    assert set(box["sweep_id"]) == {"s3"}
+    eight = box.loc[box["scale"] == 8].iloc[0]
+    assert eight["previous"] == pytest.approx(1 / (8 * 0.25))  # February's, not January's
+    store.dispose()
+
+
+def test_upgrade_from_0001_fills_the_latest_table(tmp_path, store_url):
+    """A store written at revision 0001 (no kpi_latest) and then migrated shows the same."""
+    out = tmp_path / "res"
+    found = push.collect([write_sweep(out, "s1", created_at=JAN),
+                          write_sweep(out, "s2", {1: 1.0, 2: 0.5, 4: 0.3, 8: 0.2},
+                                      created_at=FEB)])
+    store = engine.create(store_url)
+    with engine.connect(store, write=True) as conn:
+        config = migrate._config(migrate.SCRIPTS)
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        for entry in found:
+            at = max(rows.timestamp(r.created_at) for r in entry.records)
+            conn.execute(sa.insert(sweeps), [rows.sweep_row(entry.sweep_id, entry.records,
+                                                            None, at)])
+            conn.execute(sa.insert(runs), [rows.run_row(r) for r in entry.records])
+            conn.execute(sa.insert(kpi), rows.kpi_rows(push.analyze(entry.paths, TABLE),
+                                                       entry.sweep_id, at))
+    assert migrate.upgrade(store) == ("0001", migrate.head())
+    shown = queries.show(store)
+    assert len(shown) and comparable(shown) == comparable(queries.latest(queries.history(store)))
+    assert set(shown.loc[shown["kind"] == "measured", "trend"]) >= {"down"}
+    store.dispose()
