@@ -14,6 +14,7 @@ import sqlite3
 import uuid
 
 import pytest
+from alembic import command
 
 from harness import targets
 from harness.store import engine, migrate, push, queries
@@ -66,11 +67,14 @@ def test_push_records(benchmark, many_records, tmp_path):
 
 @pytest.fixture(scope="module")
 def big_store(tmp_path_factory):
-    """A store with KPI_ROWS parallel_efficiency rows: 1,000 series over many sweeps."""
+    """A store with KPI_ROWS parallel_efficiency rows: 1,000 series over many sweeps, written at
+    revision 0001 and then migrated (which fills kpi_latest from them)."""
     url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'kpi.sqlite'}"
     store = engine.create(url)
-    migrate.ensure(store)
-    store.dispose()
+    with engine.connect(store, write=True) as conn:
+        config = migrate._config(migrate.SCRIPTS)
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
     sweeps = max(KPI_ROWS // 1000, 1)
     db = sqlite3.connect(url.removeprefix("sqlite:///"))
     db.executemany("INSERT INTO sweeps VALUES (?, NULL, ?, 'bench', NULL, NULL, ?)",
@@ -86,6 +90,8 @@ def big_store(tmp_path_factory):
                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     db.commit()
     db.close()
+    migrate.upgrade(store)
+    store.dispose()
     return url
 
 
