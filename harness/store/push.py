@@ -1,10 +1,11 @@
 """``harness kpi push``: run records and their analysis into the store, one transaction per sweep.
 
-First every input is read and validated and every sweep analyzed (bad input: nothing is
-written). Then, per sweep, one write transaction: the runs not yet stored are added; when there
-were any, the sweep's KPI and alert rows are replaced by the analysis of all its runs (those
-pushed now and those stored before); when there were none, nothing changes ("0 new"). A failure
-inside a sweep's transaction rolls that sweep back whole; sweeps committed before it stay.
+First every input is read and validated, and every sweep with runs not yet stored is analyzed
+(bad input: no row is written). Then, per sweep, one write transaction: the runs not yet
+stored are added; when there were any, the sweep's KPI and alert rows are replaced by the
+analysis of all its runs (those pushed now and those stored before) and its series in
+``kpi_latest`` are recomputed; when there were none, nothing changes ("0 new"). A failure inside
+a sweep's transaction rolls that sweep back whole; sweeps committed before it stay.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def _analyze_with_stored(conn: sa.Connection, entry: SweepInput, stored: set[str
     given = {r.run_id for r in entry.records}
     missing = stored - given
     if not missing:
-        return entry.result
+        return entry.result if entry.result is not None else analyze(entry.paths, table)
     result = conn.execute(sa.select(runs.c.record).where(runs.c.run_id.in_(sorted(missing))))
     with tempfile.TemporaryDirectory(prefix="harness-kpi-") as tmp:
         files = list(entry.paths)
@@ -188,15 +189,20 @@ def push(engine: sa.Engine, paths: Iterable[str | os.PathLike[str]], table: Targ
     Raises
     ------
     DataError, RecordError
-        Bad input, before anything is written.
+        Bad input, before any row is written (an empty store may have been given its schema).
     StoreError
         The store cannot be reached, is of another schema version, or a write failed (that
         sweep's transaction is rolled back).
     """
     found = collect(paths)
-    for entry in found:
-        entry.result = analyze(entry.paths, table)
     migrate.ensure(engine)
+    with store_engine.connect(engine) as conn:  # sweeps stored whole need no analysis
+        ids = [entry.sweep_id for entry in found]
+        stored = set(conn.execute(sa.select(runs.c.run_id)
+                                  .where(runs.c.sweep_id.in_(ids))).scalars())
+    for entry in found:
+        if any(r.run_id not in stored for r in entry.records):
+            entry.result = analyze(entry.paths, table)
     pushed_at = rows.timestamp(None)
     results = []
     for entry in found:
