@@ -20,7 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from harness import analysis, inputs, records
-from harness.errors import DataError
+from harness.errors import DataError, RecordError
 from harness.store import engine as store_engine
 from harness.store import latest, migrate, rows
 from harness.store.schema import alerts, kpi, runs, sweeps
@@ -34,6 +34,8 @@ class SweepInput:
     sweep_id: str
     records: list[records.RunRecord] = field(default_factory=list)
     paths: list[Path] = field(default_factory=list)
+    #: each record's JSON as read, stored whole (with any fields this harness does not know)
+    raw: list[dict] = field(default_factory=list)
     spec_name: str | None = None
     result: analysis.Analysis | None = None
 
@@ -49,22 +51,22 @@ class PushResult:
     alert_rows: int
 
 
-def _read(path: Path, in_directory: bool) -> records.RunRecord | None:
+def _read(path: Path, in_directory: bool) -> tuple[records.RunRecord, dict] | None:
+    """The validated record and its JSON as read; None for a JSON document in a directory
+    that is not a run record (sweep.json, analysis.json and the like)."""
     if path.suffix.lower() != ".json":
         raise DataError(f"{path}: `harness kpi push` reads run records (.json) and directories "
                         "of them; CSV timings carry no sweep or run id")
-    if not in_directory:
-        return records.load(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
-        raise DataError(f"{path}: cannot read ({e.strerror})") from None
+        raise RecordError(f"{path}: cannot read run record ({e.strerror})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: not valid JSON ({e})") from None
+        raise RecordError(f"{path}: not valid JSON ({e})") from None
     schema = data.get("schema") if isinstance(data, dict) else None
-    if not (isinstance(schema, str) and schema.startswith("harness.run")):
-        return None  # sweep.json, analysis.json and other documents beside the records
-    return records.validate(data, str(path))
+    if in_directory and not (isinstance(schema, str) and schema.startswith("harness.run")):
+        return None
+    return records.validate(data, str(path)), data
 
 
 def _spec_name(directory: Path) -> str | None:
@@ -93,9 +95,10 @@ def collect(paths: Iterable[str | os.PathLike[str]]) -> list[SweepInput]:
         if not given.exists():
             raise DataError(f"{given}: no such file or directory")
         for path in records.find([given]):
-            rec = _read(path, given.is_dir())
-            if rec is None:
+            read = _read(path, given.is_dir())
+            if read is None:
                 continue
+            rec, data = read
             if rec.run_id in seen:
                 if seen[rec.run_id].resolve() != path.resolve() and \
                         records.load(seen[rec.run_id]).to_dict() != rec.to_dict():
@@ -106,6 +109,7 @@ def collect(paths: Iterable[str | os.PathLike[str]]) -> list[SweepInput]:
             entry = sweeps_found.setdefault(rec.sweep_id, SweepInput(rec.sweep_id))
             entry.records.append(rec)
             entry.paths.append(path)
+            entry.raw.append(data)
             if entry.spec_name is None:
                 entry.spec_name = _spec_name(path.parent)
     if not sweeps_found:
@@ -147,14 +151,15 @@ def _push_one(conn: sa.Connection, entry: SweepInput, table: Targets, pushed_at:
               checkpoint: Callable[[str], None]) -> PushResult:
     stored = set(conn.execute(sa.select(runs.c.run_id)
                               .where(runs.c.sweep_id == entry.sweep_id)).scalars())
-    fresh = [r for r in entry.records if r.run_id not in stored]
+    fresh = [(r, d) for r, d in zip(entry.records, entry.raw, strict=True)
+             if r.run_id not in stored]
     if not fresh:
         return PushResult(entry.sweep_id, len(stored), 0, 0, 0)
     if conn.execute(sa.select(sweeps.c.sweep_id).where(
             sweeps.c.sweep_id == entry.sweep_id)).first() is None:
         conn.execute(sa.insert(sweeps), [rows.sweep_row(entry.sweep_id, entry.records,
                                                         entry.spec_name, pushed_at)])
-    conn.execute(sa.insert(runs), [rows.run_row(r) for r in fresh])
+    conn.execute(sa.insert(runs), [rows.run_row(r, d) for r, d in fresh])
     checkpoint("runs")
     result = _analyze_with_stored(conn, entry, stored, table)
     measured_at = max(rows.timestamp(r.created_at) for r in entry.records)

@@ -22,6 +22,7 @@ Non-finite floats become NULL; timestamps are UTC ISO 8601 to the second.
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from collections.abc import Iterable
@@ -69,6 +70,15 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def json_ready(value: Any) -> Any:
+    """``value`` as is when every database's JSON accepts it, else :func:`json_safe` of it."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError:
+        return json_safe(value)
+    return value
+
+
 def machine(rec: records.RunRecord) -> str:
     """Where a run was made: ``slurm:<partition>`` on Slurm, else the host name."""
     prov = rec.provenance or {}
@@ -99,8 +109,9 @@ def sweep_row(sweep_id: str, recs: list[records.RunRecord], spec_name: str | Non
     }
 
 
-def run_row(rec: records.RunRecord) -> dict[str, Any]:
-    """The ``runs`` row of one record, the whole record in ``record``."""
+def run_row(rec: records.RunRecord, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``runs`` row of one record; ``record`` holds ``data`` (its JSON as read) or else the
+    record's fields, with non-finite floats as null."""
     fom = rec.fom or {}
     seconds = [s for s in rec.seconds if math.isfinite(s)]
     return {
@@ -112,7 +123,8 @@ def run_row(rec: records.RunRecord) -> dict[str, Any]:
         "status": rec.status,
         "verified": bool((rec.verification or {}).get("passed") is True),
         "fom_value": number(fom.get("value")), "fom_unit": fom.get("unit"),
-        "created_at": timestamp(rec.created_at), "record": json_safe(rec.to_dict()),
+        "created_at": timestamp(rec.created_at),
+        "record": json_ready(data if data is not None else rec.to_dict()),
     }
 
 
