@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 OUT    ?= results
 MPI_TEST_RANKS ?= 1 2 3 4
 
-.PHONY: demo test lint unit mpi-tests boundscheck smoke bench clean
+.PHONY: demo test lint unit mpi-tests boundscheck smoke bench validate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,14 @@ test: lint unit mpi-tests boundscheck smoke
 
 bench: $(STAMP)
 	$(PY) -m pytest benchmarks --benchmark-only -q
+
+# hold-out validation on public scaling series, beside Extra-P (installed here: the `peer`
+# extra's numpy pin would downgrade numpy, so Extra-P goes in without its dependencies)
+validate: $(STAMP)
+	$(PY) -m pip install --quiet --no-deps 'extrap>=4.2' && \
+	  $(PY) -m pip install --quiet 'marshmallow~=3.7' 'tqdm>=4.47' 'matplotlib>=3.6' || \
+	  echo "Extra-P could not be installed: the table shows the harness alone"
+	$(PY) benchmarks/validate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .benchmarks

@@ -16,9 +16,13 @@ its median time and ``r = p/p0`` (DESIGN "Analysis contract"):
   separate runs at one core count (``run`` differs: several records, or several CSV files) are
   pooled, and the group's notes say so.
 
-Status per point is ``pass`` when E is strictly above its target, ``fail`` otherwise, and
-``no-target`` above the last target row. A measured E below the P2 threshold is an alert; a
-model's prediction below it at a scale not measured is a separate, ``predicted`` alert. The
+Status per point is ``pass`` when E is strictly above its target, ``fail`` otherwise,
+``no-target`` above the last target row, and ``below-baseline`` for a point with fewer cores than
+the baseline (shown, never judged or fitted). At a measured scale the measured value alone sets the
+status; the model's value there is only a residual. A measured E below the P2 threshold is an
+alert; a model's prediction below it at a scale not measured is a separate, ``predicted`` alert
+that states its extrapolation distance. Models, their choice and the predictions come from
+:mod:`harness.prediction`; which runs may be pooled from :mod:`harness.pooling`. The
 bottleneck is the non-compute phase (any but ``compute`` and ``assemble``) whose share of the time
 grows most from the baseline to the largest scale; load imbalance is max/mean over ranks of the
 compute phase.
@@ -32,12 +36,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness import models
+from harness import models, pooling, prediction
 from harness.errors import DataError
 from harness.targets import Targets
 
-#: the columns that name a group (one scaling study); variant, size and problem may be empty
-KEYS = ["workload", "mode", "variant", "size", "problem"]
+#: the columns that name a group (one scaling study); variant, size, problem and machine may be
+#: empty. ``machine`` (CPU model, CPUs per node, MPI library) keeps runs of different machines
+#: in different groups: they are never pooled.
+KEYS = ["workload", "mode", "variant", "size", "problem", "machine"]
 #: prefixes of the phase columns: mean over ranks, max over ranks (seconds per repetition)
 PHASE, PHASE_MAX = "phase_", "phasemax_"
 MODES = ("strong", "weak")
@@ -50,10 +56,12 @@ COMPUTE = "compute"
 #: phases that are local computation, never the bottleneck (fea assembles before it solves)
 COMPUTE_PHASES = (COMPUTE, "assemble")
 POINT_COLUMNS = [*KEYS, "cores", "scale", "seconds", "seconds_min",
-                 "seconds_max", "repetitions", "rel_iqr", "speedup", "efficiency", "karp_flatt",
-                 "target", "status"]
+                 "seconds_max", "repetitions", "runs", "rel_iqr", "speedup", "efficiency",
+                 "karp_flatt", "target", "status", "model_efficiency", "model_residual"]
 ALERT_COLUMNS = [*KEYS, "level", "kind", "cores", "scale", "efficiency", "threshold", "model",
-                 "message"]
+                 "extrapolation", "message"]
+#: what a point's status is when it has fewer cores than the baseline
+BELOW_BASELINE = "below-baseline"
 
 
 @dataclass
@@ -90,7 +98,8 @@ def _checked(repetitions: pd.DataFrame) -> pd.DataFrame:
                         "phase_<name>)")
     if repetitions.empty:
         raise DataError("nothing to analyze: no repetitions")
-    extra: dict[str, Any] = {k: "" for k in ("variant", "size") if k not in repetitions}
+    extra: dict[str, Any] = {k: "" for k in ("variant", "size", "machine")
+                             if k not in repetitions}
     if "problem" not in repetitions:
         extra["problem"] = repetitions.get("size", "")
     if "run" not in repetitions:  # no run numbers: each point is one run
@@ -118,8 +127,10 @@ def _checked(repetitions: pd.DataFrame) -> pd.DataFrame:
 def summarize(repetitions: pd.DataFrame) -> pd.DataFrame:
     """One row per (group, cores): median, spread and repetitions of the time, phase medians.
 
-    Also ``measurements`` (distinct runs behind the point) and the log-time statistics the
-    model fits use (``log_mean``, ``log_ssw``, from :func:`harness.models.point_stats`).
+    Also ``runs`` (distinct runs behind the point; ``measurements`` is the same number, kept
+    for readers of older output) and the run-level statistics the model fits use: each run's
+    median over its repetitions is one replicate, ``log_mean`` and ``log_ss`` are the mean and
+    sum of squared deviations of their logs (:func:`harness.models.run_stats`).
 
     Raises
     ------
@@ -134,8 +145,9 @@ def summarize(repetitions: pd.DataFrame) -> pd.DataFrame:
                       measurements=("run", "nunique"))
     quartiles = grouped["seconds"].quantile([0.25, 0.75]).unstack()
     out["rel_iqr"] = (quartiles[0.75] - quartiles[0.25]) / out["seconds"]
-    stats = models.point_stats(reps, by).set_index(by)
-    out = out.join(stats[["log_mean", "log_ssw"]])
+    run_medians = reps.groupby([*by, "run"], observed=True, sort=True)["seconds"].median()
+    stats = models.run_stats(run_medians.reset_index(), by).set_index(by)
+    out = out.join(stats[["runs", "log_mean", "log_ss"]])
     phases = [c for c in reps.columns if c.startswith((PHASE, PHASE_MAX))]
     if phases:
         out = out.join(grouped[phases].median())
@@ -183,12 +195,13 @@ def scaling(summary: pd.DataFrame, targets: Targets, baseline_cores: int | None 
     eff = np.where(strong, speedup / r, t0 / t)
     with np.errstate(divide="ignore", invalid="ignore"):
         karp_flatt = np.where(r > 1, (1.0 / speedup - 1.0 / r) / (1.0 - 1.0 / r), np.nan)
-    target = targets.target_for(r)
+    below = r < 1.0
+    target = np.where(below, np.nan, targets.target_for(r))
     out["baseline_cores"] = p0.to_numpy()
     out["scale"], out["speedup"], out["efficiency"] = r, speedup, eff
-    out["karp_flatt"], out["target"] = karp_flatt, target
-    out["status"] = np.where(np.isnan(target), "no-target",
-                             np.where(eff > target, "pass", "fail"))
+    out["karp_flatt"], out["target"] = np.where(below, np.nan, karp_flatt), target
+    out["status"] = np.where(below, BELOW_BASELINE, np.where(
+        np.isnan(target), "no-target", np.where(eff > target, "pass", "fail")))
     return out
 
 
@@ -202,6 +215,7 @@ def bottleneck(group: pd.DataFrame) -> dict[str, object]:
         ``phase, name, share_baseline, share_largest, load_imbalance, reason``; ``phase`` and
         ``name`` are None (and ``reason`` says why) when no phase grows or none was timed.
     """
+    group = group.loc[group["scale"] >= 1.0]
     base = group.loc[group["scale"] == 1.0].iloc[0]
     largest = group.loc[group["scale"].idxmax()]
     out: dict[str, object] = {"phase": None, "name": None, "share_baseline": np.nan,
@@ -241,10 +255,11 @@ def cores_text(cores: float) -> str:
 
 
 def _measured_alerts(points: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    low = points.loc[points["efficiency"] < threshold]
+    low = points.loc[(points["efficiency"] < threshold) & (points["status"] != BELOW_BASELINE)]
     alerts = low[[*KEYS, "cores", "scale", "efficiency"]].copy()
     alerts["level"], alerts["kind"], alerts["threshold"], alerts["model"] = \
         "P2", "measured", threshold, None
+    alerts["extrapolation"] = np.nan
     alerts["message"] = [
         f"P2: measured efficiency {e:.3f} < {threshold:.2f} at {cores_text(c)} ({r:g}x)"
         for e, c, r in zip(low["efficiency"], low["cores"], low["scale"], strict=True)
@@ -252,29 +267,41 @@ def _measured_alerts(points: pd.DataFrame, threshold: float) -> pd.DataFrame:
     return alerts.reindex(columns=ALERT_COLUMNS)
 
 
+def _distance(extrapolation: float) -> str:
+    """``4x beyond the largest measured scale`` (``, far-extrapolated`` past the limit), or
+    ``within the measured scales``."""
+    if extrapolation <= 1.0:
+        return "within the measured scales"
+    far = ", far-extrapolated" if extrapolation > models.FAR_EXTRAPOLATION else ""
+    return f"{extrapolation:.3g}x beyond the largest measured scale{far}"
+
+
 def _predicted_alerts(predicted: pd.DataFrame, keys: tuple[str, ...], model: str,
                       threshold: float) -> list[dict[str, object]]:
-    """P2 alerts where only the model says so: predicted E below threshold, scale not measured."""
-    low = predicted.loc[(predicted["efficiency"] < threshold) & ~predicted["measured"]]
+    """P2 alerts where only the model says so: predicted E below threshold at a target scale
+    that was not measured, each with its extrapolation distance."""
+    low = predicted.loc[(predicted["efficiency"] < threshold) & predicted["target_scale"]
+                        & ~predicted["uncertain"]]
     return [
         {**dict(zip(KEYS, keys, strict=True)), "level": "P2", "kind": "predicted",
          "cores": cores, "scale": scale, "efficiency": eff, "threshold": threshold,
-         "model": model,
-         "message": f"P2 (predicted by {model}): efficiency {eff:.3f} < {threshold:.2f} at "
-                    f"{scale:g}x ({cores_text(cores)})"}
-        for scale, cores, eff in zip(low["scale"], low["cores"], low["efficiency"], strict=True)
+         "model": model, "extrapolation": far,
+         "message": f"P2 predicted, not measured ({model}, {_distance(far)}): efficiency "
+                    f"{eff:.3f} < {threshold:.2f} at {scale:g}x ({cores_text(cores)})"}
+        for scale, cores, eff, far in zip(low["scale"], low["cores"], low["efficiency"],
+                                          low["extrapolation"], strict=True)
     ]
 
 
 def _notes(group: pd.DataFrame, targets: Targets, baseline: int) -> list[str]:
     notes = []
-    pooled = group.loc[group["measurements"] > 1]
+    pooled = group.loc[group["runs"] > 1]
     if len(pooled):
         listed = ", ".join(f"{m} runs at {cores_text(c)}" for c, m in
-                           zip(pooled["cores"][:8], pooled["measurements"][:8], strict=True))
+                           zip(pooled["cores"][:8], pooled["runs"][:8], strict=True))
         more = f" and {len(pooled) - 8} more core counts" if len(pooled) > 8 else ""
         notes.append(f"{listed}{more} pooled: median and spread are over the repetitions of "
-                     "all those runs")
+                     "all those runs; each run is one replicate in the model fits")
     if baseline != targets.baseline_cores:
         hint = (f"; pass --baseline-cores {targets.baseline_cores} to match"
                 if (group["cores"] == targets.baseline_cores).any() else "")
@@ -283,52 +310,71 @@ def _notes(group: pd.DataFrame, targets: Targets, baseline: int) -> list[str]:
     return notes
 
 
-def _fit_group(group: pd.DataFrame, mode: str, targets: Targets, baseline: int
-               ) -> tuple[list[models.Fit], models.Fit | None, str, pd.DataFrame]:
-    stats = group[["scale", "repetitions", "log_mean", "log_ssw"]]
-    order = [*models.APPLIES[mode], *(m for m in models.MODELS if m not in models.APPLIES[mode])]
-    fits = [models.fit(stats, name, mode) for name in order]
-    chosen, why = models.choose(fits)
-    if chosen is None:
-        return fits, None, why, pd.DataFrame()
-    predicted = models.predict(chosen, np.asarray(targets.scales), baseline)
-    predicted["target"] = targets.target_for(predicted["scale"].to_numpy())
-    predicted["status"] = np.where(predicted["efficiency"] > predicted["target"], "pass", "fail")
-    predicted["measured"] = np.isclose(predicted["scale"].to_numpy()[:, None],
-                                       group["scale"].to_numpy()[None, :]).any(axis=1)
-    return fits, chosen, why, predicted
+def _predict(group: pd.DataFrame, mode: str, targets: Targets, baseline: int,
+             baseline_seconds: float, extra_scales: np.ndarray) -> prediction.GroupPrediction:
+    """The group's fits and predictions at the target scales and ``extra_scales``, with the
+    target and status of each prediction (``target_scale`` marks the target rows)."""
+    wanted = np.unique(np.concatenate([np.asarray(targets.scales, dtype=np.float64),
+                                       extra_scales]))
+    result = prediction.predict_group(group, mode, baseline, baseline_seconds, wanted)
+    predicted = result.predictions
+    if not predicted.empty:
+        target = targets.target_for(predicted["scale"].to_numpy())
+        predicted["target"] = target
+        predicted["target_scale"] = np.isclose(
+            predicted["scale"].to_numpy()[:, None],
+            np.asarray(targets.scales, dtype=np.float64)[None, :]).any(axis=1)
+        predicted["status"] = np.where(
+            predicted["uncertain"], "uncertain",
+            np.where(np.isnan(target), "no-target",
+                     np.where(predicted["efficiency"] > target, "pass", "fail")))
+    return result
 
 
-def analyze(repetitions: pd.DataFrame, targets: Targets, baseline_cores: int | None = None
-            ) -> Analysis:
+def analyze(repetitions: pd.DataFrame, targets: Targets, baseline_cores: int | None = None,
+            *, predict_scales: Any = (), pool_provenance: bool = False) -> Analysis:
     """Analyze every group of a repetitions frame.
 
     Parameters
     ----------
     repetitions
         One row per repetition: ``workload, mode, cores, seconds``; optional ``variant``,
-        ``size``, ``problem`` (default: the size), ``run`` (default: one run per point) and
-        ``phase_<name>`` / ``phasemax_<name>`` columns.
+        ``size``, ``problem`` (default: the size), ``machine``, ``run`` (default: one run per
+        point), ``work`` and ``code`` (see :mod:`harness.pooling`) and ``phase_<name>`` /
+        ``phasemax_<name>`` columns.
     targets
         The target table (:func:`harness.targets.defaults` or a loaded file).
     baseline_cores
         Baseline core count for every group; default: each group's smallest.
+    predict_scales
+        Scales to predict at besides the target scales (float, r = p/p0); their rows have no
+        target unless a target row matches.
+    pool_provenance
+        Pool runs made with different code versions (a warning names the fields) instead of
+        refusing them.
 
     Returns
     -------
     Analysis
         Points (groups with at least two core counts), one row per group (baseline, bottleneck,
-        model choice, notes), fits (one row per group and model), predictions and alerts.
+        model choice and runner-up, provenance, notes), fits (one row per group and model),
+        predictions (target scales not measured, and ``predict_scales``) and alerts.
 
     Raises
     ------
     DataError
         When a required column is missing, a core count is not a whole number >= 1, a time is
-        not a finite number > 0, a mode is not strong or weak, or ``baseline_cores`` was not
-        measured for some group.
+        not a finite number > 0, a mode is not strong or weak, ``baseline_cores`` was not
+        measured for some group, or runs that would be pooled did different work or (without
+        ``pool_provenance``) ran different code.
     """
-    points = scaling(summarize(repetitions), targets, baseline_cores)
+    checked = _checked(repetitions)
+    warnings = pooling.check(checked, KEYS, pool_provenance)
+    provenance = pooling.provenance(checked, KEYS)
+    points = scaling(summarize(checked), targets, baseline_cores)
+    extra = np.asarray(list(predict_scales), dtype=np.float64)
     groups, fits, predictions, alerts = [], [], [], []
+    model_eff = np.full(len(points), np.nan)
     keep = np.ones(len(points), dtype=bool)
     for keys, group in points.groupby(KEYS, sort=True):
         key = dict(zip(KEYS, keys, strict=True))
@@ -338,12 +384,9 @@ def analyze(repetitions: pd.DataFrame, targets: Targets, baseline_cores: int | N
         row: dict[str, object] = dict(key)
         row.update(baseline_cores=baseline, baseline_seconds=float(base["seconds"]),
                    core_counts=len(group), largest_scale=float(group["scale"].max()),
-                   model=None, model_choice="")
-        notes = _notes(group, targets, baseline)
-        fitted, chosen, why, predicted = _fit_group(group, mode, targets, baseline)
-        frame = models.fits_frame(fitted)
-        frame["chosen"] = frame["model"] == (chosen.model if chosen else None)
-        fits.append(frame.assign(**key))
+                   model=None, model_choice="", runner_up=None, anchoring=None,
+                   provenance=provenance.get(keys, {}), warnings=warnings.get(keys, []))
+        notes = [*warnings.get(keys, []), *_notes(group, targets, baseline)]
         verdict = bottleneck(group)
         row.update(_bottleneck_columns(verdict), notes=notes)
         groups.append(row)
@@ -354,15 +397,29 @@ def analyze(repetitions: pd.DataFrame, targets: Targets, baseline_cores: int | N
                             f"({cores_text(baseline)}, median {base['seconds']:.4g} s over {reps} "
                             f"repetition{'s' if reps != 1 else ''}); measure at least two core "
                             "counts")
+            refused = prediction.refused_fits(group, mode, float(base["seconds"]))
+            fits.append(models.fits_frame(refused).assign(chosen=False, **key))
             continue
-        row.update(model=chosen.model if chosen else None, model_choice=why)
-        if chosen is None:
-            notes.append(f"no prediction: {why}")
-        else:
-            predictions.append(predicted.assign(**key))
-            alerts += _predicted_alerts(predicted, keys, chosen.model, targets.p2_alert)
+        result = _predict(group, mode, targets, baseline, float(base["seconds"]), extra)
+        frame = models.fits_frame(result.fits)
+        if not frame.empty:
+            frame["chosen"] = [f is result.chosen for f in result.fits]
+        fits.append(frame.assign(**key))
+        notes.extend(result.notes)
+        row.update(model=result.chosen.model if result.chosen else None,
+                   model_choice=result.choice,
+                   runner_up=result.runner_up.model if result.runner_up else None,
+                   anchoring=result.chosen.anchoring if result.chosen else None)
+        for index, scale in zip(group.index, group["scale"], strict=True):
+            model_eff[index] = result.model_efficiency.get(float(scale), np.nan)
+        if result.chosen is not None and not result.predictions.empty:
+            predictions.append(result.predictions.assign(**key))
+            alerts += _predicted_alerts(result.predictions, keys, result.chosen.model,
+                                        targets.p2_alert)
         if verdict["reason"]:
             notes.append(str(verdict["reason"]))
+    points["model_efficiency"] = model_eff
+    points["model_residual"] = points["efficiency"] / model_eff - 1.0
     measured = points.loc[keep].reset_index(drop=True)
     alert_frame = pd.concat([_measured_alerts(measured, targets.p2_alert),
                              pd.DataFrame(alerts, columns=ALERT_COLUMNS)], ignore_index=True)
@@ -384,14 +441,16 @@ def _frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return frame[[*KEYS, *(c for c in frame.columns if c not in KEYS)]]
 
 
-def missed(result: Analysis) -> list[str]:
+def missed(result: Analysis, include_predicted: bool = False) -> list[str]:
     """Measured points that fail their target or raise an alert, one message each (``--check``).
 
-    Predicted alerts and predicted failures do not count: they are not measurements.
+    Predicted alerts and predicted failures count only with ``include_predicted``
+    (``--check-predicted``): they are not measurements.
     """
     points = result.points
-    bad = points.loc[(points["status"] == "fail")
-                     | (points["efficiency"] < result.targets.p2_alert)]
+    judged = points["status"] != BELOW_BASELINE
+    bad = points.loc[judged & ((points["status"] == "fail")
+                               | (points["efficiency"] < result.targets.p2_alert))]
     return [
         f"{label(w, m, v, q)} at {cores_text(c)}: E = {e:.3f}"
         + (f" (target > {t:.2f})" if np.isfinite(t) else "")
@@ -399,4 +458,19 @@ def missed(result: Analysis) -> list[str]:
         for w, m, v, q, c, e, t in zip(bad["workload"], bad["mode"], bad["variant"],
                                        bad["problem"], bad["cores"], bad["efficiency"],
                                        bad["target"], strict=True)
+    ] + (_predicted_misses(result) if include_predicted else [])
+
+
+def _predicted_misses(result: Analysis) -> list[str]:
+    predicted = result.predictions
+    if predicted.empty:
+        return []
+    bad = predicted.loc[predicted["target_scale"] & ~predicted["uncertain"] & (
+        (predicted["status"] == "fail") | (predicted["efficiency"] < result.targets.p2_alert))]
+    return [
+        f"{label(w, m, v, q)} at {cores_text(c)}: predicted E = {e:.3f} ({x:.3g}x beyond the "
+        "measured scales)"
+        for w, m, v, q, c, e, x in zip(bad["workload"], bad["mode"], bad["variant"],
+                                       bad["problem"], bad["cores"], bad["efficiency"],
+                                       bad["extrapolation"], strict=True)
     ]

@@ -19,6 +19,12 @@ oversubscribed, JIT in the timed region, a time that is not a finite number > 0)
 the repetitions and listed, with the reason, in the excluded frame (``source, workload, mode,
 variant, cores, reason``), as are other JSON files found in a directory, except the analyzer's
 own output (``analysis.json``), which is skipped.
+
+Records also give the columns :mod:`harness.pooling` checks: ``machine`` (CPU model, CPUs per
+node, MPI library: a group key), ``host``, ``code`` (harness commit and library versions, JSON)
+and ``work`` (the record's ``fixed_work``, JSON); CSV rows leave them empty. A record read twice
+(the same ``run_id`` and the same content, e.g. a copied sweep directory) counts once and the copy
+is listed as excluded; the same ``run_id`` with different content is an error naming both files.
 """
 
 from __future__ import annotations
@@ -276,11 +282,33 @@ def _record_cores(rec: records.RunRecord, source: str) -> int:
     return cores
 
 
+#: provenance fields that name the code a run was made with
+CODE_FIELDS = ("git_sha", "harness", "python", "numba", "numpy", "mpi4py")
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def machine(prov: Mapping[str, Any]) -> str:
+    """A record's machine identity: CPU model, CPUs per node and MPI library ("" if unknown)."""
+    parts = [str(prov.get("cpu_model") or "").strip()]
+    if prov.get("cpus_per_node"):
+        parts.append(f"{prov['cpus_per_node']} CPUs per node")
+    parts.append(str(prov.get("mpi_library") or "").strip().splitlines()[0]
+                 if str(prov.get("mpi_library") or "").strip() else "")
+    return "; ".join(p for p in parts if p)
+
+
 def _record_rows(rec: records.RunRecord, source: str, run: int) -> list[dict[str, Any]]:
+    prov = rec.provenance if isinstance(rec.provenance, dict) else {}
     base: dict[str, Any] = {
         "workload": rec.workload, "mode": rec.mode, "variant": rec.variant, "size": rec.size,
-        "problem": _record_problem(rec, source), "cores": _record_cores(rec, source),
-        "run": run, "source": source,
+        "problem": _record_problem(rec, source), "machine": machine(prov),
+        "cores": _record_cores(rec, source), "run": run, "source": source,
+        "run_id": rec.run_id, "host": str(prov.get("host") or ""),
+        "code": _canonical({k: prov.get(k) for k in CODE_FIELDS}),
+        "work": _canonical(rec.fixed_work) if rec.fixed_work else "",
     }
     for name, stats in rec.phases.items():
         base[PHASE + name] = float(stats["mean"])
@@ -339,7 +367,13 @@ def _expand(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, str, bo
     return unique
 
 
+#: the record-only columns (empty for CSV rows)
+RECORD_COLUMNS = ("run_id", "host", "code", "work")
+
+
 def _as_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    for column in ("machine", *RECORD_COLUMNS):
+        frame[column] = frame[column].fillna("").astype(str) if column in frame else ""
     for key in KEYS:
         if not isinstance(frame[key].dtype, pd.CategoricalDtype):
             frame[key] = frame[key].astype(str).astype("category")
@@ -347,7 +381,8 @@ def _as_keys(frame: pd.DataFrame) -> pd.DataFrame:
     frame["run"] = frame["run"].astype(np.int64)
     phases = sorted(c for c in frame.columns if c.startswith(PHASE))
     maxima = sorted(c for c in frame.columns if c.startswith(PHASE_MAX))
-    return frame[[*KEYS, "cores", "seconds", "run", "source", *phases, *maxima]]
+    return frame[[*KEYS, "cores", "seconds", "run", "source", *RECORD_COLUMNS, *phases,
+                  *maxima]]
 
 
 def load(paths: Iterable[str | os.PathLike[str]]) -> Inputs:
@@ -374,6 +409,7 @@ def load(paths: Iterable[str | os.PathLike[str]]) -> Inputs:
     record_rows: list[dict[str, Any]] = []
     excluded: list[dict[str, Any]] = []
     run = 0
+    seen: dict[str, tuple[Path, str]] = {}
     for path, kind, in_directory in files:
         if kind == "csv":
             frame = read_csv(path, first_run=run)
@@ -386,6 +422,17 @@ def load(paths: Iterable[str | os.PathLike[str]]) -> Inputs:
         if rec is None:
             excluded.append(_excluded(str(path), "not a run record (no harness.run schema)"))
             continue
+        content = _canonical(rec.to_dict())
+        if rec.run_id in seen:
+            first, first_content = seen[rec.run_id]
+            if first_content != content:
+                raise DataError(f"{path} and {first} both hold run id {rec.run_id!r} with "
+                                "different content; a run id names one run: remove or rename "
+                                "the wrong one")
+            excluded.append(_excluded(str(path), f"the same run as {first} (run id "
+                                                 f"{rec.run_id}): counted once", rec))
+            continue
+        seen[rec.run_id] = (path, content)
         reason = _exclusion_reason(rec)
         if reason is not None:
             excluded.append(_excluded(str(path), reason, rec))
@@ -406,6 +453,7 @@ def load(paths: Iterable[str | os.PathLike[str]]) -> Inputs:
     else:
         for frame in frames:  # categoricals of different files concatenate as plain strings
             for key in (*KEYS, "source"):
-                frame[key] = frame[key].astype(str)
+                if key in frame:
+                    frame[key] = frame[key].astype(str)
         repetitions = pd.concat(frames, ignore_index=True, sort=False)
     return Inputs(_as_keys(repetitions), excluded_frame)

@@ -1,70 +1,275 @@
-"""Scaling models fitted to measured times: Amdahl, Gustafson and the Universal Scalability Law.
+"""Scaling models, fitted to measured runs and used to predict beyond them.
 
-Every model predicts the time at scale ``r = p/p0`` relative to the baseline time ``T0``
-(DESIGN "Analysis contract"):
+Every model gives the time at scale ``r = p/p0`` relative to the baseline time, ``g(r) =
+T(r)/T0`` with ``g(1) = 1`` (docs/design.md, "Analysis contract"); each is one :class:`Model` in
+:data:`REGISTRY`:
 
-- Amdahl (strong): ``T(r)/T0 = f + (1 - f)/r``, so ``S = 1/(f + (1 - f)/r)``; f in [0, 1],
-  speedup ceiling ``1/f``.
-- Gustafson (weak): scaled speedup ``S = r - f(r - 1)``, so ``T(r)/T0 = r/S``; f in [0, 1].
-- USL: ``S = r/(1 + alpha(r - 1) + beta r(r - 1))``; alpha in [0, 1], beta >= 0; the speedup
-  peaks at ``r* = sqrt((1 - alpha)/beta)`` when beta > 0. In strong mode ``T(r)/T0 = 1/S``,
-  in weak mode ``T(r)/T0 = r/S``.
+- ``amdahl`` (strong; Amdahl 1967): ``g = f + (1 - f)/r``, f in [0, 1], speedup ceiling 1/f.
+- ``power`` (strong and weak): ``g = r^-gamma``, gamma in [-1, 1], the one-term form of
+  Extra-P's performance model normal form (Calotoiu et al. 2013): perfect strong scaling at
+  gamma = 1, a time that grows with scale below 0. Gamma stops at 1: superlinear speedup (a
+  working set that starts to fit in cache) does not go on growing, and no model here extends it.
+- ``amdahl-log`` (strong): Amdahl plus a collective whose cost grows with ``log2 p``, as a
+  tree or recursive-doubling allreduce does (Thakur, Rabenseifner & Gropp 2005):
+  ``g = f + (1 - f)/r + c log2 r``, f in [0, 1], c >= 0.
+- ``gustafson`` (weak; Gustafson 1988): scaled speedup ``S = r - f(r - 1)``, ``g = r/S``.
+- ``usl`` (Gunther's Universal Scalability Law, Gunther 1993/2007): ``S = r/(1 + alpha(r - 1) +
+  beta r(r - 1))``, alpha in [0, 1], beta >= 0; strong ``g = 1/S``, weak ``g = r/S``.
 
-Fits are least squares on the logarithm of every repetition's time (timing noise is relative),
-with ``log T0`` a free nuisance parameter, so the baseline's own noise enters the intervals. The
-data enter through per-point sufficient statistics (repetitions, mean and sum of squared
-deviations of ``log seconds``), which gives exactly the repetition-level fit at the cost of a
-point-level one. 95 % intervals are ``estimate +- t(0.975, N - k) * se`` from the Jacobian at the
-optimum, clipped to the parameter bounds; they need N > k repetitions in all. A model with k
-shape parameters needs at least k + 1 distinct core counts, otherwise it is refused with the
-reason. Pure: frames and arrays in, frames and dataclasses out.
+How a group is fitted (:func:`fit`):
+
+- **The replicate is the run.** Each run contributes the log of its median over repetitions;
+  the scatter of runs at one scale is the run-to-run noise (it includes the within-run noise of
+  the median). Fits are least squares on those logs (timing noise is relative).
+- **Anchored to the measured baseline.** By default the model's offset is the measured baseline
+  time (``log T(r) = log T0 + log g(r)``), so a prediction is relative to what was measured, not
+  to a fitted baseline. When the baseline is off the trend of the other points the model is fitted
+  to those points alone with a free offset (``trend`` anchoring) and the prediction is still
+  expressed against the measured baseline.
+- **Prediction intervals for a new run.** The 95 % interval of a predicted time or efficiency is
+  for one new run at that scale: it adds the run-to-run variance ``s^2`` to the uncertainty of the
+  fitted parameters and, when anchored, of the baseline (delta method on the linearised model;
+  ``s^2`` is the residual variance with ``N - k - 1`` degrees of freedom, N runs, k shape
+  parameters, one offset; Student t quantile). ``s`` never falls below :data:`MIN_NOISE`.
+- **Refusals.** A model with k shape parameters needs at least :data:`MIN_CORE_COUNTS` ``[k]``
+  distinct core counts (3 for one parameter, 5 for two, the rule Extra-P applies) and spare runs
+  for an interval; otherwise it is refused with the reason.
+
+Model choice (:func:`choose`) is by how well each candidate extrapolates: fitted to all but the
+largest one or two scales, the root mean square log error of its prediction of the held-out
+times (leave-largest-out cross-validation); the simpler model wins unless the richer one's score is
+clearly lower. Pure: arrays and frames in, dataclasses and frames out.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-PARAMS: dict[str, tuple[str, ...]] = {"amdahl": ("f",), "gustafson": ("f",),
-                                      "usl": ("alpha", "beta")}
-BOUNDS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
-    "amdahl": ((0.0,), (1.0,)), "gustafson": ((0.0,), (1.0,)),
-    "usl": ((0.0, 0.0), (1.0, np.inf)),
-}
-#: models that apply to each mode, simplest first
-APPLIES: dict[str, tuple[str, ...]] = {"strong": ("amdahl", "usl"), "weak": ("gustafson", "usl")}
-MODELS = ("amdahl", "usl", "gustafson")
-#: an AICc difference below this is "equally good" (Burnham & Anderson's rule of thumb)
-AICC_TIE = 2.0
+#: assumed floor of run-to-run variation (relative, 1 %): timings never repeat better than this
+#: on shared machines, and a perfect fit of three points must not give a zero-width interval
+MIN_NOISE = 0.01
+#: distinct core counts (baseline included) a model needs, by its number of shape parameters
+MIN_CORE_COUNTS = {1: 3, 2: 5}
+#: a richer model must cut the simpler one's cross-validation error by this factor to be chosen
+CV_MARGIN = 0.8
+#: and by at least this much in absolute log error (0.5 %)
+CV_FLOOR = 0.005
+#: the prediction interval allows for the cross-validation error of the candidate ranked this
+#: far down (1 = the best): the winner's own score is optimistic, since it won by being low
+SELECTION_RANK = 3
+#: extrapolation distances beyond this are labelled far-extrapolated
+FAR_EXTRAPOLATION = 8.0
+#: a prediction whose 95 % interval spans more than this factor (high / low) is too uncertain
+#: to judge against a target: the data cannot carry the model that far
+MAX_INTERVAL_RATIO = 10.0
 _TINY = 1e-300
 
+
+# ---- the models ------------------------------------------------------------------------------
+
+RelativeTime = Callable[[str, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Model:
+    """A scaling model: its parameters, their bounds, the modes it describes, and ``g(r)``.
+
+    ``relative_time(mode, r, theta)`` returns ``g = T(r)/T0`` of shape ``(..., P)`` for ``P``
+    scales and the derivatives of ``log g`` with respect to ``theta``, shape ``(..., P, k)``;
+    ``theta`` may carry leading grid dimensions, shape ``(..., k)``.
+    """
+
+    name: str
+    modes: tuple[str, ...]
+    params: tuple[str, ...]
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+    formula: str
+    source: str
+    relative_time: RelativeTime
+    #: a coarse grid of starting points, shape (n, k)
+    grid: Callable[[], np.ndarray]
+
+
+def _amdahl(mode: str, r: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    f = theta[..., 0:1]
+    g = f + (1.0 - f) / r
+    return g, ((1.0 - 1.0 / r) / g)[..., None]
+
+
+def _amdahl_log(mode: str, r: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    f, c = theta[..., 0:1], theta[..., 1:2]
+    log_r = np.log2(r)
+    g = np.maximum(f + (1.0 - f) / r + c * log_r, _TINY)
+    return g, np.stack([(1.0 - 1.0 / r) / g, log_r / g], axis=-1)
+
+
+def _power(mode: str, r: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    gamma = theta[..., 0:1]
+    log_r = np.log(r)
+    return np.exp(-gamma * log_r), (-log_r * np.ones_like(gamma))[..., None]
+
+
+def _gustafson(mode: str, r: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    f = theta[..., 0:1]
+    scaled = np.maximum(r - f * (r - 1.0), _TINY)
+    return r / scaled, ((r - 1.0) / scaled)[..., None]
+
+
+def _usl(mode: str, r: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    alpha, beta = theta[..., 0:1], theta[..., 1:2]
+    denominator = np.maximum(1.0 + alpha * (r - 1.0) + beta * r * (r - 1.0), _TINY)
+    g = denominator / r if mode == "strong" else denominator
+    return g, np.stack([(r - 1.0) / denominator, r * (r - 1.0) / denominator], axis=-1)
+
+
+def _unit_grid() -> np.ndarray:
+    return np.linspace(0.0, 1.0, 201)[:, None]
+
+
+def _exponent_grid() -> np.ndarray:
+    return np.linspace(-1.0, 1.0, 201)[:, None]
+
+
+def _pair_grid(second: np.ndarray) -> Callable[[], np.ndarray]:
+    def grid() -> np.ndarray:
+        first = np.linspace(0.0, 1.0, 41)
+        return np.stack(np.meshgrid(first, second, indexing="ij"), axis=-1).reshape(-1, 2)
+    return grid
+
+
+REGISTRY: dict[str, Model] = {m.name: m for m in (
+    Model("amdahl", ("strong",), ("f",), (0.0,), (1.0,),
+          "T(r)/T0 = f + (1 - f)/r", "Amdahl 1967", _amdahl, _unit_grid),
+    Model("power", ("strong", "weak"), ("gamma",), (-1.0,), (1.0,),
+          "T(r)/T0 = r^-gamma", "Extra-P's performance model normal form, one term "
+          "(Calotoiu et al. 2013)", _power, _exponent_grid),
+    Model("amdahl-log", ("strong",), ("f", "c"), (0.0, 0.0), (1.0, np.inf),
+          "T(r)/T0 = f + (1 - f)/r + c log2 r", "Amdahl 1967; Thakur et al. 2005",
+          _amdahl_log, _pair_grid(np.concatenate([[0.0], np.logspace(-6, 0, 31)]))),
+    Model("gustafson", ("weak",), ("f",), (0.0,), (1.0,),
+          "S = r - f (r - 1)", "Gustafson 1988", _gustafson, _unit_grid),
+    Model("usl", ("strong", "weak"), ("alpha", "beta"), (0.0, 0.0), (1.0, np.inf),
+          "S = r / (1 + alpha (r - 1) + beta r (r - 1))", "Gunther 2007", _usl,
+          _pair_grid(np.concatenate([[0.0], np.logspace(-10, 1, 45)]))),
+)}
+#: parameter names per model (kept for readers of fit tables)
+PARAMS = {name: m.params for name, m in REGISTRY.items()}
+
+
+def models_for(mode: str) -> list[Model]:
+    """The models that describe ``mode``, simplest first."""
+    return sorted((m for m in REGISTRY.values() if mode in m.modes),
+                  key=lambda m: (len(m.params), m.name))
+
+
+def relative_time(model: str, mode: str, scale: np.ndarray, theta: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``T(r)/T0`` of a registered model and the derivatives of its log (see :class:`Model`).
+
+    Raises
+    ------
+    ValueError
+        For a model name not in :data:`REGISTRY`.
+    """
+    if model not in REGISTRY:
+        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(REGISTRY)}")
+    return REGISTRY[model].relative_time(mode, np.asarray(scale, dtype=np.float64),
+                                         np.asarray(theta, dtype=np.float64))
+
+
+# ---- data -------------------------------------------------------------------------------------
+
+@dataclass
+class Points:
+    """One group's runs, reduced to what the fits need, one entry per distinct scale.
+
+    ``scale`` (float64, shape (P,), sorted, ``scale[0]`` the baseline's 1.0), ``runs`` (int, the
+    runs at each scale), ``log_mean`` (mean over runs of log run-median seconds) and ``log_ss``
+    (sum of squared deviations of those logs about their mean); ``anchor`` is the log of the
+    measured baseline time every prediction is relative to.
+    """
+
+    scale: np.ndarray
+    runs: np.ndarray
+    log_mean: np.ndarray
+    log_ss: np.ndarray
+    anchor: float
+
+    def without(self, keep: np.ndarray) -> Points:
+        return Points(self.scale[keep], self.runs[keep], self.log_mean[keep], self.log_ss[keep],
+                      self.anchor)
+
+
+def run_stats(runs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Per point, the run-level log statistics :class:`Points` holds.
+
+    Parameters
+    ----------
+    runs
+        One row per run: the ``by`` columns and ``seconds`` (the run's median, > 0).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by``, ``runs``, ``log_mean``, ``log_ss``; one row per distinct ``by``.
+    """
+    log = pd.Series(np.log(runs["seconds"].to_numpy(dtype=np.float64)), index=runs.index)
+    grouped = log.groupby([runs[k] for k in by], observed=True, sort=True)
+    out = grouped.agg(["size", "mean", "var"])
+    out.columns = ["runs", "log_mean", "log_var"]
+    out["log_ss"] = (out.pop("log_var") * (out["runs"] - 1)).fillna(0.0)
+    return out.reset_index()
+
+
+# ---- fitting ----------------------------------------------------------------------------------
 
 @dataclass
 class Fit:
     """One model fitted to one group (or refused, with the reason).
 
-    ``status`` is ``fitted``, ``refused`` (the data cannot support it) or ``not-applicable``
-    (the model does not describe this mode). ``rms_residual`` is the repetition-weighted RMS of
-    the point means' log-time residuals (about a relative error); ``aicc`` the corrected Akaike
-    criterion on all repetitions (NaN where undefined).
+    ``status`` is ``fitted``, ``refused`` (the data cannot support it) or ``not-applicable``.
+    ``anchoring`` is ``baseline`` (offset = measured baseline) or ``trend`` (free offset, the
+    baseline left out). ``noise`` is the estimated run-to-run standard deviation of log time
+    (about a relative error); ``rms_residual`` the run-weighted RMS of the point residuals;
+    ``cv_error`` the leave-largest-out cross-validation score (root mean square log error, NaN
+    when it could not be computed); ``at_bound`` names parameters that sit on a bound.
     """
 
     model: str
     mode: str
     status: str
     reason: str = ""
+    anchoring: str = "baseline"
     params: dict[str, float] = field(default_factory=dict)
     ci95: dict[str, tuple[float, float] | None] = field(default_factory=dict)
+    offset: float = math.nan
+    anchor: float = math.nan
     covariance: np.ndarray | None = None
+    baseline_runs: int = 0
     points: int = 0
     observations: int = 0
     dof: int = 0
+    noise: float = math.nan
     rms_residual: float = math.nan
-    aicc: float = math.nan
+    cv_error: float = math.nan
+    #: log of the largest measured scale over the next largest: the step the hold-out spans
+    cv_step: float = math.nan
+    #: the extrapolation error per step the prediction intervals allow for: set by
+    #: :func:`choose` to the larger of the chosen model's cross-validation error and the median
+    #: of all candidates' (the winner's score is optimistic: it won because it was low)
+    extrapolation_error: float = math.nan
+    largest_scale: float = math.nan
+    at_bound: tuple[str, ...] = ()
+    #: ``J'W 1`` over the non-baseline points: how the shape parameters follow a shift of the
+    #: baseline (baseline anchoring's prediction variance needs it)
+    baseline_sensitivity: np.ndarray | None = None
 
     @property
     def fitted(self) -> bool:
@@ -72,260 +277,359 @@ class Fit:
 
     @property
     def max_speedup(self) -> float:
-        """Amdahl's ceiling 1/f (inf when f = 0); NaN for other models."""
-        if self.model != "amdahl" or not self.fitted:
+        """Amdahl's ceiling 1/f (inf when f = 0); NaN for other models or f at its bound 1."""
+        if self.model != "amdahl" or not self.fitted or self.params["f"] >= 1.0:
             return math.nan
         f = self.params["f"]
         return math.inf if f <= 0 else 1.0 / f
 
     @property
     def peak_scale(self) -> float:
-        """USL's peak r* = sqrt((1 - alpha)/beta) (inf when beta = 0); NaN for other models."""
+        """USL's peak r* = sqrt((1 - alpha)/beta) (inf when beta = 0); NaN for other models and
+        when alpha sits at its bound 1 (no speedup to peak)."""
         if self.model != "usl" or not self.fitted:
             return math.nan
         alpha, beta = self.params["alpha"], self.params["beta"]
-        return math.inf if beta <= 0 else math.sqrt(max(1.0 - alpha, 0.0) / beta)
+        if alpha >= 1.0:
+            return math.nan
+        return math.inf if beta <= 0 else math.sqrt((1.0 - alpha) / beta)
 
 
-def relative_time(model: str, mode: str, scale: np.ndarray, theta: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """``T(r)/T0`` of a model and the derivatives of its log with respect to ``theta``.
-
-    ``theta`` may carry leading grid dimensions: shape ``(..., k)``; results are ``(..., P)``
-    and ``(..., P, k)`` for ``P`` scales.
-    """
-    r = np.asarray(scale, dtype=np.float64)
-    theta = np.asarray(theta, dtype=np.float64)
-    if model == "amdahl":
-        f = theta[..., 0:1]
-        g = f + (1.0 - f) / r
-        return g, ((1.0 - 1.0 / r) / g)[..., None]
-    if model == "gustafson":
-        f = theta[..., 0:1]
-        scaled = np.maximum(r - f * (r - 1.0), _TINY)
-        return r / scaled, ((r - 1.0) / scaled)[..., None]
-    if model == "usl":
-        alpha, beta = theta[..., 0:1], theta[..., 1:2]
-        denominator = np.maximum(1.0 + alpha * (r - 1.0) + beta * r * (r - 1.0), _TINY)
-        g = denominator / r if mode == "strong" else denominator
-        return g, np.stack([(r - 1.0) / denominator, r * (r - 1.0) / denominator], axis=-1)
-    raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
-
-
-def efficiency(model: str, mode: str, scale: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    """Parallel efficiency a model predicts at ``scale``: strong ``S/r``, weak ``T0/T``."""
-    r = np.asarray(scale, dtype=np.float64)
-    g, _ = relative_time(model, mode, r, theta)
-    return 1.0 / (r * g) if mode == "strong" else 1.0 / g
-
-
-def point_stats(repetitions: pd.DataFrame, by: str | list[str] = "scale") -> pd.DataFrame:
-    """Per-point sufficient statistics of repetition times, the input of :func:`fit`.
-
-    The one place these statistics are computed: the analyzer calls it per (group, cores).
-
-    Parameters
-    ----------
-    repetitions
-        One row per repetition: ``seconds`` (> 0) and the ``by`` column(s).
-    by
-        The column(s) that name a point; :func:`fit` needs ``scale``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``by``, ``repetitions``, ``log_mean`` and ``log_ssw`` (mean and sum of squared
-        deviations of ``log seconds``), one row per distinct point, sorted by ``by``.
-    """
-    keys = [by] if isinstance(by, str) else list(by)
-    log = pd.Series(np.log(repetitions["seconds"].to_numpy(dtype=np.float64)),
-                    index=repetitions.index)
-    grouped = log.groupby([repetitions[k] for k in keys], observed=True, sort=True)
-    out = grouped.agg(["size", "mean", "var"])
-    out.columns = ["repetitions", "log_mean", "log_var"]
-    out["log_ssw"] = (out.pop("log_var") * (out["repetitions"] - 1)).fillna(0.0)
-    return out.reset_index()
-
-
-def _start(model: str, mode: str, r: np.ndarray, n: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """A starting point from a coarse grid (log T0 profiled out), so the polish cannot stall."""
-    if model == "usl":
-        alphas, betas = np.linspace(0.0, 1.0, 41), np.concatenate([[0.0], np.logspace(-10, 1, 45)])
-        grid = np.stack(np.meshgrid(alphas, betas, indexing="ij"), axis=-1).reshape(-1, 2)
+def _start(model: Model, mode: str, pts: Points, free_offset: bool) -> np.ndarray:
+    """The best point of a coarse grid (offset profiled out), so the polish cannot stall."""
+    grid = model.grid()
+    g, _ = model.relative_time(mode, pts.scale, grid)
+    resid = pts.log_mean - np.log(g)
+    if free_offset:
+        c = (pts.runs * resid).sum(axis=1, keepdims=True) / pts.runs.sum()
     else:
-        grid = np.linspace(0.0, 1.0, 201)[:, None]
-    g, _ = relative_time(model, mode, r, grid)
-    resid = m - np.log(g)
-    c = (n * resid).sum(axis=1, keepdims=True) / n.sum()
-    rss = (n * (resid - c) ** 2).sum(axis=1)
+        c = pts.anchor
+    rss = (pts.runs * (resid - c) ** 2).sum(axis=1)
     return grid[int(np.argmin(rss))]
 
 
-def fit(points: pd.DataFrame, model: str, mode: str) -> Fit:
-    """Fit ``model`` to one group's points (columns of :func:`point_stats`).
+def _least_squares(model: Model, mode: str, pts: Points, free_offset: bool
+                   ) -> tuple[np.ndarray, float]:
+    """Shape parameters and offset minimising the run-weighted squared log residuals."""
+    w = np.sqrt(pts.runs.astype(np.float64))
+    k = len(model.params)
+
+    def split(x: np.ndarray) -> tuple[np.ndarray, float]:
+        return (x[:k], x[k]) if free_offset else (x, pts.anchor)
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        theta, c = split(x)
+        g, _ = model.relative_time(mode, pts.scale, theta)
+        return w * (pts.log_mean - c - np.log(g))
+
+    def jacobian(x: np.ndarray) -> np.ndarray:
+        theta, _ = split(x)
+        _, dlog = model.relative_time(mode, pts.scale, theta)
+        columns = [dlog] + ([np.ones((len(pts.scale), 1))] if free_offset else [])
+        return -w[:, None] * np.hstack(columns)
+
+    theta0 = _start(model, mode, pts, free_offset)
+    lower, upper = list(model.lower), list(model.upper)
+    if free_offset:
+        g0, _ = model.relative_time(mode, pts.scale, theta0)
+        c0 = float((pts.runs * (pts.log_mean - np.log(g0))).sum() / pts.runs.sum())
+        x0 = np.concatenate([theta0, [c0]])
+        lower.append(-np.inf)
+        upper.append(np.inf)
+    else:
+        x0 = theta0.astype(np.float64)
+    lo, hi = np.array(lower), np.array(upper)
+    result = optimize.least_squares(residuals, np.clip(x0, lo, hi), jac=jacobian,
+                                    bounds=(lo, hi), method="trf", x_scale="jac",
+                                    xtol=1e-12, ftol=1e-12, gtol=1e-12)
+    x = np.clip(result.x, lo, hi)
+    theta, c = split(x)
+    return np.array(theta, dtype=np.float64), float(c)
+
+
+def _fit_points(model: Model, mode: str, pts: Points, anchoring: str) -> Fit:
+    """Fit ``model`` to ``pts`` (baseline first) with the given anchoring; no refusal checks."""
+    free = anchoring == "trend"
+    data = pts.without(np.arange(len(pts.scale)) > 0)  # the baseline sets the anchor only
+    theta, c = _least_squares(model, mode, data, free)
+    k = len(model.params)
+    scale_max = float(pts.scale.max())
+    at_bound = []
+    for i, name in enumerate(model.params):
+        span = max(abs(model.upper[i] - model.lower[i]), 1.0) if np.isfinite(model.upper[i]) \
+            else 1.0
+        if theta[i] - model.lower[i] <= 1e-9 * span:
+            theta[i] = model.lower[i]
+            at_bound.append(name)
+        elif np.isfinite(model.upper[i]) and model.upper[i] - theta[i] <= 1e-9 * span:
+            theta[i] = model.upper[i]
+            at_bound.append(name)
+    # a quadratic coefficient too small to matter within the data is no coefficient
+    if model.name == "usl" and 0 < theta[1] * scale_max ** 2 < 1e-9:
+        theta[1] = 0.0
+        at_bound.append("beta")
+    g, _ = model.relative_time(mode, data.scale, theta)
+    resid = data.log_mean - c - np.log(g)
+    between = float((data.runs * resid ** 2).sum())
+    n0 = int(pts.runs[0])
+    total_runs = int(pts.runs.sum())
+    pure = float(pts.log_ss.sum())
+    # the baseline's mean is spent on the anchor, or unused when the offset is free
+    dof = total_runs - k - 1 - (1 if free else 0)
+    fit = Fit(model.name, mode, "fitted", anchoring=anchoring,
+              params=dict(zip(model.params, map(float, theta), strict=True)), offset=c,
+              anchor=pts.anchor, baseline_runs=n0, points=len(pts.scale),
+              observations=total_runs, dof=dof,
+              rms_residual=math.sqrt(between / max(int(data.runs.sum()), 1)),
+              largest_scale=scale_max, at_bound=tuple(dict.fromkeys(at_bound)))
+    if dof <= 0:
+        fit.reason = (f"no interval: {total_runs} runs for {k + 1} fitted values "
+                      f"({', '.join(model.params)} and the offset), none to spare")
+        fit.ci95 = dict.fromkeys(model.params)
+        return fit
+    fit.noise = max(math.sqrt((between + pure) / dof), MIN_NOISE)
+    _, dlog = model.relative_time(mode, data.scale, theta)
+    jac = dlog if not free else np.hstack([dlog, np.ones((len(data.scale), 1))])
+    information = (jac * data.runs[:, None]).T @ jac
+    covariance = np.linalg.pinv(information) * fit.noise ** 2
+    fit.covariance = covariance
+    fit.baseline_sensitivity = (dlog * data.runs[:, None]).sum(axis=0)
+    spread = covariance
+    if not free:
+        # the anchor is a mean of n0 noisy runs: its error moves every estimate by
+        # (J'WJ)^-1 J'W 1 times that error, variance s^2 / n0
+        shift = covariance @ fit.baseline_sensitivity / fit.noise
+        spread = covariance + np.outer(shift, shift) / max(n0, 1)
+    half = stats.t.ppf(0.975, dof) * np.sqrt(np.maximum(np.diag(spread)[:k], 0.0))
+    for i, name in enumerate(model.params):
+        fit.ci95[name] = (float(max(theta[i] - half[i], model.lower[i])),
+                          float(min(theta[i] + half[i], model.upper[i])))
+    return fit
+
+
+def fit(pts: Points, model: str, mode: str, anchoring: str = "baseline") -> Fit:
+    """Fit a registered model to one group's points.
 
     Parameters
     ----------
-    points
-        ``scale, repetitions, log_mean, log_ssw`` per distinct scale.
+    pts
+        The group's points, baseline first (:class:`Points`).
     model
-        ``amdahl``, ``usl`` or ``gustafson``.
+        A name in :data:`REGISTRY`.
     mode
-        ``strong`` or ``weak``; Amdahl applies to strong mode only, Gustafson to weak only.
+        ``strong`` or ``weak``.
+    anchoring
+        ``baseline`` (offset fixed at the measured baseline) or ``trend`` (free offset; the
+        baseline point is left out of the fit).
 
     Returns
     -------
     Fit
-        Estimates with 95 % intervals (None where there are no spare repetitions), or a refusal
-        whose ``reason`` says why.
+        Estimates with 95 % intervals (None where no runs are spare), or a refusal whose
+        ``reason`` says why and what to measure.
     """
-    names = PARAMS[model]
-    if model not in APPLIES[mode]:
-        other = "weak" if mode == "strong" else "strong"
+    spec = REGISTRY[model]
+    if mode not in spec.modes:
         return Fit(model, mode, "not-applicable",
-                   f"{model} describes {other} scaling; this group is {mode}")
-    r = points["scale"].to_numpy(dtype=np.float64)
-    n = points["repetitions"].to_numpy(dtype=np.float64)
-    m = points["log_mean"].to_numpy(dtype=np.float64)
-    ssw = float(points["log_ssw"].to_numpy(dtype=np.float64).sum())
-    distinct, need = len(np.unique(r)), len(names) + 1
+                   f"{model} describes {' and '.join(spec.modes)} scaling; this group is {mode}")
+    distinct = len(pts.scale)
+    if anchoring not in ("baseline", "trend"):
+        raise ValueError(f"anchoring must be baseline or trend, not {anchoring!r}")
+    need = MIN_CORE_COUNTS[len(spec.params)] + (1 if anchoring == "trend" else 0)
     if distinct < need:
-        count = "one parameter" if len(names) == 1 else f"{len(names)} parameters"
+        count = "one parameter" if len(spec.params) == 1 else f"{len(spec.params)} parameters"
+        how = " (its own offset: the baseline is left out)" if anchoring == "trend" else ""
         return Fit(model, mode, "refused",
-                   f"{model} has {count} and needs at least {need} distinct core counts; "
-                   f"this group has {distinct}", points=distinct, observations=int(n.sum()))
-    if not (np.isfinite(r).all() and (r > 0).all() and np.isfinite(m).all() and (n >= 1).all()
-            and math.isfinite(ssw)):
-        return Fit(model, mode, "refused", "every scale must be a finite number > 0 and every "
-                   "point needs at least one time that is a finite number > 0",
-                   points=distinct, observations=int(np.nansum(n)))
-    weights = np.sqrt(n)
-
-    def residuals(x: np.ndarray) -> np.ndarray:
-        g, _ = relative_time(model, mode, r, x[1:])
-        return weights * (m - x[0] - np.log(g))
-
-    def jacobian(x: np.ndarray) -> np.ndarray:
-        _, dlog = relative_time(model, mode, r, x[1:])
-        return -weights[:, None] * np.column_stack([np.ones_like(r), dlog])
-
-    theta0 = _start(model, mode, r, n, m)
-    g0, _ = relative_time(model, mode, r, theta0)
-    x0 = np.concatenate([[float((n * (m - np.log(g0))).sum() / n.sum())], theta0])
-    lower = np.array([-np.inf, *BOUNDS[model][0]])
-    upper = np.array([np.inf, *BOUNDS[model][1]])
-    x0 = np.clip(x0, lower, upper)  # the grid lies within the bounds; keep x0 there for sure
-    if not (np.isfinite(x0).all() and np.isfinite(residuals(x0)).all()):
-        return Fit(model, mode, "refused", "the scales are too extreme for a finite starting "
-                   "point", points=distinct, observations=int(n.sum()))
-    result = optimize.least_squares(residuals, x0, jac=jacobian, bounds=(lower, upper),
-                                    method="trf", x_scale="jac", xtol=1e-12, ftol=1e-12,
-                                    gtol=1e-12)
-    x = np.clip(result.x, lower, upper)
-    # snap estimates that sit on a bound up to round-off, so "beta = 0" reads as no peak
-    if model == "usl" and x[2] * r.max() ** 2 < 1e-9:
-        x[2] = 0.0
-    x[1] = 0.0 if x[1] < 1e-9 else x[1]
-    between = float(np.sum(residuals(x) ** 2))
-    rss, total, k = between + ssw, int(n.sum()), len(names) + 1
-    dof = total - k
-    fitted = Fit(model, mode, "fitted", params=dict(zip(names, map(float, x[1:]), strict=True)),
-                 points=distinct, observations=total, dof=dof,
-                 rms_residual=math.sqrt(between / total))
-    if rss > 0 and total - k - 1 > 0:
-        fitted.aicc = total * math.log(rss / total) + 2 * k + 2 * k * (k + 1) / (total - k - 1)
-    if dof <= 0:
-        fitted.reason = (f"no confidence interval: {total} repetitions for {k} parameters "
-                         "(log T0 and the model's), none to spare")
-        fitted.ci95 = dict.fromkeys(names)
-        return fitted
-    jac = jacobian(x)
-    try:
-        covariance = np.linalg.inv(jac.T @ jac) * (rss / dof)
-    except np.linalg.LinAlgError:
-        fitted.reason = "the fit is degenerate: no confidence interval"
-        fitted.ci95 = dict.fromkeys(names)
-        return fitted
-    fitted.covariance = covariance[1:, 1:]
-    half = stats.t.ppf(0.975, dof) * np.sqrt(np.maximum(np.diag(covariance)[1:], 0.0))
-    for i, name in enumerate(names):
-        lo = max(x[1 + i] - half[i], lower[1 + i])
-        hi = min(x[1 + i] + half[i], upper[1 + i])
-        fitted.ci95[name] = (float(lo), float(hi))
-    return fitted
+                   f"{model} has {count}{how} and needs at least {need} distinct core counts "
+                   f"to predict from; this group has {distinct}: measure more core counts",
+                   points=distinct, observations=int(pts.runs.sum()))
+    if not (np.isfinite(pts.scale).all() and np.isfinite(pts.log_mean).all()):
+        return Fit(model, mode, "refused", "every scale and time must be a finite number > 0",
+                   points=distinct, observations=int(pts.runs.sum()))
+    out = _fit_points(spec, mode, pts, anchoring)
+    out.cv_error = cross_validation(spec, mode, pts, anchoring)
+    out.cv_step = float(np.log(pts.scale[-1] / pts.scale[-2]))
+    return out
 
 
-def choose(fits: list[Fit]) -> tuple[Fit | None, str]:
-    """The better-fitting of a group's models, and a sentence saying which and by how much.
+def cross_validation(model: Model, mode: str, pts: Points, anchoring: str) -> float:
+    """Root mean square log error of predicting the largest one and two scales from the rest.
 
-    Rule: only fitted models compete; an exact fit (no spare repetitions) cannot be judged
-    against one that has them; otherwise the lower AICc wins unless the two are within
-    :data:`AICC_TIE`, where the simpler model is kept; without AICc, the lower RMS residual.
+    Each hold-out refits the model to the remaining points (which must keep at least one point
+    per fitted value beside the baseline); NaN when no hold-out is possible.
+    """
+    fitted_values = len(model.params) + (1 if anchoring == "trend" else 0)
+    errors = []
+    for held in (1, 2):
+        kept = len(pts.scale) - held
+        if kept - 1 < fitted_values:  # points beside the baseline the refit needs
+            continue
+        keep = np.arange(len(pts.scale)) < kept
+        train = pts.without(keep)
+        part = _fit_points(model, mode, train, anchoring)
+        theta = np.array([part.params[p] for p in model.params])
+        g, _ = model.relative_time(mode, pts.scale[~keep], theta)
+        predicted = part.offset + np.log(g)
+        errors.append(float(np.mean((predicted - pts.log_mean[~keep]) ** 2)))
+    return float(np.sqrt(np.mean(errors))) if errors else math.nan
+
+
+# ---- choice -----------------------------------------------------------------------------------
+
+def choose(fits: list[Fit]) -> tuple[Fit | None, Fit | None, str]:
+    """The model that extrapolates best, the runner-up, and a sentence saying why.
+
+    Rule: only fitted models compete. With cross-validation scores, the lowest wins, except that
+    a model with more fitted values must beat a simpler one's score by the factor
+    :data:`CV_MARGIN` and by :data:`CV_FLOOR`; a model without a score loses to one with a score.
+    With no scores at all, the simplest fitted model is kept.
     """
     fitted = [f for f in fits if f.fitted]
     if not fitted:
         refused = "; ".join(f.reason for f in fits if f.status == "refused")
-        return None, f"no model could be fitted ({refused})" if refused else "no model applies"
-    if len(fitted) == 1:
-        others = [f for f in fits if f.status == "refused"]
-        why = f" ({others[0].reason})" if others else ""
-        return fitted[0], f"{fitted[0].model} is the only model the data support{why}"
-    simple, rich = sorted(fitted, key=lambda f: len(f.params))[:2]
-    rms = (f"RMS residual {100 * simple.rms_residual:.2f} % ({simple.model}) vs "
-           f"{100 * rich.rms_residual:.2f} % ({rich.model})")
-    if rich.dof <= 0 < simple.dof:
-        return simple, (f"{rich.model} has no repetitions to spare beyond its parameters, so "
-                        f"its fit cannot be judged; using {simple.model} ({rms})")
-    if math.isfinite(simple.aicc) and math.isfinite(rich.aicc):
-        delta = rich.aicc - simple.aicc
-        if abs(delta) < AICC_TIE:
-            return simple, (f"{simple.model} and {rich.model} fit equally well "
-                            f"(AICc differs by {abs(delta):.1f} < {AICC_TIE:g}); using the "
-                            f"simpler {simple.model}; {rms}")
-        best, other = (rich, simple) if delta < 0 else (simple, rich)
-        return best, (f"{best.model} fits better than {other.model}: {rms}; "
-                      f"AICc lower by {abs(delta):.1f}")
-    if rich.rms_residual < simple.rms_residual * (1 - 1e-9) - 1e-12:
-        return rich, f"{rich.model} fits better than {simple.model}: {rms}"
-    return simple, f"{simple.model} fits at least as well as {rich.model}: {rms}"
+        return None, None, (f"no model could be fitted ({refused})" if refused
+                            else "no model applies")
+
+    def size(f: Fit) -> int:
+        return len(f.params) + (1 if f.anchoring == "trend" else 0)
+
+    order = sorted(fitted, key=lambda f: (size(f), f.model, f.anchoring))
+    scored = [f for f in order if math.isfinite(f.cv_error)]
+    if not scored:
+        best = order[0]
+        runner = order[1] if len(order) > 1 else None
+        return best, runner, (f"{_name(best)}: the simplest model the data support (too few "
+                              "core counts to hold any out for cross-validation)")
+    best = scored[0]
+    for f in scored[1:]:
+        if size(f) > size(best):
+            better = f.cv_error < CV_MARGIN * best.cv_error and \
+                f.cv_error < best.cv_error - CV_FLOOR
+        else:
+            better = f.cv_error < best.cv_error
+        if better:
+            best = f
+    others = [f for f in scored if f is not best]
+    runner = min(others, key=lambda f: f.cv_error) if others else None
+    why = (f"{_name(best)} extrapolates best: leave-largest-out cross-validation error "
+           f"{100 * best.cv_error:.1f} %")
+    if runner is not None:
+        why += f" vs {100 * runner.cv_error:.1f} % ({_name(runner)})"
+    ranked = sorted(f.cv_error for f in scored)
+    best.extrapolation_error = max(best.cv_error, ranked[min(SELECTION_RANK, len(ranked)) - 1])
+    return best, runner, why
 
 
-def predict(chosen: Fit, scales: np.ndarray, baseline_cores: int) -> pd.DataFrame:
-    """Efficiency the chosen model predicts at ``scales``, labelled ``predicted``.
+def _name(f: Fit) -> str:
+    return f"{f.model} (trend of the points above the baseline)" if f.anchoring == "trend" \
+        else f.model
+
+
+# ---- prediction -------------------------------------------------------------------------------
+
+def predict_log_time(chosen: Fit, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted ``log T`` at ``scales`` and the half-width of its 95 % prediction interval for
+    one new run (NaN where the fit has no interval), both shape ``(len(scales),)``.
+
+    The variance is ``s^2 (1 + j' C j / s^2 + (1 - a)^2 / n0)`` for baseline anchoring, with ``j``
+    the gradient of ``log g`` at the scale, ``C`` the parameter covariance, ``n0`` the baseline
+    runs and ``a = j' (J'WJ)^-1 J'W 1`` the part of the baseline's error the fit absorbed; trend
+    anchoring fits its own offset and adds ``j' C j`` with the offset's column, no baseline term.
+    """
+    spec = REGISTRY[chosen.model]
+    r = np.asarray(scales, dtype=np.float64)
+    theta = np.array([chosen.params[p] for p in spec.params])
+    g, dlog = spec.relative_time(chosen.mode, r, theta)
+    log_t = chosen.offset + np.log(g)
+    if chosen.covariance is None or not math.isfinite(chosen.noise):
+        return log_t, np.full_like(r, np.nan)
+    s2 = chosen.noise ** 2
+    if chosen.anchoring == "trend":
+        j = np.hstack([dlog, np.ones((len(r), 1))])
+        var = s2 + np.einsum("pi,ij,pj->p", j, chosen.covariance, j)
+    else:
+        # (J'WJ)^-1 = C / s^2
+        param_var = np.einsum("pi,ij,pj->p", dlog, chosen.covariance, dlog)
+        a = dlog @ chosen.covariance @ chosen.baseline_sensitivity / s2
+        var = s2 + param_var + s2 * (1.0 - a) ** 2 / max(chosen.baseline_runs, 1)
+    var = var + extrapolation_variance(chosen, r)
+    half = stats.t.ppf(0.975, chosen.dof) * np.sqrt(np.maximum(var, 0.0))
+    return log_t, half
+
+
+def extrapolation_variance(chosen: Fit, scales: np.ndarray) -> np.ndarray:
+    """Variance added beyond the largest measured scale for the model's own extrapolation error.
+
+    The fitted model is not the truth: its cross-validation error ``e`` (the error of predicting
+    the largest scales from the others) measures how far it strays over one step in log scale
+    (``log(r_max / r_next)``). Beyond ``r_max`` the added variance is ``(e d)^2`` with ``d`` the
+    distance in those steps, so intervals widen with the extrapolation distance; zero within the
+    data and when no cross-validation was possible.
+    """
+    r = np.asarray(scales, dtype=np.float64)
+    error = chosen.extrapolation_error if math.isfinite(chosen.extrapolation_error) \
+        else chosen.cv_error
+    if not (math.isfinite(error) and chosen.cv_step > 0):
+        return np.zeros_like(r)
+    steps = np.maximum(np.log(r / chosen.largest_scale), 0.0) / chosen.cv_step
+    return (error * steps) ** 2
+
+
+def extrapolation(scales: np.ndarray, largest_scale: float) -> np.ndarray:
+    """Extrapolation distance: target scale over the largest measured scale (<= 1 inside)."""
+    return np.asarray(scales, dtype=np.float64) / float(largest_scale)
+
+
+def predict(chosen: Fit, scales: np.ndarray, baseline_cores: int, baseline_seconds: float
+            ) -> pd.DataFrame:
+    """Efficiency and time the chosen fit predicts at ``scales``, labelled ``predicted``.
+
+    Parameters
+    ----------
+    chosen
+        A fitted :class:`Fit`.
+    scales
+        Scales ``r = p/p0``, float64, shape (P,).
+    baseline_cores, baseline_seconds
+        The measured baseline every prediction is relative to.
 
     Returns
     -------
     pandas.DataFrame
-        ``scale, cores, efficiency, ci95_low, ci95_high, model, label``; the interval (delta
-        method on log efficiency, clipped to (0, 1]) is NaN where the fit has none.
+        ``scale, cores, seconds, efficiency, pi95_low, pi95_high, model, anchoring, label,
+        extrapolation, far_extrapolated``; strong efficiency is ``T0/(r T)``, weak ``T0/T``;
+        the prediction interval (for one new run) is NaN where the fit has none and is never
+        clipped (a superlinear run is possible).
     """
     r = np.asarray(scales, dtype=np.float64)
-    theta = np.array([chosen.params[p] for p in PARAMS[chosen.model]])
-    eff = efficiency(chosen.model, chosen.mode, r, theta)
-    lo = hi = np.full_like(r, np.nan)
-    if chosen.covariance is not None:
-        _, dlog = relative_time(chosen.model, chosen.mode, r, theta)
-        se = np.sqrt(np.maximum(np.einsum("pi,ij,pj->p", dlog, chosen.covariance, dlog), 0.0))
-        half = stats.t.ppf(0.975, chosen.dof) * se
-        lo, hi = eff * np.exp(-half), np.minimum(eff * np.exp(half), 1.0)
+    log_t, half = predict_log_time(chosen, r)
+    log_t0 = math.log(baseline_seconds)
+    factor = r if chosen.mode == "strong" else np.ones_like(r)
+    eff = np.exp(log_t0 - log_t) / factor
+    distance = extrapolation(r, chosen.largest_scale)
     return pd.DataFrame({
-        "scale": r, "cores": r * baseline_cores, "efficiency": eff,
-        "ci95_low": lo, "ci95_high": hi, "model": chosen.model, "label": "predicted",
+        "scale": r, "cores": r * baseline_cores, "seconds": np.exp(log_t), "efficiency": eff,
+        "pi95_low": eff * np.exp(-half), "pi95_high": eff * np.exp(half),
+        "model": chosen.model, "anchoring": chosen.anchoring, "label": "predicted",
+        "extrapolation": distance, "far_extrapolated": distance > FAR_EXTRAPOLATION,
     })
 
 
 def fits_frame(fits: list[Fit]) -> pd.DataFrame:
     """Fits as a frame: one row per model with estimates, intervals and fit quality."""
     rows = []
+    names = sorted({p for m in REGISTRY.values() for p in m.params})
     for f in fits:
-        row = {"model": f.model, "status": f.status, "reason": f.reason}
-        for name in ("f", "alpha", "beta"):
+        row: dict[str, object] = {"model": f.model, "status": f.status, "reason": f.reason,
+                                  "anchoring": f.anchoring}
+        for name in names:
             ci = f.ci95.get(name) if name in f.params else None
             row[name] = f.params.get(name, math.nan)
             row[f"{name}_ci95_low"] = ci[0] if ci else math.nan
             row[f"{name}_ci95_high"] = ci[1] if ci else math.nan
         row.update(max_speedup=f.max_speedup, peak_scale=f.peak_scale, points=f.points,
-                   observations=f.observations, dof=f.dof, rms_residual=f.rms_residual,
-                   aicc=f.aicc)
+                   observations=f.observations, dof=f.dof, noise=f.noise,
+                   rms_residual=f.rms_residual, cv_error=f.cv_error,
+                   at_bound=",".join(f.at_bound))
         rows.append(row)
     return pd.DataFrame(rows)

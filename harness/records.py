@@ -83,6 +83,9 @@ class RunRecord:
     overrides: dict[str, Any] = field(default_factory=dict)
     #: a Numba kernel was compiled during the timed repetitions (their times include the JIT)
     compiled_while_timed: bool = False
+    #: the work every run of this problem at this rank count does identically (the workload's
+    #: ``fixed_work`` entries of ``work``); runs whose fixed work differs are never pooled
+    fixed_work: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -131,6 +134,7 @@ _FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "verification": ((dict, type(None)), True),
     "status": ((str,), True),
     "provenance": ((dict,), True),
+    "fixed_work": ((dict,), False),
 }
 
 

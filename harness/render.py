@@ -4,22 +4,33 @@ The JSON document (``harness analyze --format json``) is::
 
     {"schema": "harness.analysis/1",
      "targets": {source, baseline_cores, p2_alert, rows[{scale, efficiency}]},
-     "groups": [{workload, mode, variant, size, problem, baseline_cores, baseline_seconds,
-                 points[{cores, scale, seconds, seconds_min, seconds_max, repetitions, rel_iqr,
-                         speedup, efficiency, karp_flatt, target, status}],
-                 fits{amdahl{status, reason, serial_fraction, ci95, max_speedup, ...},
-                      usl{status, reason, alpha, beta, ci95_alpha, ci95_beta, peak_scale, ...},
-                      gustafson{status, reason, serial_fraction, ci95, ...}},
-                 model{chosen, reason},
-                 predictions[{scale, cores, efficiency, ci95, model, label: "predicted", target,
-                              status, measured}],
+     "groups": [{workload, mode, variant, size, problem, machine, baseline_cores,
+                 baseline_seconds, provenance{machine, hosts[], code[]},
+                 points[{cores, scale, seconds, seconds_min, seconds_max, repetitions, runs,
+                         rel_iqr, speedup, efficiency, karp_flatt, target, status,
+                         model_efficiency, model_residual}],
+                 fits{amdahl{status, reason, anchoring, serial_fraction, ci95, max_speedup,
+                             at_bound[], noise, cv_error, ...},
+                      amdahl-log{..., serial_fraction, ci95, c, ci95_c},
+                      power{..., gamma, ci95_gamma},
+                      usl{..., alpha, beta, ci95_alpha, ci95_beta, peak_scale},
+                      gustafson{..., serial_fraction, ci95}},
+                 model{chosen, runner_up, anchoring, reason},
+                 predictions[{scale, cores, efficiency, pi95, model, label: "predicted",
+                              extrapolation, far_extrapolated, uncertain, target,
+                              status}],
                  bottleneck{phase, name, share_baseline, share_largest, load_imbalance},
-                 alerts[{level, kind, cores, scale, efficiency, threshold, model, message}],
+                 alerts[{level, kind, cores, scale, efficiency, threshold, model,
+                         extrapolation, message}],
                  notes[]}],
      "excluded": [{source, workload, mode, variant, cores, reason}]}
 
 Numbers that are undefined or infinite are ``null`` (a ``max_speedup`` of null with
 ``serial_fraction`` 0 means no ceiling; a ``peak_scale`` of null with ``beta`` 0 means no peak).
+``pi95`` is the 95 % prediction interval for one new run at that scale (run-to-run and fit
+uncertainty); ``extrapolation`` is the scale over the largest measured scale. Predictions are
+made only at scales that were not measured; a measured point's ``model_efficiency`` is the chosen
+model's value there, and ``model_residual`` the measured over the modelled efficiency, minus 1.
 In weak mode ``speedup`` is the scaled speedup ``r E``. A group is one scaling study: ``size``
 is the named problem size and ``problem`` the key that adds the parameter overrides (both may be
 empty for a CSV without a size column). The CSV format is the points, one row each, with the
@@ -92,20 +103,29 @@ def _fits(fits: pd.DataFrame) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for row in fits.itertuples(index=False):
         common = {"status": row.status, "reason": row.reason or None,
-                  "rms_residual": _plain(row.rms_residual), "aicc": _plain(row.aicc),
+                  "anchoring": row.anchoring,
+                  "at_bound": [b for b in str(row.at_bound or "").split(",") if b],
+                  "noise": _plain(row.noise), "rms_residual": _plain(row.rms_residual),
+                  "cv_error": _plain(row.cv_error),
                   "points": int(row.points), "observations": int(row.observations),
-                  "dof": int(row.dof), "chosen": bool(row.chosen)}
-        if row.model == "usl":
-            out["usl"] = {"alpha": _plain(row.alpha), "beta": _plain(row.beta),
-                          "ci95_alpha": _interval(row.alpha_ci95_low, row.alpha_ci95_high),
-                          "ci95_beta": _interval(row.beta_ci95_low, row.beta_ci95_high),
-                          "peak_scale": _plain(row.peak_scale), **common}
+                  "dof": int(row.dof), "chosen": bool(getattr(row, "chosen", False))}
+        if row.model == "power":
+            entry = {"gamma": _plain(row.gamma),
+                     "ci95_gamma": _interval(row.gamma_ci95_low, row.gamma_ci95_high)}
+        elif row.model == "usl":
+            entry = {"alpha": _plain(row.alpha), "beta": _plain(row.beta),
+                     "ci95_alpha": _interval(row.alpha_ci95_low, row.alpha_ci95_high),
+                     "ci95_beta": _interval(row.beta_ci95_low, row.beta_ci95_high),
+                     "peak_scale": _plain(row.peak_scale)}
         else:
             entry = {"serial_fraction": _plain(row.f),
                      "ci95": _interval(row.f_ci95_low, row.f_ci95_high)}
             if row.model == "amdahl":
                 entry["max_speedup"] = _plain(row.max_speedup)
-            out[row.model] = {**entry, **common}
+            if row.model == "amdahl-log":
+                entry.update(c=_plain(row.c), ci95_c=_interval(row.c_ci95_low, row.c_ci95_high))
+        name = row.model if row.anchoring == "baseline" else f"{row.model}-trend"
+        out[name] = {**entry, **common}
     return out
 
 
@@ -117,20 +137,24 @@ def to_document(result: Analysis, excluded: pd.DataFrame) -> dict[str, Any]:
         predictions = _select(result.predictions, keys)
         groups.append({
             "workload": g.workload, "mode": g.mode, "variant": g.variant, "size": g.size,
-            "problem": g.problem,
+            "problem": g.problem, "machine": g.machine,
+            "provenance": {k: v for k, v in (g.provenance or {}).items()},
             "baseline_cores": int(g.baseline_cores),
             "baseline_seconds": _plain(g.baseline_seconds),
             "points": [{**p, "cores": _cores(p["cores"])}
                        for p in _records(_select(result.points, keys), _POINT_KEYS)],
             "fits": _fits(_select(result.fits, keys)) if not result.fits.empty else {},
             "model": {"chosen": g.model if isinstance(g.model, str) else None,
+                      "runner_up": g.runner_up if isinstance(g.runner_up, str) else None,
+                      "anchoring": g.anchoring if isinstance(g.anchoring, str) else None,
                       "reason": g.model_choice or None},
             "predictions": [
                 {"scale": _plain(p.scale), "cores": _cores(p.cores),
-                 "efficiency": _plain(p.efficiency), "ci95": _interval(p.ci95_low, p.ci95_high),
-                 "model": p.model, "label": p.label, "target": _plain(p.target),
-                 "status": p.status if _plain(p.target) is not None else "no-target",
-                 "measured": bool(p.measured)}
+                 "efficiency": _plain(p.efficiency), "pi95": _interval(p.pi95_low, p.pi95_high),
+                 "model": p.model, "label": p.label, "extrapolation": _plain(p.extrapolation),
+                 "far_extrapolated": bool(p.far_extrapolated),
+                 "uncertain": bool(p.uncertain), "target": _plain(p.target),
+                 "status": p.status if _plain(p.target) is not None else "no-target"}
                 for p in predictions.itertuples(index=False)
             ] if not predictions.empty else [],
             "bottleneck": {"phase": _plain(g.bottleneck_phase), "name": _plain(g.bottleneck_name),
@@ -140,7 +164,7 @@ def to_document(result: Analysis, excluded: pd.DataFrame) -> dict[str, Any]:
             "alerts": [{**a, "cores": _cores(a["cores"])} for a in _records(
                 _select(result.alerts, keys),
                 ["level", "kind", "cores", "scale", "efficiency", "threshold", "model",
-                 "message"])],
+                 "extrapolation", "message"])],
             "notes": list(g.notes),
         })
     return {"schema": SCHEMA, "targets": result.targets.to_dict(), "groups": groups,
@@ -167,30 +191,60 @@ def _ci(low: Any, high: Any, spec: str) -> str:
     return "" if pair is None else f" (95 % CI {format(pair[0], spec)} to {format(pair[1], spec)})"
 
 
+_NAMES = {"amdahl": "Amdahl", "amdahl-log": "Amdahl + c log2 p", "gustafson": "Gustafson",
+          "usl": "USL", "power": "Power law T ~ p^-gamma"}
+
+
+def _bound(row: Any, name: str, text: str) -> str:
+    return f"{text} (at its bound)" if name in str(row.at_bound or "").split(",") else text
+
+
 def _fit_lines(fits: pd.DataFrame, baseline: int) -> list[str]:
     lines = []
     for row in fits.itertuples(index=False):
         if row.status == "not-applicable":
             continue
+        name = _NAMES.get(row.model, row.model)
+        if row.anchoring == "trend":
+            name += " (trend above the baseline)"
         if row.status == "refused":
-            lines.append(f"{row.model}: not fitted: {row.reason}")
+            lines.append(f"{name}: not fitted: {row.reason}")
             continue
         if row.model == "usl":
             peak = "no peak (beta = 0)"
             if math.isfinite(row.peak_scale):
                 peak_cores = cores_text(round(row.peak_scale * baseline))
                 peak = f"speedup peaks at r* = {row.peak_scale:.3g} ({peak_cores})"
-            alpha_ci = _ci(row.alpha_ci95_low, row.alpha_ci95_high, ".4g")
-            beta_ci = _ci(row.beta_ci95_low, row.beta_ci95_high, ".3g")
-            text = f"USL: alpha = {row.alpha:.4g}{alpha_ci}, beta = {row.beta:.3g}{beta_ci}; {peak}"
+            elif row.alpha >= 1.0:
+                peak = "no speedup to peak"
+            alpha = _bound(row, "alpha", f"alpha = {row.alpha:.4g}")
+            beta = _bound(row, "beta", f"beta = {row.beta:.3g}")
+            text = (f"{name}: {alpha}{_ci(row.alpha_ci95_low, row.alpha_ci95_high, '.4g')}, "
+                    f"{beta}{_ci(row.beta_ci95_low, row.beta_ci95_high, '.3g')}; {peak}")
+        elif row.model == "power":
+            gamma = _bound(row, "gamma", f"gamma = {row.gamma:.4g}")
+            text = (f"{name}: {gamma}{_ci(row.gamma_ci95_low, row.gamma_ci95_high, '.4g')} "
+                    "(efficiency ~ r^(gamma - 1))")
         else:
-            name = "Amdahl" if row.model == "amdahl" else "Gustafson"
-            text = f"{name}: f = {row.f:.4g}{_ci(row.f_ci95_low, row.f_ci95_high, '.4g')}"
+            f = _bound(row, "f", f"f = {row.f:.4g}")
+            text = f"{name}: {f}{_ci(row.f_ci95_low, row.f_ci95_high, '.4g')}"
+            if row.model == "amdahl-log":
+                c = _bound(row, "c", f"c = {row.c:.3g}")
+                text += f", {c}{_ci(row.c_ci95_low, row.c_ci95_high, '.3g')}"
             if row.model == "amdahl":
-                text += (f"; speedup ceiling {row.max_speedup:.4g}x"
-                         if math.isfinite(row.max_speedup) else "; no speedup ceiling")
+                if row.f >= 1.0:
+                    text += "; no speedup"
+                else:
+                    text += (f"; speedup ceiling {row.max_speedup:.4g}x"
+                             if math.isfinite(row.max_speedup) else "; no speedup ceiling")
+        quality = f"RMS residual {100 * row.rms_residual:.2f} %"
+        if _plain(row.noise) is not None:
+            quality += f", run-to-run noise {100 * row.noise:.1f} %"
+        if _plain(row.cv_error) is not None:
+            quality += f", hold-out error {100 * row.cv_error:.1f} %"
         reason = f"; {row.reason}" if row.reason else ""
-        lines.append(f"{text}; RMS residual {100 * row.rms_residual:.2f} %{reason}")
+        chosen = " [chosen]" if bool(getattr(row, "chosen", False)) else ""
+        lines.append(f"{text}; {quality}{reason}{chosen}")
     return lines
 
 
@@ -220,17 +274,23 @@ def _points_table(points: pd.DataFrame) -> list[str]:
                   "efficiency", "Karp-Flatt", "target", "status"), rows, left=("status",))
 
 
+def _short(value: float) -> str:
+    return f"{value:.3f}" if value < 100 else f"{value:.3g}"
+
+
 def _predictions_table(predictions: pd.DataFrame) -> list[str]:
     rows = []
     for p in predictions.itertuples(index=False):
-        pair = _interval(p.ci95_low, p.ci95_high)
+        pair = _interval(p.pi95_low, p.pi95_high)
         status = p.status if _plain(p.target) is not None else "no-target"
+        distance = ("within data" if p.extrapolation <= 1 else
+                    f"{p.extrapolation:.3g}x" + (" far" if p.far_extrapolated else ""))
         rows.append((f"{p.scale:g}x", f"{p.cores:g}", f"{p.efficiency:.3f}",
-                     "-" if pair is None else f"{pair[0]:.3f} to {pair[1]:.3f}",
-                     "-" if _plain(p.target) is None else f"> {p.target:.2f}",
-                     status + (" (also measured)" if p.measured else ""), p.model))
-    return _grid(("scale", "cores", "predicted E", "95 % CI", "target", "status", "model"),
-                 rows, left=("status", "model"), indent="    ")
+                     "-" if pair is None else f"{_short(pair[0])} to {_short(pair[1])}",
+                     distance, "-" if _plain(p.target) is None else f"> {p.target:.2f}",
+                     f"{status} (predicted)", p.model))
+    return _grid(("scale", "cores", "predicted E", "95 % PI, new run", "extrapolation",
+                  "target", "status", "model"), rows, left=("status", "model"), indent="    ")
 
 
 def to_table(result: Analysis, excluded: pd.DataFrame) -> str:
@@ -242,6 +302,8 @@ def to_table(result: Analysis, excluded: pd.DataFrame) -> str:
         name = label(g.workload, g.mode, g.variant, g.problem)
         out += ["", f"== {name}: baseline {cores_text(g.baseline_cores)}, "
                     f"T0 = {g.baseline_seconds:.4g} s =="]
+        if g.machine:
+            out.append(f"  Machine: {g.machine}")
         points = _select(result.points, keys)
         if not points.empty:
             out += _points_table(points)
@@ -251,7 +313,8 @@ def to_table(result: Analysis, excluded: pd.DataFrame) -> str:
                 out.append(f"  Model: {g.model_choice}")
             predictions = _select(result.predictions, keys)
             if not predictions.empty:
-                out.append("  Predicted by the model (not measurements):")
+                out.append("  Predicted by the model, not measured (interval: where 95 % of "
+                           "new runs would fall):")
                 out += _predictions_table(predictions)
         if isinstance(g.bottleneck_name, str):
             imbalance = _num(g.load_imbalance, ".3f", "unknown")

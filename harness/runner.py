@@ -214,6 +214,7 @@ def _measure(opts: RunOptions, comm: Any, workload: workloads.Workload,
     rec.extra_foms = foms[1:]
     rec.verification = verification.to_dict()
     rec.work = work
+    rec.fixed_work = {k: work[k] for k in workload.fixed_work if k in work}
     rec.compiled_while_timed = bool(compiled_while_timed)
     if compiled_while_timed:
         sys.stderr.write("harness: warning: a kernel was compiled inside the timed region (a "

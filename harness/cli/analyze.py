@@ -27,24 +27,35 @@ from harness.errors import TargetMissedError
               show_default=True, help="table for people, json (one document), csv (the points).")
 @click.option("--check", is_flag=True,
               help="Exit 3 when a measured point misses its target or raises an alert.")
+@click.option("--check-predicted", is_flag=True,
+              help="With --check, predicted misses and alerts count too.")
+@click.option("--pool-provenance", is_flag=True,
+              help="Pool runs made with different code versions (a warning names the fields) "
+                   "instead of refusing them.")
 def analyze(paths: tuple[Path, ...], baseline_cores: int | None, targets_file: Path | None,
-            fmt: str, check: bool) -> None:
+            fmt: str, check: bool, check_predicted: bool, pool_provenance: bool) -> None:
     """Analyze run records (directories, searched recursively) and timing CSVs.
 
     A CSV has columns workload, mode, cores, seconds (optional variant, size, phase_<name>),
-    one repetition per row. Per workload/mode/variant and problem (size and --set overrides):
-    speedup, efficiency and Karp-Flatt serial fraction against the baseline, Amdahl/USL/Gustafson
-    fits with 95 % intervals, predicted efficiency at the target scales, target status, P2
+    one repetition per row. Per workload/mode/variant, problem (size and --set overrides) and
+    machine: speedup, efficiency and Karp-Flatt serial fraction against the baseline, scaling
+    models anchored to the measured baseline and chosen by how well they extrapolate, predicted
+    efficiency with a 95 % prediction interval at the target scales that were not measured (each
+    with its extrapolation distance; none from fewer than 3 core counts), target status, P2
     alerts and the bottleneck phase.
     """
+    if check_predicted and not check:
+        raise click.UsageError("--check-predicted needs --check")
     table = targets.load(targets_file) if targets_file is not None else targets.defaults()
     data = inputs.load(paths)
-    result = analysis.analyze(data.repetitions, table, baseline_cores)
+    result = analysis.analyze(data.repetitions, table, baseline_cores,
+                              pool_provenance=pool_provenance)
     click.echo(render.render(result, data.excluded, fmt), nl=False)
     if check:
-        missed = analysis.missed(result)
+        missed = analysis.missed(result, include_predicted=check_predicted)
         if missed:
             shown = "; ".join(missed[:5]) + (f"; and {len(missed) - 5} more" if len(missed) > 5
                                              else "")
-            raise TargetMissedError(f"{len(missed)} measured point(s) missed the target or "
+            kind = "measured or predicted" if check_predicted else "measured"
+            raise TargetMissedError(f"{len(missed)} {kind} point(s) missed the target or "
                                     f"raised an alert: {shown}")

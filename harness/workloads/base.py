@@ -153,6 +153,10 @@ class Workload(ABC):
     variants: ClassVar[tuple[str, ...]]
     #: variants whose checksum is identical at any rank count
     deterministic_variants: ClassVar[tuple[str, ...]]
+    #: the entries of :meth:`Case.work` that every run of one problem at one rank count does
+    #: identically (iteration, update and case counts); recorded as ``fixed_work``, and the
+    #: analyzer never pools runs whose fixed work differs
+    fixed_work: ClassVar[tuple[str, ...]] = ()
     phases: ClassVar[tuple[str, ...]]
     params: ClassVar[tuple[Param, ...]]
     #: named sizes: tiny (CI, < 1 s), small, medium, large (out of cache)

@@ -1,10 +1,12 @@
 """``calibrate``: a workload whose serial fraction is known, to check the analyzer against.
 
-Rank 0 does ``serial`` seconds of real work (a dependent floating-point chain, not a sleep)
-while the other ranks wait for it; then the ranks share ``parallel`` seconds of perfectly
-parallel work. The seconds are turned into iteration counts once, in the untimed setup, from
-rank 0's measured rate, so every rank count runs the same work. At 1 rank a repetition takes
-s + W; at p ranks s + W/p; Amdahl's serial fraction is f = s / (s + W) (weak mode: W per rank).
+Rank 0 does ``serial_iterations`` steps of real work (a dependent floating-point chain, not a
+sleep) while the other ranks wait for it; then the ranks share ``parallel_iterations`` steps of
+perfectly parallel work. The work is fixed by the problem (the named size, or ``--set``), never
+by a measured rate, so every run of a problem does exactly the same work on any machine and the
+analyzer can pool runs of it. With s serial and W parallel iterations, a repetition takes time
+proportional to s + W at 1 rank and s + W/p at p ranks, so Amdahl's serial fraction is
+f = s / (s + W) (Amdahl 1967), known exactly before anything runs (weak mode: W per rank).
 """
 
 from __future__ import annotations
@@ -15,11 +17,10 @@ from typing import Any
 
 from harness.decomposition import collectives
 from harness.decomposition.blocks import block_range
-from harness.timing import PhaseTimer, wtime
+from harness.timing import PhaseTimer
 from harness.workloads.base import FOM, Case, Param, Verification, Workload
 from kernels import calibrate as kernel
 
-RATE_PROBE_SECONDS = 0.05
 PROBE_ITERATIONS = 50  # short enough that the chain is still far from its fixed point
 PROBE_START = 100.0
 TOLERANCE = 1e-12
@@ -29,23 +30,26 @@ class Calibrate(Workload):
     name = "calibrate"
     description = "known serial fraction: rank 0 serial work, then shared parallel work"
     variants = ("amdahl",)
-    #: the iteration counts come from a measured rate, so the checksum varies between runs
-    deterministic_variants = ()
+    #: the work is fixed by the problem, so the checksum (iterations done) is too
+    deterministic_variants = ("amdahl",)
+    fixed_work = ("serial_iterations", "parallel_iterations")
     phases = ("serial", "compute")
     params = (
-        Param("serial", float, "seconds of serial work on rank 0 per repetition", minimum=0.0),
-        Param("parallel", float, "seconds of parallel work per repetition at 1 rank (weak "
-              "mode: per rank)", positive=True),
+        Param("serial_iterations", int, "iterations of the serial chain on rank 0 per "
+              "repetition", minimum=0),
+        Param("parallel_iterations", int, "iterations of parallel work per repetition, "
+              "shared by the ranks (weak mode: per rank)", positive=True),
     )
+    # f = 0.2 at every size; about 40 M iterations/s per core on a current x86 core
     sizes = {
-        "tiny": {"serial": 0.01, "parallel": 0.04},
-        "small": {"serial": 0.05, "parallel": 0.2},
-        "medium": {"serial": 0.2, "parallel": 0.8},
-        "large": {"serial": 1.0, "parallel": 4.0},
+        "tiny": {"serial_iterations": 400_000, "parallel_iterations": 1_600_000},
+        "small": {"serial_iterations": 2_000_000, "parallel_iterations": 8_000_000},
+        "medium": {"serial_iterations": 8_000_000, "parallel_iterations": 32_000_000},
+        "large": {"serial_iterations": 40_000_000, "parallel_iterations": 160_000_000},
     }
 
     def weak_scale(self, params: dict[str, Any], ranks: int) -> dict[str, Any]:
-        return {**params, "parallel": params["parallel"] * ranks}
+        return {**params, "parallel_iterations": params["parallel_iterations"] * ranks}
 
     def precompile(self) -> None:
         kernel.precompile()
@@ -54,29 +58,14 @@ class Calibrate(Workload):
         return CalibrateCase(comm, params)
 
 
-def measure_rate(seconds: float = RATE_PROBE_SECONDS) -> float:
-    """Iterations per second of the chain on this core, doubling the count until it takes
-    at least ``seconds``."""
-    iterations = 1 << 16
-    while True:
-        start = wtime()
-        kernel.spin(iterations, 1.0)
-        elapsed = wtime() - start
-        if elapsed >= seconds:
-            return iterations / elapsed
-        iterations *= 2
-
-
 class CalibrateCase(Case):
     def __init__(self, comm: Any, params: dict[str, Any]):
         self.comm = comm
         rank, size = comm.Get_rank(), comm.Get_size()
-        rate = collectives.broadcast(comm, measure_rate() if rank == 0 else None)
-        self.serial_iterations = round(params["serial"] * rate)
-        self.parallel_iterations = round(params["parallel"] * rate)
+        self.serial_iterations = int(params["serial_iterations"])
+        self.parallel_iterations = int(params["parallel_iterations"])
         start, stop = block_range(self.parallel_iterations, size, rank)
         self.share = stop - start
-        self.rate = rate
         self.iterations = self.serial_iterations + self.parallel_iterations
         self.done = 0
         self.value = math.nan
@@ -126,6 +115,5 @@ class CalibrateCase(Case):
     def work(self) -> dict[str, Any]:
         return {"serial_iterations": self.serial_iterations,
                 "parallel_iterations": self.parallel_iterations,
-                "rate_per_core": self.rate,
                 "expected_serial_fraction":
                     self.serial_iterations / max(self.iterations, 1)}

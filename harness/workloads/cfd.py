@@ -33,6 +33,7 @@ class CFD(Workload):
     description = "2D advection-diffusion, 5-point stencil, halo exchange (network-bound)"
     variants = ("blocking", "overlap")
     deterministic_variants = ("blocking", "overlap")
+    fixed_work = ("cell_updates",)
     phases = ("compute", "halo", "reduce")
     params = (
         Param("n", int, "cells per side of the periodic grid", positive=True),

@@ -70,6 +70,7 @@ class FEA(Workload):
     description = "3D Poisson, hex8 FE, CG on CSR slabs, a batch of solves written to disk"
     variants = ("gather", "per-rank", "mpiio")
     deterministic_variants = ("gather", "per-rank", "mpiio")
+    fixed_work = ("unknowns", "nnz")
     phases = ("assemble", "compute", "halo", "reduce", "io")
     checksum_rtol = CHECKSUM_TOLERANCE
     params = (

@@ -64,6 +64,7 @@ class Optimization(Workload):
     description = "differential evolution on a costly objective (synchronization-bound)"
     variants = ("sync", "async")
     deterministic_variants = ("sync",)
+    fixed_work = ("evaluations", "generations", "population", "dimensions")
     phases = ("compute", "reduce")
     params = (
         Param("function", str, "objective to minimize", choices=tuple(kernel.FUNCTIONS)),

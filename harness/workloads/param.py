@@ -52,6 +52,7 @@ class ParameterStudy(Workload):
     description = "RK4 parameter sweep of damped driven oscillators, uneven cost (communication)"
     variants = ("static", "dynamic")
     deterministic_variants = ("static", "dynamic")
+    fixed_work = ("cases", "rk4_steps")
     phases = ("compute", "distribute")
     params = (
         Param("cases", int, "number of grid cases, > 0", positive=True),

@@ -55,9 +55,10 @@ def test_table_for_people(tmp_path, capsys):
     assert "== cfd/strong/blocking: baseline 1 core, T0 = 10.05 s ==" in out
     assert "Karp-Flatt" in out and "efficiency" in out
     assert "Amdahl: f = 0.05" in out
-    assert "Predicted by the model (not measurements):" in out
+    assert "Predicted by the model, not measured" in out
+    assert "95 % PI, new run" in out and "extrapolation" in out
     assert "Bottleneck: Network I/O (halo:" in out
-    assert "ALERT P2 (predicted by" in out
+    assert "ALERT P2 predicted, not measured (" in out
     assert "== fea/strong: baseline 4 cores, T0 = 3 s ==" in out
     assert "Note: speedup undefined: only one core count measured (4 cores" in out
     assert "nan" not in out.lower()
@@ -344,3 +345,15 @@ def test_format_and_targets_come_from_the_environment(tmp_path):
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["groups"][0]["workload"] == "w"
+
+
+def test_check_fails_on_measured_misses_and_predicted_ones_only_when_asked(tmp_path, capsys):
+    # perfect scaling to 8 cores: every measured point passes; the model's 500x is far out
+    good = write(tmp_path, "workload,mode,cores,seconds\n" + "".join(
+        f"ok,strong,{c},{64 / c * (1 + 0.02 * (c % 3))}\n" for c in (1, 2, 4, 8)))
+    code, _, err = analyze(capsys, good, "--check")
+    assert code == 0, err
+    code, _, err = analyze(capsys, write(tmp_path, SCALING), "--check", "--check-predicted")
+    assert code == 3 and "measured or predicted point(s)" in err
+    code, _, err = analyze(capsys, good, "--check-predicted")
+    assert code == 2 and "--check-predicted needs --check" in err

@@ -127,7 +127,8 @@ def test_environment_variables_set_options(tmp_path):
 
 def test_sigterm_stops_every_rank_and_leaves_a_failed_record(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "calibrate", "--ranks", "2",
-                             "--set", "serial=30", "--time-limit", "120", "--out", str(tmp_path)],
+                             "--set", "serial_iterations=2000000000", "--time-limit", "120",
+                             "--out", str(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     deadline = time.monotonic() + 60

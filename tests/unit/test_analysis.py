@@ -165,7 +165,7 @@ def test_predictions_are_labelled_and_never_points():
 
 def test_one_core_count_says_speedup_undefined():
     rows = [("solo", "strong", "", 4, 2.0), ("solo", "strong", "", 4, 2.2)]
-    rows += strong({1: 4.0, 2: 2.1})
+    rows += strong({1: 4.0, 2: 2.1, 4: 1.1})
     result = analysis.analyze(frame(rows), DEFAULTS)
     assert set(result.points["workload"]) == {"w"}
     assert not result.points.isna()[["speedup", "efficiency"]].any().any()
@@ -175,7 +175,7 @@ def test_one_core_count_says_speedup_undefined():
     # its fits are there, refused with the reason; no predictions
     solo_fits = result.fits.loc[result.fits["workload"] == "solo"].set_index("model")
     assert solo_fits.loc["amdahl", "status"] == "refused"
-    assert "needs at least 2 distinct core counts" in solo_fits.loc["amdahl", "reason"]
+    assert "needs at least 3 distinct core counts" in solo_fits.loc["amdahl", "reason"]
     assert set(result.predictions["workload"]) == {"w"}
     assert not any(n.startswith(("no prediction", "no non-compute")) for n in solo["notes"])
 
@@ -187,7 +187,8 @@ def test_separate_runs_at_one_core_count_are_pooled_and_noted():
     assert p["seconds"] == 6.0 and p["repetitions"] == 3
     notes = result.groups["notes"].iloc[0]
     assert "3 runs at 2 cores pooled: median and spread are over the repetitions of all those " \
-           "runs" in notes
+           "runs; each run is one replicate in the model fits" in notes
+    assert p["runs"] == 3
     assert not any("duplicate" in n for n in notes)
 
 
@@ -218,9 +219,13 @@ def test_groups_are_split_by_problem():
     # only the problem measured at two core counts has points, computed within the problem
     assert set(result.points["problem"]) == {"small n=512"}
     assert point(result, 4, workload="cfd")["efficiency"] == pytest.approx(0.011 / 0.003 / 4)
-    assert list(result.points.columns[:5]) == ["workload", "mode", "variant", "size", "problem"]
+    assert list(result.points.columns[:6]) == ["workload", "mode", "variant", "size", "problem",
+                                               "machine"]
     assert set(result.fits["problem"]) == {"small", "small n=512", "tiny"}
-    assert set(result.predictions["problem"]) == {"small n=512"}
+    # two core counts carry no prediction, and the group says what to measure
+    assert result.predictions.empty
+    assert any(n.startswith("no prediction: 2 core count(s) to fit (1, 4)")
+               for n in groups.loc["small n=512", "notes"])
 
 
 def test_problem_defaults_to_the_size():
@@ -243,20 +248,20 @@ def test_labels_name_the_problem():
         analysis.analyze(reps, DEFAULTS, baseline_cores=3)
 
 
-def test_log_time_statistics_are_the_models():
-    """One definition of the fits' statistics: the summary's equal models.point_stats', which
-    equal NumPy's mean and sum of squared deviations of log seconds."""
+def test_log_time_statistics_are_over_runs_not_repetitions():
+    """The fits' replicate is the run: each run's median over its repetitions, then the mean
+    and sum of squared deviations of their logs (NumPy as the oracle)."""
     rng = np.random.default_rng(3)
-    rows = [("w", "strong", "", c, t) for c in (1, 2, 4) for t in rng.uniform(1, 2, 5)]
+    rows = [("w", "strong", "", c, t) for c in (1, 2, 4) for t in rng.uniform(1, 2, 12)]
     reps = frame(rows)
+    reps["run"] = np.repeat(np.arange(9), 4)  # three runs of four repetitions per core count
     summary = analysis.summarize(reps)
-    stats = models.point_stats(reps, "cores")
-    np.testing.assert_array_equal(summary["log_mean"], stats["log_mean"])
-    np.testing.assert_array_equal(summary["log_ssw"], stats["log_ssw"])
+    assert summary["runs"].tolist() == [3, 3, 3]
     for cores, row in zip(summary["cores"], summary.itertuples(), strict=True):
-        logs = np.log(reps.loc[reps["cores"] == cores, "seconds"].to_numpy())
+        here = reps.loc[reps["cores"] == cores]
+        logs = np.log(here.groupby("run")["seconds"].median().to_numpy())
         assert row.log_mean == pytest.approx(logs.mean(), rel=1e-14)
-        assert row.log_ssw == pytest.approx(((logs - logs.mean()) ** 2).sum(), rel=1e-12)
+        assert row.log_ss == pytest.approx(((logs - logs.mean()) ** 2).sum(), rel=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -341,8 +346,9 @@ def test_groups_are_separate_and_fits_one_row_per_model():
     rows += [("a", "weak", "x", c, t) for c, t in ((1, 2.0), (2, 2.1), (4, 2.3))]
     result = analysis.analyze(frame(rows), DEFAULTS)
     assert len(result.groups) == 3
-    assert result.fits.groupby(analysis.KEYS).size().tolist() == [3, 3, 3]
+    assert result.fits.groupby(analysis.KEYS).size().tolist() == [len(models.REGISTRY)] * 3
     weak = result.fits.loc[result.fits["mode"] == "weak"].set_index("model")
     assert weak.loc["amdahl", "status"] == "not-applicable"
     assert weak.loc["gustafson", "status"] == "fitted"
+    # three core counts: one-parameter models only, so each group has a model
     assert result.fits.groupby(analysis.KEYS)["chosen"].sum().tolist() == [1, 1, 1]

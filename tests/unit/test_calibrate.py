@@ -15,9 +15,10 @@ def test_kernel_matches_the_plain_python_chain_bitwise():
     assert kernel.spin(10_000, 5.0) == pytest.approx(kernel.fixed_point(), abs=1e-15)
 
 
-def make_case(serial=0.002, parallel=0.008):
+def make_case(serial=20_000, parallel=80_000):
     wl = get("calibrate")
-    params, variant = wl.resolve("tiny", {"serial": serial, "parallel": parallel})
+    params, variant = wl.resolve("tiny", {"serial_iterations": serial,
+                                          "parallel_iterations": parallel})
     wl.precompile()
     return wl.setup(MPI.COMM_SELF, params, variant, None)
 
@@ -30,8 +31,25 @@ def test_one_repetition_does_the_planned_work_and_verifies():
     timer = PhaseTimer(("serial", "compute"))
     case.run(timer)
     assert case.done == case.iterations
-    assert case.work()["expected_serial_fraction"] == pytest.approx(0.2, abs=1e-3)
+    assert case.work()["expected_serial_fraction"] == 0.2
     assert case.verify().passed
+
+
+@pytest.mark.parametrize("size", ["tiny", "small", "medium", "large"])
+def test_the_work_is_fixed_by_the_problem_not_by_the_machine(size):
+    """Every named size does the same iterations on any machine, with f = 0.2 exactly, and
+    the iteration counts are the work the analyzer compares before pooling runs."""
+    wl = get("calibrate")
+    params, variant = wl.resolve(size, {})
+    first = wl.setup(MPI.COMM_SELF, params, variant, None).work()
+    again = wl.setup(MPI.COMM_SELF, params, variant, None).work()
+    assert first == again
+    assert first["serial_iterations"] == params["serial_iterations"]
+    assert first["expected_serial_fraction"] == 0.2
+    assert set(wl.fixed_work) == {"serial_iterations", "parallel_iterations"}
+    weak = wl.weak_scale(params, 4)
+    assert weak["parallel_iterations"] == 4 * params["parallel_iterations"]
+    assert weak["serial_iterations"] == params["serial_iterations"]
 
 
 def test_verification_fails_when_work_is_missing_or_the_kernel_is_wrong(monkeypatch):

@@ -46,8 +46,12 @@ def test_csv_rows_become_repetitions(tmp_path):
                            "cfd,strong,,2,5.5,,y\n"
                            "fea,weak,b,4,3,0.25,z\n")
     reps = inputs.load([path]).repetitions
-    assert list(reps.columns) == ["workload", "mode", "variant", "size", "problem", "cores",
-                                  "seconds", "run", "source", "phase_halo"]
+    assert list(reps.columns) == ["workload", "mode", "variant", "size", "problem", "machine",
+                                  "cores", "seconds", "run", "source", "run_id", "host", "code",
+                                  "work", "phase_halo"]
+    # a CSV names no machine, code or work: those columns are empty
+    for column in ("machine", "run_id", "host", "code", "work"):
+        assert set(reps[column].astype(str)) == {""}
     assert reps["workload"].astype(str).tolist() == ["cfd", "cfd", "fea"]
     assert reps["mode"].astype(str).tolist() == ["strong", "strong", "weak"]
     assert reps["variant"].astype(str).tolist() == ["a", "", "b"]
