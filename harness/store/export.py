@@ -10,7 +10,8 @@ One ``ScaleEfficiencyMetrics`` per scale (``scale`` label such as ``"10x"``): at
 group's latest efficiency, measured where it was measured and else predicted, forms the
 ``workloads`` breakdown (with target, status, trend, bottleneck and whether it is predicted);
 the scale's ``efficiency`` is the lowest of them (the dashboard shows the worst workload), its
-``status`` is ``fail`` when any fails, its ``trend`` is that of the lowest, and ``measured_at``
+``status`` is ``fail`` when any fails, else ``uncertain`` when a prediction could not be judged,
+else ``pass`` when any passes, its ``trend`` is that of the lowest, and ``measured_at``
 the latest. The document's ``target`` is the highest target of the table (the headline goal).
 """
 
@@ -27,6 +28,8 @@ from harness.store.rows import timestamp
 from harness.targets import Targets
 
 SCHEMA = "harness.dashboard/1"
+#: a scale's status is the first of these that one of its workloads has
+STATUS_ORDER = ("fail", "uncertain", "pass", "no-target", "below-baseline")
 #: first characters that make a spreadsheet read a cell as a formula
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -78,7 +81,7 @@ def dashboard(latest: pd.DataFrame, targets: Targets, store: str) -> dict[str, A
     for scale, group in rows.groupby("scale", sort=True):
         worst = group.loc[group["efficiency"].idxmin()]
         statuses = set(group["status"].fillna("no-target"))
-        status = "fail" if "fail" in statuses else "pass" if "pass" in statuses else "no-target"
+        status = next((s for s in STATUS_ORDER if s in statuses), "no-target")
         scales.append({
             "scale": scale_label(float(scale)), "scale_factor": float(scale),
             "cores": int(worst["cores"]), "efficiency": _num(worst["efficiency"]),

@@ -10,8 +10,9 @@
   status, ``speedup`` and, above the baseline, ``karp_flatt``. The interval of a measured
   efficiency is the range over the point's repetitions: ``E * T_median / T_max`` to
   ``E * T_median / T_min`` (the baseline time held fixed). ``serial_fraction`` is the fitted
-  ``f`` of the chosen model (Amdahl in strong mode, Gustafson in weak), with its 95 % confidence
-  interval, at the group's largest measured core count.
+  ``f`` of Amdahl's law (strong mode) or Gustafson's (weak), whichever model the analyzer chose
+  to predict with, with its 95 % confidence interval, at the group's largest measured core
+  count.
 - ``kpi``, predicted (from :attr:`Analysis.predictions`, scales not measured only):
   ``parallel_efficiency`` with the model's 95 % interval (``pi95_*``, or ``ci95_*`` from older
   analyzers), extrapolation (target scale / largest measured scale), target and status.
@@ -34,6 +35,8 @@ from harness.analysis import Analysis
 from harness.inputs import problem_key
 
 GROUP = ("workload", "mode", "variant", "problem")
+#: the models whose parameter ``f`` is the serial fraction (strong and weak scaling)
+SERIAL_MODELS = ("amdahl", "gustafson")
 
 
 def timestamp(text: str | None) -> str:
@@ -170,10 +173,14 @@ def _serial_fractions(result: Analysis, sweep_id: str, at: str) -> list[dict[str
     fits, points = result.fits, result.points
     if fits is None or fits.empty or "f" not in fits or points.empty:
         return []
-    chosen = fits.loc[fits["chosen"].astype(bool) & fits["f"].notna()] if "chosen" in fits \
-        else fits.iloc[0:0]
+    fitted = fits.loc[fits["f"].notna() & fits["model"].isin(SERIAL_MODELS)]
+    if "status" in fitted:
+        fitted = fitted.loc[fitted["status"] == "fitted"]
+    if "chosen" in fitted:  # the chosen model first, when it has a serial fraction
+        fitted = fitted.sort_values("chosen", ascending=False, kind="stable")
+    fitted = fitted.drop_duplicates(list(GROUP))
     out = []
-    for _, fit in chosen.iterrows():
+    for _, fit in fitted.iterrows():
         mine = points
         for k in GROUP:
             mine = mine.loc[mine[k].astype(str) == str(fit[k])]
