@@ -4,7 +4,8 @@ The URL comes from ``--store`` / ``HARNESS_STORE``, default ``sqlite:///results/
 ``postgresql+psycopg://user:password@host:port/db`` needs the ``postgres`` extra (psycopg 3).
 Every message that names the URL masks its password.
 
-SQLite is opened in WAL mode with a 60 s busy timeout, and a write transaction starts with
+SQLite is opened in WAL mode with a 60 s busy timeout (a folder whose file system has no working
+locks, such as NFS without a lock daemon, is refused up front), and a write transaction starts with
 ``BEGIN IMMEDIATE``: it takes the write lock first, so two pushes at once queue for it instead of
 one failing with "database is locked" when it upgrades a read lock. On PostgreSQL a write
 transaction takes a transaction-scoped advisory lock, for the same reason: pushes serialize, and
@@ -13,7 +14,10 @@ readers never wait.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,6 +65,33 @@ def describe(error: BaseException, url: sa.URL) -> str:
     return text
 
 
+def check_locks(directory: Path, url: str) -> None:
+    """Refuse a folder whose file system does not support POSIX record locks (SQLite's), such
+    as NFS without a lock daemon: there SQLite would corrupt the store or wait forever.
+
+    Raises
+    ------
+    StoreError
+        When taking a non-blocking exclusive lock on a file in ``directory`` fails for any
+        reason other than another holder.
+    """
+    try:
+        fd, name = tempfile.mkstemp(prefix=".harness-lock-", dir=directory)
+    except OSError as e:
+        raise StoreError(f"{url}: cannot write in {directory} ({e.strerror})") from None
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+    except OSError as e:
+        if e.errno not in (errno.EACCES, errno.EAGAIN):
+            raise StoreError(f"{url}: the file system of {directory} does not support file "
+                             f"locks ({e.strerror}); SQLite needs them: put the store on a local "
+                             "disk, or use PostgreSQL") from None
+    finally:
+        os.close(fd)
+        os.unlink(name)
+
+
 def _sqlite_setup(engine: sa.Engine) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record):
@@ -106,6 +137,7 @@ def create(url: str | None = None) -> sa.Engine:
                 except OSError as e:
                     raise StoreError(f"{masked(parsed)}: cannot create the folder for the "
                                      f"store ({e.strerror})") from None
+                check_locks(Path(database).parent, masked(parsed))
             engine = sa.create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
             _sqlite_setup(engine)
             return engine

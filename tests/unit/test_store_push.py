@@ -6,6 +6,8 @@ named by HARNESS_TEST_POSTGRES_URL; skipped with the reason when there is none).
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import multiprocessing
 import shutil
 import time
@@ -306,3 +308,21 @@ def test_default_url_and_environment(monkeypatch):
     assert engine.resolve(None) == "sqlite:///elsewhere.sqlite"
     assert engine.resolve("sqlite:///given.sqlite") == "sqlite:///given.sqlite"
     assert engine.masked("postgresql+psycopg://a:b@h/d") == "postgresql+psycopg://a:***@h/d"
+
+
+def test_file_system_without_locks_is_refused(tmp_path, monkeypatch):
+    """Where lockf fails as on NFS without a lock daemon (ENOLCK), the store is refused up
+    front rather than left to hang or corrupt; a lock held by someone else is no such failure."""
+    def no_locks(fd, op, *args):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "lockf", no_locks)
+    with pytest.raises(StoreError, match="does not support file locks"):
+        engine.create(f"sqlite:///{tmp_path / 'kpi.sqlite'}")
+    assert list(tmp_path.iterdir()) == []
+
+    def busy(fd, op, *args):
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(fcntl, "lockf", busy)
+    engine.create(f"sqlite:///{tmp_path / 'kpi.sqlite'}").dispose()
