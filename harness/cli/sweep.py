@@ -54,8 +54,6 @@ def sweep(spec: Path, backend: str, dry_run: bool, resume: bool, out: Path,
                          "in the spec, and the analysis job writes it")
     loaded = load_spec(spec)
     if push_kpis and (backend == "slurm" or dry_run):
-        from harness.errors import UsageError
-
         raise UsageError("--push is for local sweeps; on Slurm the analysis job pushes when the "
                          "spec says [analysis] kpi_push = true")
     from harness.feasibility import check_spec
