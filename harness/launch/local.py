@@ -26,6 +26,22 @@ LAUNCHED_BY_MPI = ("PMI_RANK", "PMI_SIZE", "PMI_FD", "PMIX_RANK", "OMPI_COMM_WOR
                    "MPI_LOCALNRANKS", "HYDI_CONTROL_FD")
 
 
+#: prefixes of the variables that set command options (``HARNESS_<COMMAND>_<OPTION>``); a run
+#: started by a sweep, smoke or job script gets exactly the options on its command line
+OPTION_PREFIXES = ("HARNESS_RUN_", "HARNESS_SWEEP_", "HARNESS_SMOKE_", "HARNESS_STATUS_",
+                   "HARNESS_ANALYZE_", "HARNESS_REPORT_", "HARNESS_KPI_", "HARNESS_PLAN_")
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """This process's environment for a ``harness run`` it starts: without the submitting
+    shell's option variables (:data:`OPTION_PREFIXES`), so ``HARNESS_RUN_REPS=1`` in the shell
+    cannot change a sweep's runs; ``HARNESS_MPIEXEC*`` and the like (how to launch, not what to
+    run) are kept. ``extra`` is added on top."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(OPTION_PREFIXES)}
+    env.update(extra)
+    return env
+
+
 def under_mpi_launcher() -> bool:
     """True when an MPI launcher (mpiexec, srun with a PMI plugin) started this process."""
     return any(k in os.environ for k in LAUNCHED_BY_MPI)
@@ -102,7 +118,8 @@ def run_supervised(argv: list[str], time_limit: float | None = None,
     """
     try:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, errors="replace", start_new_session=True)
+                                text=True, errors="replace", start_new_session=True,
+                                env=child_env())
     except OSError as e:
         raise LaunchError(f"cannot start {argv[0]}: {e.strerror}") from e
     tail: collections.deque[str] = collections.deque(maxlen=tail_lines)

@@ -1,4 +1,5 @@
-"""The Slurm backend: render ``slurm/*.j2`` into sbatch scripts, submit them, report job states.
+"""The Slurm backend: render ``harness/launch/templates/*.j2`` into sbatch scripts, submit
+them, report job states.
 
 One job per core count runs every point of the spec at that count; the spec's repetitions are
 the job's array tasks. An analysis job follows with ``--dependency=afterany:<ids>``. Scripts
@@ -25,11 +26,14 @@ from typing import Any
 import jinja2
 
 from harness import records, sweep
-from harness.errors import BadInputError, LaunchError, SchedulerError
+from harness.errors import BadInputError, LaunchError, SchedulerError, SpecError
+from harness.launch.local import OPTION_PREFIXES
+from harness.limits import MAX_TIME_LIMIT
 from harness.profiles import PATH_RE, format_time_limit
 from harness.specs import Spec, check_slurm
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "slurm"
+#: the job templates ship inside the package (package data), so an installed wheel has them
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 # applied with fullmatch: "$" would also match before a final newline
 _TOKEN = re.compile(r"\A[A-Za-z0-9_.:,=/%&|+-]+\Z")
 _JOB_ID = re.compile(r"\A\d+\Z")
@@ -53,7 +57,8 @@ def _comment(value: Any) -> str:
 
 
 def environment() -> jinja2.Environment:
-    """The Jinja environment for ``slurm/``: no autoescape, strict undefined, quoting filters."""
+    """The Jinja environment for :data:`TEMPLATES`: no autoescape, strict undefined, quoting
+    filters."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=False,
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
@@ -101,6 +106,9 @@ def scale_sbatch_lines(spec: Spec, cores: int, sweep_dir: Path) -> list[str]:
     points = spec.points_at(cores)
     seconds = spec.job_time_limit or (
         sum(p.time_limit + POINT_MARGIN for p in points) + JOB_MARGIN)
+    if seconds > MAX_TIME_LIMIT:
+        raise SpecError(f"{spec.path}: the job at {cores} cores would need {seconds} s, longer "
+                        f"than a year ({MAX_TIME_LIMIT} s); lower time_limit or split the spec")
     nodes = prof.nodes_for(cores)
     lines = _common_lines(spec, f"{spec.name}-p{cores}", seconds)
     lines += [f"--nodes={nodes}", f"--ntasks={cores}", "--cpus-per-task=1"]
@@ -147,8 +155,9 @@ def render(spec: Spec, sweep_dir: Path, python: str | None = None) -> list[JobSc
     else:
         launch = [str(Path(python).parent / "mpiexec")]
     env = environment()
-    common = dict(sweep_id=sweep_dir.name, spec_name=spec.name, out=str(sweep_dir.parent),
-                  sweep_dir=str(sweep_dir), python=python, numba_cache_dir=cache,
+    common = dict(option_prefixes=OPTION_PREFIXES, sweep_id=sweep_dir.name, spec_name=spec.name,
+                  out=str(sweep_dir.parent), sweep_dir=str(sweep_dir), python=python,
+                  numba_cache_dir=cache,
                   preamble=list(spec.profile.preamble))
     jobs: list[JobScript] = []
     for cores in spec.cores:
