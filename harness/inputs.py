@@ -26,6 +26,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,8 +169,15 @@ def read_csv(path: str | os.PathLike[str], first_run: int = 0) -> pd.DataFrame:
     """
     path = Path(path)
     try:
-        frame = pd.read_csv(path, dtype=dict.fromkeys(CSV_LABELS, str), skip_blank_lines=False,
-                            skipinitialspace=True, low_memory=False)
+        # a row longer than the header is an error, not a silent index column
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, dtype=dict.fromkeys(CSV_LABELS, str),
+                                skip_blank_lines=False, skipinitialspace=True, low_memory=False,
+                                index_col=False)
+    except pd.errors.ParserWarning:
+        raise DataError(f"{path}: a row has more cells than the header; a timing CSV needs "
+                        f"{_CSV_FORMAT}") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty; a timing CSV needs {_CSV_FORMAT}") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
@@ -179,7 +188,10 @@ def read_csv(path: str | os.PathLike[str], first_run: int = 0) -> pd.DataFrame:
     frame.columns = [str(c).strip() for c in frame.columns]
     for column in REQUIRED:
         if column not in frame.columns:
-            raise DataError(f"{path}: missing column {column!r}; a timing CSV needs {_CSV_FORMAT}")
+            hint = ("; the header looks separated by ';': save it with ',' as the separator"
+                    if len(frame.columns) == 1 and ";" in frame.columns[0] else "")
+            raise DataError(f"{path}: missing column {column!r}; a timing CSV needs "
+                            f"{_CSV_FORMAT}{hint}")
     blank = frame[list(REQUIRED)].isna().all(axis=1).to_numpy()
     if blank.any():
         frame = frame.loc[~blank]
@@ -350,7 +362,7 @@ def _as_keys(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[[*KEYS, "cores", "seconds", "run", "source", *phases, *maxima]]
 
 
-def load(paths: Iterable[str | os.PathLike[str]]) -> Inputs:
+def load(paths: Iterable[str | os.PathLike[str]], strict: bool = False) -> Inputs:
     """Read every input into one frame of repetitions plus the excluded inputs.
 
     Parameters
@@ -358,6 +370,9 @@ def load(paths: Iterable[str | os.PathLike[str]]) -> Inputs:
     paths
         Directories of run records (searched recursively; JSON files there that are not run
         records are listed as excluded), ``.json`` run records and ``.csv`` timing files.
+    strict
+        Raise on a run record in a directory that does not validate (truncated, newer schema)
+        instead of skipping it with a warning on stderr and listing it as excluded.
 
     Raises
     ------
@@ -365,7 +380,8 @@ def load(paths: Iterable[str | os.PathLike[str]]) -> Inputs:
         A path that does not exist or is of an unknown kind, a directory without records, a bad
         CSV (see :func:`read_csv`), or nothing left to analyze.
     RecordError
-        A run record that does not validate.
+        A run record named on the command line that does not validate, or, with ``strict``,
+        any run record that does not validate.
     """
     files = _expand(paths)
     if not files:
@@ -380,17 +396,26 @@ def load(paths: Iterable[str | os.PathLike[str]]) -> Inputs:
             run = int(frame["run"].max()) + 1
             frames.append(frame)
             continue
-        rec = _read_record(path, in_directory)
-        if isinstance(rec, str):
+        try:
+            rec = _read_record(path, in_directory)
+            if isinstance(rec, str):
+                continue
+            if rec is None:
+                excluded.append(_excluded(str(path), "not a run record (no harness.run schema)"))
+                continue
+            reason = _exclusion_reason(rec)
+            if reason is not None:
+                excluded.append(_excluded(str(path), reason, rec))
+                continue
+            rows = _record_rows(rec, str(path), run)
+        except RecordError as e:
+            # one truncated or newer-schema record in a directory must not sink the rest
+            if strict or not in_directory:
+                raise
+            sys.stderr.write(f"harness: warning: skipped {e} (--strict to stop instead)\n")
+            excluded.append(_excluded(str(path), f"unreadable run record: {e}"))
             continue
-        if rec is None:
-            excluded.append(_excluded(str(path), "not a run record (no harness.run schema)"))
-            continue
-        reason = _exclusion_reason(rec)
-        if reason is not None:
-            excluded.append(_excluded(str(path), reason, rec))
-            continue
-        record_rows.extend(_record_rows(rec, str(path), run))
+        record_rows.extend(rows)
         run += 1
     if record_rows:
         frames.append(pd.DataFrame(record_rows))

@@ -137,6 +137,8 @@ def execute(opts: RunOptions, comm: Any = None) -> tuple[records.RunRecord | Non
         if os.environ.get("HARNESS_DEBUG"):
             traceback.print_exc()
         rec = failed_record(opts, run_id, size, text, params, variant)
+        if not opts.keep_files:  # before Abort: no rank's finally runs after it
+            remove_scratch(opts.out, opts.sweep_id, run_id)
         path = None
         with contextlib.suppress(RecordError):  # the first failing rank's record wins
             path = records.write(opts.out, rec)
@@ -149,7 +151,7 @@ def execute(opts: RunOptions, comm: Any = None) -> tuple[records.RunRecord | Non
 def _measure(opts: RunOptions, comm: Any, workload: workloads.Workload,
              params: dict[str, Any], variant: str, run_id: str
              ) -> tuple[records.RunRecord | None, Path | None]:
-    rank, size = comm.Get_rank(), comm.Get_size()
+    rank = comm.Get_rank()
     topo = topology(comm)
     if rank == 0 and topo.oversubscribed:
         sys.stderr.write(
@@ -166,6 +168,27 @@ def _measure(opts: RunOptions, comm: Any, workload: workloads.Workload,
     if rank == 0:
         workdir.mkdir(parents=True, exist_ok=True)
     comm.Barrier()
+    try:
+        return _measure_in(opts, comm, workload, params, variant, run_id, topo, workdir)
+    finally:  # the scratch files go on every exit path (an error, Ctrl-C, SIGTERM unwinding)
+        if rank == 0 and not opts.keep_files:
+            remove_scratch(opts.out, opts.sweep_id, run_id)
+
+
+def remove_scratch(out: str | os.PathLike[str], sweep_id: str, run_id: str) -> None:
+    """Remove the scratch directory ``<out>/<sweep_id>/.work/<run_id>`` of a run, and ``.work``
+    itself once empty. Whoever sees a run end calls it: rank 0, the supervising ``harness run``,
+    the local sweep, the Slurm job script."""
+    work = Path(out) / sweep_id / ".work"
+    shutil.rmtree(work / run_id, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        work.rmdir()  # only when empty: another run may be using it
+
+
+def _measure_in(opts: RunOptions, comm: Any, workload: workloads.Workload,
+                params: dict[str, Any], variant: str, run_id: str, topo: Topology,
+                workdir: Path) -> tuple[records.RunRecord | None, Path | None]:
+    rank, size = comm.Get_rank(), comm.Get_size()
     case = workload.setup(comm, params, variant, workdir)
     try:
         timer = PhaseTimer(workload.phases)
@@ -197,8 +220,6 @@ def _measure(opts: RunOptions, comm: Any, workload: workloads.Workload,
     comm.Barrier()
     if rank != 0:
         return None, None
-    if not opts.keep_files:
-        shutil.rmtree(workdir, ignore_errors=True)
     rec = _base_record(opts, run_id, size, params, variant,
                        "ok" if verification.passed else "verification_failed", workload)
     rec.nodes = topo.nodes

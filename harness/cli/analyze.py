@@ -27,8 +27,11 @@ from harness.errors import TargetMissedError
               show_default=True, help="table for people, json (one document), csv (the points).")
 @click.option("--check", is_flag=True,
               help="Exit 3 when a measured point misses its target or raises an alert.")
+@click.option("--strict", is_flag=True,
+              help="Stop (exit 2) at a run record that does not validate (truncated, newer "
+                   "schema) instead of skipping it with a warning.")
 def analyze(paths: tuple[Path, ...], baseline_cores: int | None, targets_file: Path | None,
-            fmt: str, check: bool) -> None:
+            fmt: str, check: bool, strict: bool) -> None:
     """Analyze run records (directories, searched recursively) and timing CSVs.
 
     A CSV has columns workload, mode, cores, seconds (optional variant, size, phase_<name>),
@@ -38,7 +41,7 @@ def analyze(paths: tuple[Path, ...], baseline_cores: int | None, targets_file: P
     alerts and the bottleneck phase.
     """
     table = targets.load(targets_file) if targets_file is not None else targets.defaults()
-    data = inputs.load(paths)
+    data = inputs.load(paths, strict=strict)
     result = analysis.analyze(data.repetitions, table, baseline_cores)
     click.echo(render.render(result, data.excluded, fmt), nl=False)
     if check:

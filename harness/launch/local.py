@@ -9,6 +9,8 @@ or to oversubscribe without flags, which are added when it is detected.
 from __future__ import annotations
 
 import collections
+import ctypes
+import ctypes.util
 import os
 import shlex
 import shutil
@@ -26,10 +28,10 @@ LAUNCHED_BY_MPI = ("PMI_RANK", "PMI_SIZE", "PMI_FD", "PMIX_RANK", "OMPI_COMM_WOR
                    "MPI_LOCALNRANKS", "HYDI_CONTROL_FD")
 
 
-#: prefixes of the variables that set command options (``HARNESS_<COMMAND>_<OPTION>``); a run
-#: started by a sweep, smoke or job script gets exactly the options on its command line
-OPTION_PREFIXES = ("HARNESS_RUN_", "HARNESS_SWEEP_", "HARNESS_SMOKE_", "HARNESS_STATUS_",
-                   "HARNESS_ANALYZE_", "HARNESS_REPORT_", "HARNESS_KPI_", "HARNESS_PLAN_")
+#: prefixes of the variables that set the options (``HARNESS_<COMMAND>_<OPTION>``) of the
+#: commands a sweep, ``harness smoke`` or a job script starts (run; analyze, report and kpi in
+#: the analysis job): those get exactly the options on their command lines
+OPTION_PREFIXES = ("HARNESS_RUN_", "HARNESS_ANALYZE_", "HARNESS_REPORT_", "HARNESS_KPI_")
 
 
 def child_env(**extra: str) -> dict[str, str]:
@@ -40,6 +42,40 @@ def child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(OPTION_PREFIXES)}
     env.update(extra)
     return env
+
+
+#: exit status of a command stopped by a signal: 128 + the signal number, as a shell reports a
+#: process killed by it (SIGINT 130, SIGTERM 143); ``harness run`` and ``harness sweep`` alike
+EXIT_SIGINT = 128 + signal.SIGINT
+EXIT_SIGTERM = 128 + signal.SIGTERM
+_PR_SET_PDEATHSIG = 1
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so it unwinds exactly like Ctrl-C (children stopped,
+    records and bookkeeping written); the command then exits :data:`EXIT_SIGTERM`."""
+
+
+def raise_terminated(signum: int, frame: object) -> None:
+    """SIGTERM handler: ignore repeats (one unwinding) and raise :class:`Terminated`."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` for every child the harness starts: it gets SIGTERM when its parent dies
+    (Linux ``PR_SET_PDEATHSIG``; even a ``kill -9`` of the parent), and SIGINT and SIGTERM
+    back at their defaults (a non-interactive shell starts us with SIGINT ignored, which a
+    child would inherit and so ignore a stop). Elsewhere than Linux it only resets signals."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name or not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def under_mpi_launcher() -> bool:
@@ -98,6 +134,8 @@ class Completed:
     timed_out: bool
     interrupted: bool
     stderr_tail: str
+    #: the signal (SIGINT or SIGTERM) that stopped the supervisor, when ``interrupted``
+    stopped_by: int | None = None
 
 
 def run_supervised(argv: list[str], time_limit: float | None = None,
@@ -109,7 +147,8 @@ def run_supervised(argv: list[str], time_limit: float | None = None,
     process's stdout clean for ``--json``.
 
     On ``time_limit`` (seconds), Ctrl-C or a SIGTERM to this process the whole group gets
-    SIGTERM, then SIGKILL after 5 s, so no rank outlives its supervisor.
+    SIGTERM, then SIGKILL after 5 s, so no rank outlives its supervisor; if the supervisor is
+    killed outright, the command gets SIGTERM from the kernel (:func:`die_with_parent`).
 
     Raises
     ------
@@ -119,7 +158,7 @@ def run_supervised(argv: list[str], time_limit: float | None = None,
     try:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, errors="replace", start_new_session=True,
-                                env=child_env())
+                                env=child_env(), preexec_fn=die_with_parent)
     except OSError as e:
         raise LaunchError(f"cannot start {argv[0]}: {e.strerror}") from e
     tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
@@ -132,26 +171,22 @@ def run_supervised(argv: list[str], time_limit: float | None = None,
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
-    timed_out = interrupted = False
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    timed_out = False
+    stopped_by: int | None = None
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
     try:
         proc.wait(timeout=time_limit)
     except subprocess.TimeoutExpired:
         timed_out = True
         stop_group(proc)
-    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through _terminate
-        interrupted = True
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM through raise_terminated
+        stopped_by = signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT
         stop_group(proc)
     finally:
         signal.signal(signal.SIGTERM, previous)
     reader.join(timeout=5)
     return Completed(proc.returncode if proc.returncode is not None else -9,
-                     timed_out, interrupted, "".join(tail))
-
-
-def _terminate(signum: int, frame: object) -> None:
-    """SIGTERM handler: unwind like Ctrl-C so the supervised group is stopped, not orphaned."""
-    raise KeyboardInterrupt
+                     timed_out, stopped_by is not None, "".join(tail), stopped_by)
 
 
 def stop_group(proc: subprocess.Popen, first: int = signal.SIGTERM, grace: float = 5) -> None:
