@@ -259,6 +259,11 @@ def _exclusion_reason(rec: records.RunRecord) -> str | None:
     if rec.oversubscribed:
         return (f"oversubscribed ({rec.ranks} ranks x {rec.threads_per_rank} threads on fewer "
                 "cores): its times do not measure scaling")
+    if getattr(rec, "contended", False) is True:
+        share = rec.contention
+        took = f"{share:.0%}" if isinstance(share, (int, float)) else "a share"
+        return (f"contended (other work took {took} of the CPU time the run needed): its "
+                "times do not measure scaling")
     if rec.compiled_while_timed:
         return "a kernel was compiled inside the timed region: its times include the JIT"
     if not all(math.isfinite(s) for s in rec.seconds):

@@ -98,6 +98,13 @@ class RunRecord:
     overrides: dict[str, Any] = field(default_factory=dict)
     #: a Numba kernel was compiled during the timed repetitions (their times include the JIT)
     compiled_while_timed: bool = False
+    #: the cgroup CPU quota of the run's processes, in CPUs (None: unlimited)
+    cpu_quota: float | None = None
+    #: share of the CPU time the ranks needed that other work on their CPUs took during the
+    #: timed repetitions (harness/cpus.py; None: not judged, window too short)
+    contention: float | None = None
+    #: contention above harness.cpus.CONTENDED_ABOVE: times not valid for scaling
+    contended: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

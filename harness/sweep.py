@@ -43,7 +43,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from harness import provenance, records
+from harness import provenance, records, sweeplock
 from harness.errors import BadInputError, RecordError
 from harness.launch.local import (
     Terminated,
@@ -375,13 +375,21 @@ def run_local(spec: Spec, out: str | os.PathLike[str], sweep_id: str | None = No
     Raises
     ------
     BadInputError
-        When the sweep directory cannot be used or a run refuses its input.
+        When the sweep directory cannot be used (another process is writing it: see
+        :mod:`harness.sweeplock`) or a run refuses its input.
     KeyboardInterrupt
         On Ctrl-C (:class:`Terminated` on SIGTERM), after stopping the run in progress and
         marking the sweep ``interrupted``; finished records stay on disk.
     """
     out_dir = Path(out).resolve()
-    sweep_dir, state = open_sweep(spec, out_dir, sweep_id, resume, "local")
+    sweep_dir, _ = open_sweep(spec, out_dir, sweep_id, resume, "local")
+    with sweeplock.hold(sweep_dir):  # one writer; read the state again under the lock
+        _, state = open_sweep(spec, out_dir, sweep_dir.name, resume, "local")
+        return _run_locked(spec, sweep_dir, state, out_dir, resume, console)
+
+
+def _run_locked(spec: Spec, sweep_dir: Path, state: dict[str, Any], out_dir: Path,
+                resume: bool, console: Console | None) -> LocalResult:
     todo, skipped = _plan(spec, state, sweep_dir, resume)
     console = console or Console()
     result = LocalResult(sweep_dir=sweep_dir, ran=0, failed=0, skipped=skipped)

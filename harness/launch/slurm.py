@@ -25,7 +25,7 @@ from typing import Any
 
 import jinja2
 
-from harness import records, sweep
+from harness import records, sweep, sweeplock
 from harness.errors import BadInputError, LaunchError, SchedulerError, SpecError
 from harness.launch.local import OPTION_PREFIXES
 from harness.limits import MAX_TIME_LIMIT
@@ -219,8 +219,15 @@ def submit(spec: Spec, out: str | Path, sweep_id: str | None = None, resume: boo
     check_slurm(spec)
     if not dry_run and shutil.which("sbatch") is None:
         raise BadInputError("sbatch not found; use --local or --dry-run")
-    sweep_dir, state = sweep.open_sweep(spec, out, sweep_id, resume, "slurm")
-    scripts = render(spec, sweep_dir)
+    sweep_dir, _ = sweep.open_sweep(spec, out, sweep_id, resume, "slurm")
+    scripts = render(spec, sweep_dir)  # may refuse the spec: before anything is written
+    with sweeplock.hold(sweep_dir):  # one submitter; read the state again under the lock
+        _, state = sweep.open_sweep(spec, out, sweep_dir.name, resume, "slurm")
+        return _submit_locked(spec, scripts, sweep_dir, state, dry_run, echo)
+
+
+def _submit_locked(spec: Spec, scripts: list[JobScript], sweep_dir: Path, state: dict[str, Any],
+                   dry_run: bool, echo: Callable[[str], None]) -> dict[str, Any]:
     (sweep_dir / "jobs").mkdir(parents=True, exist_ok=True)
     (sweep_dir / "logs").mkdir(parents=True, exist_ok=True)
     for job in scripts:

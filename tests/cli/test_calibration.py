@@ -20,6 +20,11 @@ def test_analyzer_recovers_the_serial_fraction(tmp_path):
     expected = runs[0]["work"]["expected_serial_fraction"]
     assert expected == pytest.approx(0.05 / 0.25, abs=1e-6)
     assert not any(r["oversubscribed"] for r in runs)
+    busy = [r["contention"] for r in runs if r.get("contended")]
+    if busy and os.environ.get("HARNESS_REQUIRE_SERVICES") != "1":
+        # the harness itself says these times are invalid: other work shared the CPUs
+        pytest.skip(f"machine busy: other work took up to {max(busy):.0%} of the CPU time "
+                    "the runs needed (contended); the calibration needs a quiet machine")
     done = harness("analyze", tmp_path / "cal", "--format", "json")
     assert done.returncode == 0, done.stderr
     (group,) = json.loads(done.stdout)["groups"]
