@@ -153,6 +153,12 @@ def run(workload: str, ranks: int | None, mode: str, size: str, settings: tuple[
         harness run cfd --ranks 2 --size small --set steps=200 --variant overlap
     """
     overrides = parse_settings(settings)
+    tasks = local.srun_without_pmi()
+    if tasks is not None:
+        raise UsageError(
+            f"started by srun as one of {tasks} tasks without an MPI plugin (PMI): each task "
+            "would be an MPI world of its own; use srun --mpi=pmi2 (or the plugin the site's "
+            "MPI speaks: srun --mpi=list), or the profile's mpi = \"pmi2\"")
     records.check_id("sweep id", sweep_id)
     if run_id is not None:
         records.check_id("run id", run_id)

@@ -83,6 +83,21 @@ def under_mpi_launcher() -> bool:
     return any(k in os.environ for k in LAUNCHED_BY_MPI)
 
 
+def srun_without_pmi(environ: dict[str, str] | None = None) -> int | None:
+    """The task count when ``srun`` started this process as one of several tasks without an
+    MPI plugin (``--mpi=none``, or a site default the MPI library does not speak): every task
+    would be an MPI world of 1. None otherwise."""
+    env = os.environ if environ is None else environ
+    try:
+        tasks = int(env.get("SLURM_STEP_NUM_TASKS") or env.get("SLURM_NTASKS") or 0)
+    except ValueError:
+        return None
+    if "SLURM_STEP_ID" in env and "SLURM_PROCID" in env and tasks > 1 and not any(
+            k in env for k in LAUNCHED_BY_MPI):
+        return tasks
+    return None
+
+
 def find_mpiexec() -> str:
     """Path of the ``mpiexec`` to use.
 
