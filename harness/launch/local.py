@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import ctypes
-import ctypes.util
 import os
 import shlex
 import shutil
@@ -62,6 +61,22 @@ def raise_terminated(signum: int, frame: object) -> None:
     raise Terminated
 
 
+def _load_prctl():  # a ctypes function, or None
+    """``prctl`` from the C library already in this process (no library search), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+#: resolved in the parent, so the child between fork and exec only makes the call
+_PRCTL = _load_prctl()
+#: the process that starts children (the one that imported this module)
+_PARENT_PID = os.getpid()
+
+
 def die_with_parent() -> None:
     """``preexec_fn`` for every child the harness starts: it gets SIGTERM when its parent dies
     (Linux ``PR_SET_PDEATHSIG``; even a ``kill -9`` of the parent), and SIGINT and SIGTERM
@@ -69,12 +84,10 @@ def die_with_parent() -> None:
     child would inherit and so ignore a stop). Elsewhere than Linux it only resets signals."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name or not sys.platform.startswith("linux"):
+    if _PRCTL is None:
         return
-    libc = ctypes.CDLL(libc_name, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    if os.getppid() == 1:  # the parent died before prctl took effect
+    _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != _PARENT_PID:  # the parent died before prctl took effect
         os.kill(os.getpid(), signal.SIGTERM)
 
 
