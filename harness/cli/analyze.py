@@ -13,11 +13,12 @@ import click
 
 from harness import analysis, inputs, render, targets
 from harness.errors import TargetMissedError
+from harness.limits import MAX_CORES
 
 
 @click.command("analyze")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--baseline-cores", type=click.IntRange(min=1), default=None,
+@click.option("--baseline-cores", type=click.IntRange(min=1, max=MAX_CORES), default=None,
               help="Core count to measure speedup from (default: each group's smallest).")
 @click.option("--targets", "targets_file", type=click.Path(path_type=Path), default=None,
               envvar="HARNESS_ANALYZE_TARGETS",

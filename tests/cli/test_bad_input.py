@@ -83,6 +83,8 @@ CASES = [
     ("run-1-rank-bad-size", None, ["run", "cfd", "--size", "huge"], {}, "huge"),
     ("run-2-ranks-bad-param", None, ["run", "cfd", "--ranks", "2", "--set", "bogus=1"], {},
      "bogus"),
+    ("baseline-cores-huge", b"workload,mode,cores,seconds\ncfd,strong,1,1.0\n",
+     ["analyze", "spec.csv", "--baseline-cores", "100000000000"], {}, "--baseline-cores"),
     ("semicolon-csv", b"workload;mode;cores;seconds\ncfd;strong;1;1.0\n",
      ["analyze", "spec.csv"], {}, "';'"),
 ]
