@@ -32,6 +32,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,8 +175,15 @@ def read_csv(path: str | os.PathLike[str], first_run: int = 0) -> pd.DataFrame:
     """
     path = Path(path)
     try:
-        frame = pd.read_csv(path, dtype=dict.fromkeys(CSV_LABELS, str), skip_blank_lines=False,
-                            skipinitialspace=True, low_memory=False)
+        # a row longer than the header is an error, not a silent index column
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, dtype=dict.fromkeys(CSV_LABELS, str),
+                                skip_blank_lines=False, skipinitialspace=True, low_memory=False,
+                                index_col=False)
+    except pd.errors.ParserWarning:
+        raise DataError(f"{path}: a row has more cells than the header; a timing CSV needs "
+                        f"{_CSV_FORMAT}") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty; a timing CSV needs {_CSV_FORMAT}") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
@@ -185,7 +194,10 @@ def read_csv(path: str | os.PathLike[str], first_run: int = 0) -> pd.DataFrame:
     frame.columns = [str(c).strip() for c in frame.columns]
     for column in REQUIRED:
         if column not in frame.columns:
-            raise DataError(f"{path}: missing column {column!r}; a timing CSV needs {_CSV_FORMAT}")
+            hint = ("; the header looks separated by ';': save it with ',' as the separator"
+                    if len(frame.columns) == 1 and ";" in frame.columns[0] else "")
+            raise DataError(f"{path}: missing column {column!r}; a timing CSV needs "
+                            f"{_CSV_FORMAT}{hint}")
     blank = frame[list(REQUIRED)].isna().all(axis=1).to_numpy()
     if blank.any():
         frame = frame.loc[~blank]
@@ -253,6 +265,11 @@ def _exclusion_reason(rec: records.RunRecord) -> str | None:
     if rec.oversubscribed:
         return (f"oversubscribed ({rec.ranks} ranks x {rec.threads_per_rank} threads on fewer "
                 "cores): its times do not measure scaling")
+    if getattr(rec, "contended", False) is True:
+        share = rec.contention
+        took = f"{share:.0%}" if isinstance(share, (int, float)) else "a share"
+        return (f"contended (other work took {took} of the CPU time the run needed): its "
+                "times do not measure scaling")
     if rec.compiled_while_timed:
         return "a kernel was compiled inside the timed region: its times include the JIT"
     if not all(math.isfinite(s) for s in rec.seconds):
@@ -385,7 +402,7 @@ def _as_keys(frame: pd.DataFrame) -> pd.DataFrame:
                   *maxima]]
 
 
-def load(paths: Iterable[str | os.PathLike[str]]) -> Inputs:
+def load(paths: Iterable[str | os.PathLike[str]], strict: bool = False) -> Inputs:
     """Read every input into one frame of repetitions plus the excluded inputs.
 
     Parameters
@@ -393,6 +410,9 @@ def load(paths: Iterable[str | os.PathLike[str]]) -> Inputs:
     paths
         Directories of run records (searched recursively; JSON files there that are not run
         records are listed as excluded), ``.json`` run records and ``.csv`` timing files.
+    strict
+        Raise on a run record in a directory that does not validate (truncated, newer schema)
+        instead of skipping it with a warning on stderr and listing it as excluded.
 
     Raises
     ------
@@ -400,7 +420,8 @@ def load(paths: Iterable[str | os.PathLike[str]]) -> Inputs:
         A path that does not exist or is of an unknown kind, a directory without records, a bad
         CSV (see :func:`read_csv`), or nothing left to analyze.
     RecordError
-        A run record that does not validate.
+        A run record named on the command line that does not validate, or, with ``strict``,
+        any run record that does not validate.
     """
     files = _expand(paths)
     if not files:
@@ -416,28 +437,37 @@ def load(paths: Iterable[str | os.PathLike[str]]) -> Inputs:
             run = int(frame["run"].max()) + 1
             frames.append(frame)
             continue
-        rec = _read_record(path, in_directory)
-        if isinstance(rec, str):
+        try:
+            rec = _read_record(path, in_directory)
+            if isinstance(rec, str):
+                continue
+            if rec is None:
+                excluded.append(_excluded(str(path), "not a run record (no harness.run schema)"))
+                continue
+            content = _canonical(rec.to_dict())
+            if rec.run_id in seen:
+                first, first_content = seen[rec.run_id]
+                if first_content != content:
+                    raise DataError(f"{path} and {first} both hold run id {rec.run_id!r} with "
+                                    "different content; a run id names one run: remove or "
+                                    "rename the wrong one")
+                excluded.append(_excluded(str(path), f"the same run as {first} (run id "
+                                                     f"{rec.run_id}): counted once", rec))
+                continue
+            seen[rec.run_id] = (path, content)
+            reason = _exclusion_reason(rec)
+            if reason is not None:
+                excluded.append(_excluded(str(path), reason, rec))
+                continue
+            rows = _record_rows(rec, str(path), run)
+        except RecordError as e:
+            # one truncated or newer-schema record in a directory must not sink the rest
+            if strict or not in_directory:
+                raise
+            sys.stderr.write(f"harness: warning: skipped {e} (--strict to stop instead)\n")
+            excluded.append(_excluded(str(path), f"unreadable run record: {e}"))
             continue
-        if rec is None:
-            excluded.append(_excluded(str(path), "not a run record (no harness.run schema)"))
-            continue
-        content = _canonical(rec.to_dict())
-        if rec.run_id in seen:
-            first, first_content = seen[rec.run_id]
-            if first_content != content:
-                raise DataError(f"{path} and {first} both hold run id {rec.run_id!r} with "
-                                "different content; a run id names one run: remove or rename "
-                                "the wrong one")
-            excluded.append(_excluded(str(path), f"the same run as {first} (run id "
-                                                 f"{rec.run_id}): counted once", rec))
-            continue
-        seen[rec.run_id] = (path, content)
-        reason = _exclusion_reason(rec)
-        if reason is not None:
-            excluded.append(_excluded(str(path), reason, rec))
-            continue
-        record_rows.extend(_record_rows(rec, str(path), run))
+        record_rows.extend(rows)
         run += 1
     if record_rows:
         frames.append(pd.DataFrame(record_rows))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import SpecError
+from harness.limits import MAX_CORES, MAX_CORES_PER_NODE, MAX_REPETITIONS, MAX_TIME_LIMIT
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -62,7 +63,8 @@ def parse_time_limit(text: Any, where: str = "time limit") -> int:
     Raises
     ------
     SpecError
-        When ``text`` is not a string in one of those forms, or is zero.
+        When ``text`` is not a string in one of those forms, is zero, or is longer than
+        :data:`~harness.limits.MAX_TIME_LIMIT`.
     """
     allowed = "MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS"
     if not isinstance(text, str):
@@ -78,6 +80,9 @@ def parse_time_limit(text: Any, where: str = "time limit") -> int:
         seconds = sum(_UNIT_SECONDS[u] * v for u, v in zip(units, values, strict=True))
         if seconds <= 0:
             raise SpecError(f"{where} {text!r} must be longer than zero")
+        if seconds > MAX_TIME_LIMIT:
+            raise SpecError(f"{where} {text!r} is longer than a year ({MAX_TIME_LIMIT} s), "
+                            "more than any cluster allows")
         return seconds
     raise SpecError(f"{where} {text!r} is malformed; use {allowed}")
 
@@ -157,19 +162,25 @@ def check_keys(table: dict[str, Any], allowed: set[str], where: str, path: str) 
             )
 
 
-def positive_int(value: Any, what: str, path: str) -> int:
+def positive_int(value: Any, what: str, path: str, maximum: int) -> int:
+    """``value`` if it is an integer in ``[1, maximum]``, else a one-line ``SpecError``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise SpecError(f"{path}: {what} must be a positive integer, not {value!r}")
+    if value > maximum:
+        raise SpecError(f"{path}: {what} {value} is above the limit of {maximum}")
     return value
 
 
-def optional_int(table: dict[str, Any], key: str, what: str, path: str,
+def optional_int(table: dict[str, Any], key: str, what: str, path: str, maximum: int,
                  minimum: int = 1) -> int | None:
+    """``table[key]`` if it is an integer in ``[minimum, maximum]``, None when absent."""
     if key not in table:
         return None
     value = table[key]
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise SpecError(f"{path}: {what} must be an integer >= {minimum}, not {value!r}")
+    if value > maximum:
+        raise SpecError(f"{path}: {what} {value} is above the limit of {maximum}")
     return value
 
 
@@ -186,16 +197,46 @@ def identifier(value: Any, what: str, pattern: re.Pattern[str], path: str, rule:
     return value
 
 
+#: a spec larger than this is not a spec (and reading it whole would be the first fault)
+MAX_SPEC_BYTES = 1 << 20
+
+
 def read_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML file: UTF-8 without a byte-order mark, at most :data:`MAX_SPEC_BYTES`.
+
+    Raises
+    ------
+    SpecError
+        One line naming the file: missing, unreadable, too large, not UTF-8, starting with a
+        byte-order mark, or not valid TOML.
+    """
     try:
+        if path.is_file() and path.stat().st_size > MAX_SPEC_BYTES:
+            raise SpecError(f"{path}: larger than {MAX_SPEC_BYTES >> 20} MiB; not a spec")
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            raw = fh.read(MAX_SPEC_BYTES + 1)
     except FileNotFoundError:
         raise SpecError(f"{path}: no such spec file") from None
+    except IsADirectoryError:
+        raise SpecError(f"{path}: is a directory, not a spec file") from None
     except OSError as e:
         raise SpecError(f"{path}: cannot read ({e.strerror})") from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(f"{path}: larger than {MAX_SPEC_BYTES >> 20} MiB; not a spec")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise SpecError(f"{path}: starts with a UTF-8 byte-order mark; save it as UTF-8 "
+                        "without BOM")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SpecError(f"{path}: not UTF-8 text (byte {e.start} is {raw[e.start]:#04x}); "
+                        "save it as UTF-8") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{path}: not valid TOML ({e})") from None
+    except RecursionError:
+        raise SpecError(f"{path}: not valid TOML (nested too deeply)") from None
 
 
 # -- profile -----------------------------------------------------------------------------------
@@ -228,7 +269,8 @@ def load_profile(table: dict[str, Any] | str | Path, source: str = "<profile>") 
         out["constraint"] = identifier(table["constraint"], "constraint", CONSTRAINT_RE, path,
                                    "use feature names joined by '&', '|' or ','")
     if "cores_per_node" in table:
-        out["cores_per_node"] = positive_int(table["cores_per_node"], "cores_per_node", path)
+        out["cores_per_node"] = positive_int(table["cores_per_node"], "cores_per_node", path,
+                                             MAX_CORES_PER_NODE)
     out["full_nodes"] = boolean(table, "full_nodes", "profile ", path)
     out["exclusive"] = boolean(table, "exclusive", "profile ", path)
     if out["full_nodes"] and "cores_per_node" not in out:
@@ -261,11 +303,12 @@ def load_profile(table: dict[str, Any] | str | Path, source: str = "<profile>") 
             identifier(opt, "sbatch_options entry", SBATCH_OPTION_RE, path,
                    "write one --long-option[=value] without spaces or quotes per entry")
         out["sbatch_options"] = tuple(opts)
-    out["array_throttle"] = optional_int(table, "array_throttle", "array_throttle", path)
+    out["array_throttle"] = optional_int(table, "array_throttle", "array_throttle", path,
+                                         MAX_REPETITIONS)
     if "memory_per_node" in table:
         out["memory_per_node"] = parse_memory(table["memory_per_node"],
                                               f"{path}: memory_per_node")
-    out["max_nodes"] = optional_int(table, "max_nodes", "max_nodes", path)
+    out["max_nodes"] = optional_int(table, "max_nodes", "max_nodes", path, MAX_CORES)
     _staging(table, out, path)
     return Profile(**out)
 

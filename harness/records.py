@@ -8,6 +8,7 @@ with a message naming the file and the field, so nothing half-valid reaches the 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
@@ -17,12 +18,26 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.errors import RecordError
+from harness.errors import BadInputError, RecordError
 
 SCHEMA = "harness.run/1"
 STATUSES = ("ok", "verification_failed", "failed")
 DEFAULT_SWEEP_ID = "adhoc"
+#: per-repetition timing lists; :meth:`RunRecord.to_json_data` leaves them as measured
+TIMINGS = ("seconds", "seconds_min", "seconds_mean")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def finite(data: Any) -> Any:
+    """``data`` with every float that is NaN or infinite replaced by None, recursively, so
+    that ``json.dumps(..., allow_nan=False)`` holds (a verification error can be NaN)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: finite(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite(v) for v in data]
+    return data
 
 
 def new_run_id() -> str:
@@ -89,9 +104,22 @@ class RunRecord:
     #: seconds from process start to the first timed repetition, across ranks (min, mean,
     #: max): imports, MPI start, compilation or cache loading, setup and warm-up
     startup: dict[str, float] | None = None
+    #: the cgroup CPU quota of the run's processes, in CPUs (None: unlimited)
+    cpu_quota: float | None = None
+    #: share of the CPU time the ranks needed that other work on their CPUs took during the
+    #: timed repetitions (harness/cpus.py; None: not judged, window too short)
+    contention: float | None = None
+    #: contention above harness.cpus.CONTENDED_ABOVE: times not valid for scaling
+    contended: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def to_json_data(self) -> dict[str, Any]:
+        """The record as strict JSON data: a NaN or infinite value (a verification error can
+        be NaN) becomes null, except in the timing lists, which the analyzer screens itself."""
+        data = self.to_dict()
+        return {k: v if k in TIMINGS else finite(v) for k, v in data.items()}
 
     @property
     def filename(self) -> str:
@@ -254,7 +282,8 @@ def write(out: str | os.PathLike[str], record: RunRecord) -> Path:
         When a record with this run id already exists or the directory is not writable.
     """
     target = record_path(out, record)
-    validate(json.loads(json.dumps(record.to_dict())), str(target))
+    data = record.to_json_data()
+    validate(json.loads(json.dumps(data)), str(target))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=target.parent)
@@ -262,7 +291,7 @@ def write(out: str | os.PathLike[str], record: RunRecord) -> Path:
         raise RecordError(f"{target.parent}: cannot write run records ({e.strerror})") from e
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(record.to_dict(), fh, indent=2, sort_keys=False)
+            json.dump(data, fh, indent=2, sort_keys=False)
             fh.write("\n")
             fh.flush()
             os.fsync(fh.fileno())
@@ -282,3 +311,29 @@ def exists(out: str | os.PathLike[str], sweep_id: str, run_id: str) -> Path | No
         return None
     matches = sorted(directory.glob(f"*-{run_id}.json"))
     return matches[0] if matches else None
+
+
+def check_writable(directory: str | os.PathLike[str], option: str = "--out") -> Path:
+    """``directory`` resolved, once it is known to be a place where results can be written.
+
+    The directory is created when missing (nothing else is) and a temporary file is made and
+    removed in it, so ``/proc/x``, ``/sys/x`` or ``/dev/null/x`` are refused before anything runs.
+
+    Raises
+    ------
+    BadInputError
+        When ``directory`` cannot be created or written; one line naming it and why.
+    """
+    path = Path(directory).resolve()
+    for system in ("/proc", "/sys"):  # kernel interfaces: a mkdir there can mean something else
+        if path.is_relative_to(system):
+            raise BadInputError(f"{option} {directory}: {system} is not a place for results; "
+                                "choose a writable directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
+            pass
+    except OSError as e:
+        raise BadInputError(f"{option} {directory}: cannot write run records there ({e.strerror}); "
+                            "choose a writable directory") from None
+    return path

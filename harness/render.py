@@ -176,9 +176,26 @@ def to_json(result: Analysis, excluded: pd.DataFrame) -> str:
     return json.dumps(to_document(result, excluded), indent=2, allow_nan=False)
 
 
+#: first characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A text cell made safe for spreadsheets: one that starts like a formula gets a leading
+    ``'`` (OWASP's advice), so ``=cmd|calc`` is shown, never run. Numbers pass unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def to_csv(result: Analysis) -> str:
-    """The measured points, one row each, columns as in ``POINT_COLUMNS`` (empty = undefined)."""
-    return result.points[POINT_COLUMNS].to_csv(index=False, lineterminator="\n")
+    """The measured points, one row each, columns as in ``POINT_COLUMNS`` (empty = undefined);
+    text cells escaped by :func:`csv_cell`."""
+    frame = result.points[POINT_COLUMNS].copy()
+    for column in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            frame[column] = frame[column].map(csv_cell)
+    return frame.to_csv(index=False, lineterminator="\n")
 
 
 def _num(value: Any, spec: str, missing: str = "-") -> str:

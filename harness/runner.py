@@ -23,6 +23,7 @@ from typing import Any
 
 from mpi4py import MPI
 
+from harness import cpus as cpu_info
 from harness import provenance, rankside, records, workloads
 from harness.errors import HarnessError, ParameterError, RecordError
 from harness.timing import (
@@ -58,25 +59,79 @@ class Topology:
 
     nodes: int
     ranks_per_node: int
-    cpus_per_node: int
+    #: CPUs a node's ranks may use: their affinity, capped by the cgroup's CPU quota (the
+    #: smallest over nodes; may be fractional, e.g. 0.5 under ``cpu.max = 50000 100000``)
+    cpus_per_node: float
     oversubscribed: bool
+    #: the smallest cgroup CPU quota seen on any rank, in CPUs (None: unlimited)
+    cpu_quota: float | None = None
+    #: this node's CPUs (the union of its ranks' affinity sets)
+    cpu_set: frozenset[int] = frozenset()
+    #: ranks on this node
+    ranks_here: int = 1
 
 
 def topology(comm: Any, threads_per_rank: int = 1) -> Topology:
     """Count nodes and ranks per node; oversubscribed when a node's ranks × threads exceed the
-    CPUs its processes may run on (the union of their ``sched_getaffinity`` sets). Collective."""
+    CPUs its processes may use: the union of their ``sched_getaffinity`` sets, capped by the
+    cgroup CPU quota (:func:`harness.cpus.cgroup_cpu_limit`). Collective."""
     node = comm.Split_type(MPI.COMM_TYPE_SHARED)
     try:
         cpus = node.allgather(sorted(os.sched_getaffinity(0)))
-        usable = len(set().union(*map(set, cpus)))
+        cpu_set = frozenset().union(*map(frozenset, cpus))
+        quotas = [q for q in node.allgather(cpu_info.cgroup_cpu_limit()) if q is not None]
+        usable = cpu_info.usable_cpus(len(cpu_set), min(quotas) if quotas else None)
         here = node.Get_size()
         leaders = comm.allreduce(1 if node.Get_rank() == 0 else 0)
         ranks_per_node = comm.allreduce(here, op=MPI.MAX)
         cpus_per_node = comm.allreduce(usable, op=MPI.MIN)
         over = comm.allreduce(here * threads_per_rank > usable, op=MPI.LOR)
+        all_quotas = [q for q in comm.allgather(min(quotas) if quotas else None) if q is not None]
     finally:
         node.Free()
-    return Topology(leaders, ranks_per_node, cpus_per_node, bool(over))
+    return Topology(leaders, ranks_per_node, cpus_per_node, bool(over),
+                    min(all_quotas) if all_quotas else None, cpu_set, here)
+
+
+class ContentionProbe:
+    """Measures what else ran on a node's CPUs during the timed repetitions. Collective.
+
+    ``start()`` and ``stop()`` bracket the repetitions; each node's first rank reads the busy
+    time of the node's CPUs (``/proc/stat``), every rank its own CPU time; ``stop()`` returns on
+    every rank the largest contention over nodes (:func:`harness.cpus.contention`), or None
+    where it could not be judged.
+    """
+
+    def __init__(self, comm: Any, topo: Topology):
+        self.comm, self.topo = comm, topo
+        self.node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+        self.leader = self.node.Get_rank() == 0
+
+    def _sample(self) -> tuple[float, float, float | None]:
+        busy = cpu_info.busy_seconds(self.topo.cpu_set) if self.leader else None
+        return MPI.Wtime(), cpu_info.own_cpu_seconds(), busy
+
+    def start(self) -> None:
+        self.comm.Barrier()
+        self.before = self._sample()
+
+    def stop(self) -> float | None:
+        self.comm.Barrier()
+        after = self._sample()
+        try:
+            own = self.node.reduce(after[1] - self.before[1], op=MPI.SUM, root=0)
+            value = -1.0
+            if self.leader and after[2] is not None and self.before[2] is not None:
+                other = (after[2] - self.before[2]) - own
+                usable = min(float(len(self.topo.cpu_set)),
+                             self.topo.cpu_quota or float("inf"))
+                found = cpu_info.contention(other, after[0] - self.before[0], usable,
+                                            self.topo.ranks_here)
+                value = -1.0 if found is None else found
+            worst = self.comm.allreduce(value, op=MPI.MAX)
+        finally:
+            self.node.Free()
+        return None if worst < 0 else worst
 
 
 def _scratch(opts: RunOptions, run_id: str) -> Path:
@@ -137,6 +192,8 @@ def execute(opts: RunOptions, comm: Any = None) -> tuple[records.RunRecord | Non
         if os.environ.get("HARNESS_DEBUG"):
             traceback.print_exc()
         rec = failed_record(opts, run_id, size, text, params, variant)
+        if not opts.keep_files:  # before Abort: no rank's finally runs after it
+            remove_scratch(opts.out, opts.sweep_id, run_id)
         path = None
         with contextlib.suppress(RecordError):  # the first failing rank's record wins
             path = records.write(opts.out, rec)
@@ -149,12 +206,12 @@ def execute(opts: RunOptions, comm: Any = None) -> tuple[records.RunRecord | Non
 def _measure(opts: RunOptions, comm: Any, workload: workloads.Workload,
              params: dict[str, Any], variant: str, run_id: str
              ) -> tuple[records.RunRecord | None, Path | None]:
-    rank, size = comm.Get_rank(), comm.Get_size()
+    rank = comm.Get_rank()
     topo = topology(comm)
     if rank == 0 and topo.oversubscribed:
         sys.stderr.write(
-            f"harness: warning: {topo.ranks_per_node} ranks share {topo.cpus_per_node} CPUs on a "
-            "node (oversubscribed): timings are recorded but not valid for scaling\n"
+            f"harness: warning: {topo.ranks_per_node} ranks share {topo.cpus_per_node:g} CPUs on "
+            "a node (oversubscribed): timings are recorded but not valid for scaling\n"
         )
     # compile on rank 0 first so the others load the cache instead of racing to write it
     if rank == 0:
@@ -166,6 +223,27 @@ def _measure(opts: RunOptions, comm: Any, workload: workloads.Workload,
     if rank == 0:
         workdir.mkdir(parents=True, exist_ok=True)
     comm.Barrier()
+    try:
+        return _measure_in(opts, comm, workload, params, variant, run_id, topo, workdir)
+    finally:  # the scratch files go on every exit path (an error, Ctrl-C, SIGTERM unwinding)
+        if rank == 0 and not opts.keep_files:
+            remove_scratch(opts.out, opts.sweep_id, run_id)
+
+
+def remove_scratch(out: str | os.PathLike[str], sweep_id: str, run_id: str) -> None:
+    """Remove the scratch directory ``<out>/<sweep_id>/.work/<run_id>`` of a run, and ``.work``
+    itself once empty. Whoever sees a run end calls it: rank 0, the supervising ``harness run``,
+    the local sweep, the Slurm job script."""
+    work = Path(out) / sweep_id / ".work"
+    shutil.rmtree(work / run_id, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        work.rmdir()  # only when empty: another run may be using it
+
+
+def _measure_in(opts: RunOptions, comm: Any, workload: workloads.Workload,
+                params: dict[str, Any], variant: str, run_id: str, topo: Topology,
+                workdir: Path) -> tuple[records.RunRecord | None, Path | None]:
+    rank, size = comm.Get_rank(), comm.Get_size()
     case = workload.setup(comm, params, variant, workdir)
     try:
         timer = PhaseTimer(workload.phases)
@@ -177,10 +255,13 @@ def _measure(opts: RunOptions, comm: Any, workload: workloads.Workload,
         signatures = compiled_signatures()
         local_seconds: list[float] = []
         local_phases: list[dict[str, float]] = []
+        probe = ContentionProbe(comm, topo)
+        probe.start()
         for _ in range(opts.repetitions):
             case.reset()
             local_seconds.append(time_repetition(comm, case.run, timer))
             local_phases.append(dict(timer.totals))
+        contention = probe.stop()
         compiled_while_timed = compiled_signatures() != signatures
         seconds = reduce_seconds(comm, local_seconds)
         phases = reduce_phases(comm, workload.phases, local_phases)
@@ -199,8 +280,6 @@ def _measure(opts: RunOptions, comm: Any, workload: workloads.Workload,
     comm.Barrier()
     if rank != 0:
         return None, None
-    if not opts.keep_files:
-        shutil.rmtree(workdir, ignore_errors=True)
     rec = _base_record(opts, run_id, size, params, variant,
                        "ok" if verification.passed else "verification_failed", workload)
     rec.nodes = topo.nodes
@@ -221,6 +300,16 @@ def _measure(opts: RunOptions, comm: Any, workload: workloads.Workload,
     if all(s == s for s in startup):  # NaN where the OS does not say when a process started
         rec.startup = {"min": min(startup), "mean": statistics.fmean(startup),
                        "max": max(startup)}
+    rec.cpu_quota = topo.cpu_quota
+    rec.contention = None if contention is None else round(contention, 4)
+    rec.contended = contention is not None and contention > cpu_info.CONTENDED_ABOVE
+    if topo.cpu_quota is not None and rank == 0:
+        sys.stderr.write(f"harness: note: the cgroup CPU quota allows {topo.cpu_quota:g} CPUs\n")
+    if rec.contended:
+        sys.stderr.write(
+            f"harness: warning: other work took {contention:.0%} of the CPU time this run "
+            f"needed (contended, above {cpu_info.CONTENDED_ABOVE:.0%}): timings are recorded "
+            "but not valid for scaling\n")
     if compiled_while_timed:
         sys.stderr.write("harness: warning: a kernel was compiled inside the timed region (a "
                          "type the warm-up did not see); use --warmup >= 1\n")

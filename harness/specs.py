@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 from harness import workloads
 from harness.cli import COMMANDS
 from harness.errors import BadInputError, SpecError
+from harness.limits import MAX_CORES, MAX_REPETITIONS, MAX_REPS, MAX_WARMUP
 from harness.profiles import (
     NAME_RE,
     Profile,
@@ -147,7 +149,7 @@ def _counts(table: dict[str, Any], base: int | None, where: str, path: str) -> t
         raw = table["cores"]
         if not isinstance(raw, list) or not raw:
             raise SpecError(f"{path}: {where} cores must be a non-empty list of positive integers")
-        counts = [positive_int(c, f"{where} cores entry", path) for c in raw]
+        counts = [positive_int(c, f"{where} cores entry", path, MAX_CORES) for c in raw]
     else:
         raw = table["scales"]
         if base is None:
@@ -156,9 +158,13 @@ def _counts(table: dict[str, Any], base: int | None, where: str, path: str) -> t
             raise SpecError(f"{path}: {where} scales must be a non-empty list of positive numbers")
         counts = []
         for scale in raw:
-            if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
+            if (isinstance(scale, bool) or not isinstance(scale, (int, float))
+                    or not math.isfinite(scale) or not scale > 0):
                 raise SpecError(f"{path}: {where} scale {scale!r} must be a positive number")
             product = base * scale
+            if product > MAX_CORES:
+                raise SpecError(f"{path}: {where} scale {scale!r} times baseline_cores {base} "
+                                f"is above the limit of {MAX_CORES} cores")
             if abs(product - round(product)) > 1e-9 or round(product) < 1:
                 raise SpecError(f"{path}: {where} scale {scale!r} times baseline_cores {base} "
                                 "is not a whole number of cores")
@@ -261,13 +267,13 @@ def load_spec(path: str | Path) -> Spec:
         raise SpecError(f"{p}: description must be a string")
     if "scales" not in doc and "cores" not in doc:
         raise SpecError(f"{p}: give scales (with baseline_cores) or cores")
-    base = (positive_int(doc["baseline_cores"], "baseline_cores", p)
+    base = (positive_int(doc["baseline_cores"], "baseline_cores", p, MAX_CORES)
             if "baseline_cores" in doc else None)
     spec_cores = _counts(doc, base, "the spec", p)
     base = base if base is not None else spec_cores[0]
-    repetitions = positive_int(doc.get("repetitions", 1), "repetitions", p)
-    reps = optional_int(doc, "reps", "reps", p)
-    warmup = optional_int(doc, "warmup", "warmup", p, minimum=0)
+    repetitions = positive_int(doc.get("repetitions", 1), "repetitions", p, MAX_REPETITIONS)
+    reps = optional_int(doc, "reps", "reps", p, MAX_REPS)
+    warmup = optional_int(doc, "warmup", "warmup", p, MAX_WARMUP, minimum=0)
     time_limit = parse_time_limit(doc.get("time_limit", "10"), f"{p}: time_limit")
     job_time_limit = (parse_time_limit(doc["job_time_limit"], f"{p}: job_time_limit")
                       if "job_time_limit" in doc else None)

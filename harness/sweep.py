@@ -13,8 +13,10 @@ records per point against the repetitions the spec asks for and runs only what i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -41,9 +43,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from harness import provenance, records
+from harness import provenance, records, sweeplock
 from harness.errors import BadInputError, RecordError
-from harness.launch.local import stop_group
+from harness.launch.local import (
+    Terminated,
+    child_env,
+    die_with_parent,
+    raise_terminated,
+    stop_group,
+)
 from harness.specs import Point, Spec
 
 SWEEP_SCHEMA = "harness.sweep/1"
@@ -118,10 +126,19 @@ def open_sweep(spec: Spec, out: str | os.PathLike[str], sweep_id: str | None, re
     Raises
     ------
     BadInputError
-        When a new sweep would reuse a directory that already holds one, when there is nothing
-        to resume, or when the spec changed since the sweep began.
+        When ``out`` is not writable, when a new sweep would reuse a directory that already
+        holds one, when there is nothing to resume (``--resume --sweep-id`` of a sweep that
+        does not exist), or when the spec changed since the sweep began.
     """
-    out = Path(out).resolve()
+    if sweep_id is not None:
+        try:
+            records.check_id("sweep id", sweep_id)
+        except RecordError as e:
+            raise BadInputError(str(e)) from None
+    if resume and sweep_id is not None and not (Path(out) / sweep_id / STATE_FILE).is_file():
+        raise BadInputError(f"--resume: no sweep {sweep_id!r} under {out} (no "
+                            f"{sweep_id}/{STATE_FILE}); drop --resume to start it")
+    out = records.check_writable(out)
     if sweep_id is None and resume:
         sweep_id = _latest_sweep(out, spec)
     if sweep_id is None:
@@ -212,16 +229,6 @@ def tally(state: dict[str, Any], sweep_dir: Path) -> list[dict[str, Any]]:
 # -- the local backend -------------------------------------------------------------------------
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM during a local sweep: unwinds exactly like Ctrl-C (the run in progress is
-    stopped, the sweep is marked ``interrupted``), then ``harness sweep`` exits 143."""
-
-
-def _raise_terminated(signum: int, frame: object) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one unwinding; repeats must not cut it short
-    raise Terminated
-
-
 @contextmanager
 def _sigterm_unwinds() -> Iterator[Callable[[], None]]:
     """Inside, SIGTERM raises :class:`Terminated` (main thread only: nowhere else can Python
@@ -229,7 +236,7 @@ def _sigterm_unwinds() -> Iterator[Callable[[], None]]:
     if threading.current_thread() is not threading.main_thread():
         yield lambda: None
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
     try:
         yield lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN)
     finally:
@@ -250,8 +257,8 @@ class LocalResult:
 def _run_command(point: Point, out: Path, sweep_id: str, run_id: str) -> list[str]:
     """The ``harness run`` command line of one repetition of ``point``.
 
-    ``slurm/scale.sbatch.j2`` writes the same command line with the same options in the same
-    order (tests/unit/test_slurm_render.py holds the two together).
+    ``harness/launch/templates/scale.sbatch.j2`` writes the same command line with the same
+    options in the same order (tests/unit/test_slurm_render.py holds the two together).
     """
     cmd = [sys.executable, "-m", "harness", "run", point.workload, "--ranks", str(point.ranks),
            "--mode", point.mode, "--size", point.size, "--variant", point.variant]
@@ -289,9 +296,10 @@ def run_point(point: Point, out: Path, sweep_id: str) -> records.RunRecord:
         When ``harness run`` refuses its input (exit 2); the sweep stops there.
     """
     run_id = f"{point.key}-{uuid.uuid4().hex[:8]}"
-    env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
+    env = child_env(OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
     proc = subprocess.Popen(_run_command(point, out, sweep_id, run_id), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+                            preexec_fn=die_with_parent)
     try:
         stdout, stderr = proc.communicate(timeout=point.time_limit + KILL_GRACE)
     except subprocess.TimeoutExpired:
@@ -300,18 +308,28 @@ def run_point(point: Point, out: Path, sweep_id: str) -> records.RunRecord:
         if records.exists(out, sweep_id, run_id) is None:
             return fallback_record(point.to_dict(), out, sweep_id, run_id,
                                     f"timeout after {point.time_limit} s (killed by the sweep)")
-    except BaseException:  # Ctrl-C or a crash: stop the run, keep what is on disk
-        stop_group(proc, signal.SIGINT, grace=10)
+    except BaseException as e:  # Ctrl-C, SIGTERM or a crash: stop the run, keep what is on disk
+        # SIGTERM, not SIGINT: a child started from a script or nohup ignores SIGINT; harness
+        # run stops its mpiexec and ranks on SIGTERM and writes an interrupted record
+        stop_group(proc, signal.SIGTERM, grace=10)
+        if records.exists(out, sweep_id, run_id) is None:
+            why = "SIGTERM" if isinstance(e, Terminated) else (
+                "SIGINT" if isinstance(e, KeyboardInterrupt) else type(e).__name__)
+            with contextlib.suppress(RecordError, OSError):
+                fallback_record(point.to_dict(), out, sweep_id, run_id,
+                                f"interrupted ({why}): the sweep was stopped during this run")
         raise
+    finally:  # whatever ended the run, its scratch files go (``harness run`` may be dead)
+        shutil.rmtree(out / sweep_id / ".work" / run_id, ignore_errors=True)
     if proc.returncode == 2:
         lines = [x for x in stderr.strip().splitlines() if x.strip()]
-        raise BadInputError(f"harness run refused {point.label}: "
-                            f"{lines[-1] if lines else 'exit 2'}")
+        why = lines[-1].removeprefix("harness: error: ") if lines else "exit 2"
+        raise BadInputError(f"harness run refused {point.label}: {why}")
     path = records.exists(out, sweep_id, run_id)
     if path is not None:
         return records.load(path)
     lines = [x for x in (stderr or stdout).strip().splitlines() if x.strip()]
-    why = lines[-1] if lines else f"exit status {proc.returncode}"
+    why = lines[-1].removeprefix("harness: error: ") if lines else f"exit status {proc.returncode}"
     return fallback_record(point.to_dict(), out, sweep_id, run_id, f"run left no record: {why}")
 
 
@@ -357,13 +375,21 @@ def run_local(spec: Spec, out: str | os.PathLike[str], sweep_id: str | None = No
     Raises
     ------
     BadInputError
-        When the sweep directory cannot be used or a run refuses its input.
+        When the sweep directory cannot be used (another process is writing it: see
+        :mod:`harness.sweeplock`) or a run refuses its input.
     KeyboardInterrupt
         On Ctrl-C (:class:`Terminated` on SIGTERM), after stopping the run in progress and
         marking the sweep ``interrupted``; finished records stay on disk.
     """
     out_dir = Path(out).resolve()
-    sweep_dir, state = open_sweep(spec, out_dir, sweep_id, resume, "local")
+    sweep_dir, _ = open_sweep(spec, out_dir, sweep_id, resume, "local")
+    with sweeplock.hold(sweep_dir):  # one writer; read the state again under the lock
+        _, state = open_sweep(spec, out_dir, sweep_dir.name, resume, "local")
+        return _run_locked(spec, sweep_dir, state, out_dir, resume, console)
+
+
+def _run_locked(spec: Spec, sweep_dir: Path, state: dict[str, Any], out_dir: Path,
+                resume: bool, console: Console | None) -> LocalResult:
     todo, skipped = _plan(spec, state, sweep_dir, resume)
     console = console or Console()
     result = LocalResult(sweep_dir=sweep_dir, ran=0, failed=0, skipped=skipped)

@@ -12,8 +12,10 @@
 # /etc/slurm/slurm.conf, where every Slurm client looks for it; an existing file that this script
 # did not write is left alone (set HARNESS_SLURM_FORCE=1 to replace it).
 #
-# The node declares $HARNESS_SLURM_CPUS CPUs (default 4, or the real count if larger) with
-# SlurmdParameters=config_overrides, so 2- and 4-task jobs run on a 2-core machine. Accounting is
+# The node declares its real CPU count ($(nproc)), so Slurm never places two jobs on the same
+# cores (a 1-task and a 2-task array job of one sweep would otherwise run at once on 2 cores and
+# measure each other); $HARNESS_SLURM_CPUS overrides it (with SlurmdParameters=config_overrides)
+# for trying jobs wider than the machine, whose times are then contended. Accounting is
 # off (`sacct` does not work; `harness status` asks squeue), MinJobAge is 5 s (finished jobs
 # leave the controller, and squeue, quickly), and DependencyParameters=kill_invalid_depend
 # cancels jobs whose dependencies can never be met. The partition is called "local".
@@ -24,7 +26,7 @@ CONF=/etc/slurm/slurm.conf
 MARK="# written by harness slurm/local-cluster.sh"
 HOST=$(hostname -s)
 NPROC=$(nproc)
-CPUS=${HARNESS_SLURM_CPUS:-$(( NPROC > 4 ? NPROC : 4 ))}
+CPUS=${HARNESS_SLURM_CPUS:-$NPROC}
 PARTITION=local
 
 die() { echo "local-cluster: $*" >&2; exit 1; }

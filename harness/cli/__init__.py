@@ -3,7 +3,9 @@
 Commands are imported on first use, so ``harness --help`` stays fast. Every option can also be
 set from the environment as ``HARNESS_<COMMAND>_<OPTION>`` (e.g. ``HARNESS_RUN_RANKS=4``).
 Errors the user can cause print one line and exit with their class's code (DESIGN "CLI
-surface"): 1 a run failed, 2 bad input, 3 a missed target under ``--check``.
+surface"): 1 a run failed, 2 bad input, 3 a missed target under ``--check``; a command stopped
+by a signal exits 128 + its number, whichever command it is: 130 for SIGINT (Ctrl-C), 143 for
+SIGTERM.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import click
 
 from harness import __version__
 from harness.errors import HarnessError
+from harness.launch.local import EXIT_SIGINT, EXIT_SIGTERM, Terminated
 
 # command name -> "module:attribute"
 COMMANDS: dict[str, str] = {
@@ -82,10 +85,10 @@ def main(argv: list[str] | None = None) -> None:
         fail(e.format_message() + hint, e.exit_code)
     except click.ClickException as e:
         fail(e.format_message(), e.exit_code)
-    except click.Abort:
+    except Terminated:
+        click.echo("harness: terminated (SIGTERM)", err=True)
+        sys.exit(EXIT_SIGTERM)
+    except (click.Abort, KeyboardInterrupt):
         click.echo("harness: interrupted", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        click.echo("harness: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_SIGINT)
     sys.exit(0)

@@ -13,11 +13,12 @@ import click
 
 from harness import analysis, inputs, render, targets
 from harness.errors import TargetMissedError
+from harness.limits import MAX_CORES
 
 
 @click.command("analyze")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--baseline-cores", type=click.IntRange(min=1), default=None,
+@click.option("--baseline-cores", type=click.IntRange(min=1, max=MAX_CORES), default=None,
               help="Core count to measure speedup from (default: each group's smallest).")
 @click.option("--targets", "targets_file", type=click.Path(path_type=Path), default=None,
               envvar="HARNESS_ANALYZE_TARGETS",
@@ -32,8 +33,12 @@ from harness.errors import TargetMissedError
 @click.option("--pool-provenance", is_flag=True,
               help="Pool runs made with different code versions (a warning names the fields) "
                    "instead of refusing them.")
+@click.option("--strict", is_flag=True,
+              help="Stop (exit 2) at a run record that does not validate (truncated, newer "
+                   "schema) instead of skipping it with a warning.")
 def analyze(paths: tuple[Path, ...], baseline_cores: int | None, targets_file: Path | None,
-            fmt: str, check: bool, check_predicted: bool, pool_provenance: bool) -> None:
+            fmt: str, check: bool, check_predicted: bool, pool_provenance: bool,
+            strict: bool) -> None:
     """Analyze run records (directories, searched recursively) and timing CSVs.
 
     A CSV has columns workload, mode, cores, seconds (optional variant, size, phase_<name>),
@@ -47,7 +52,7 @@ def analyze(paths: tuple[Path, ...], baseline_cores: int | None, targets_file: P
     if check_predicted and not check:
         raise click.UsageError("--check-predicted needs --check")
     table = targets.load(targets_file) if targets_file is not None else targets.defaults()
-    data = inputs.load(paths)
+    data = inputs.load(paths, strict=strict)
     result = analysis.analyze(data.repetitions, table, baseline_cores,
                               pool_provenance=pool_provenance)
     click.echo(render.render(result, data.excluded, fmt), nl=False)

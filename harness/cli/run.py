@@ -9,17 +9,35 @@ error text, so nothing is lost. Started by ``mpiexec``/``srun`` it runs in place
 from __future__ import annotations
 
 import json
+import signal
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
 from harness import records
-from harness.errors import HarnessError, RunFailedError, UsageError
+from harness.errors import BadInputError, HarnessError, RunFailedError, UsageError
 from harness.launch import local
+from harness.limits import MAX_CORES, MAX_REPS, MAX_TIME_LIMIT, MAX_WARMUP
+
+
+class Seconds(click.ParamType):
+    """A time limit in seconds: a finite number in (0, :data:`MAX_TIME_LIMIT`] (never nan/inf)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not 0 < seconds <= MAX_TIME_LIMIT:  # false for nan too
+            self.fail(f"{value!r} must be a number of seconds in (0, {MAX_TIME_LIMIT}]", param,
+                      ctx)
+        return seconds
 
 
 def parse_settings(settings: tuple[str, ...]) -> dict[str, str]:
@@ -44,17 +62,10 @@ def check_out(out: Path, sweep_id: str) -> None:
 
     Raises
     ------
-    UsageError
-        When the directory cannot be created or written.
+    BadInputError
+        When the directory cannot be created or written (see :func:`records.check_writable`).
     """
-    directory = Path(out) / sweep_id
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=".probe-"):
-            pass
-    except OSError as e:
-        raise UsageError(f"--out {out}: cannot write run records there ({e.strerror}); "
-                         "choose a writable directory") from None
+    records.check_writable(records.check_writable(out) / sweep_id)
 
 
 def _fmt(seconds: float) -> str:
@@ -85,8 +96,8 @@ def summarize(rec: records.RunRecord, path: Path | None) -> str:
     v = rec.verification
     if v:
         verdict = "passed" if v["passed"] else "FAILED"
-        lines.append(
-            f"  verify   {verdict}: error {v['error']:.3g} (tolerance {v['tolerance']:.3g})")
+        error = "undefined" if v["error"] is None else f"{v['error']:.3g}"
+        lines.append(f"  verify   {verdict}: error {error} (tolerance {v['tolerance']:.3g})")
     if rec.error:
         lines.append(f"  error    {rec.error}")
     lines.append(f"  status   {rec.status}")
@@ -97,7 +108,7 @@ def summarize(rec: records.RunRecord, path: Path | None) -> str:
 
 def _emit(rec: records.RunRecord, path: Path | None, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(rec.to_dict(), indent=2))
+        click.echo(json.dumps(records.finite(rec.to_dict()), indent=2, allow_nan=False))
     else:
         click.echo(summarize(rec, path))
     if rec.status != "ok":
@@ -107,7 +118,7 @@ def _emit(rec: records.RunRecord, path: Path | None, as_json: bool) -> None:
 
 @click.command()
 @click.argument("workload")
-@click.option("--ranks", type=click.IntRange(min=1), default=None,
+@click.option("--ranks", type=click.IntRange(min=1, max=MAX_CORES), default=None,
               help="MPI ranks; outside MPI the run is relaunched under mpiexec -n RANKS.")
 @click.option("--mode", type=click.Choice(["strong", "weak"]), default="strong",
               show_default=True, help="strong: fixed total problem; weak: fixed problem per rank.")
@@ -116,16 +127,16 @@ def _emit(rec: records.RunRecord, path: Path | None, as_json: bool) -> None:
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", envvar="HARNESS_RUN_SET",
               help="Override one workload parameter; repeatable.")
 @click.option("--variant", default=None, help="Workload variant (default: the workload's first).")
-@click.option("--reps", type=click.IntRange(min=1), default=5, show_default=True,
+@click.option("--reps", type=click.IntRange(min=1, max=MAX_REPS), default=5, show_default=True,
               help="Timed repetitions.")
-@click.option("--warmup", type=click.IntRange(min=0), default=1, show_default=True,
+@click.option("--warmup", type=click.IntRange(min=0, max=MAX_WARMUP), default=1, show_default=True,
               help="Untimed warm-up repetitions (the JIT compile happens before them).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
               show_default=True, help="Results directory; the record goes to OUT/SWEEP_ID/.")
 @click.option("--sweep-id", default=records.DEFAULT_SWEEP_ID, show_default=True,
               help="Sweep this run belongs to (a directory under OUT).")
 @click.option("--run-id", default=None, help="Run id (default: a fresh unique one).")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--time-limit", type=Seconds(), default=None,
               help="Seconds after which the run is killed and recorded as failed.")
 @click.option("--keep-files", is_flag=True, help="Keep the files a workload writes (FEA).")
 @click.option("--json", "as_json", is_flag=True, envvar="HARNESS_RUN_JSON",
@@ -142,6 +153,12 @@ def run(workload: str, ranks: int | None, mode: str, size: str, settings: tuple[
         harness run cfd --ranks 2 --size small --set steps=200 --variant overlap
     """
     overrides = parse_settings(settings)
+    tasks = local.srun_without_pmi()
+    if tasks is not None:
+        raise UsageError(
+            f"started by srun as one of {tasks} tasks without an MPI plugin (PMI): each task "
+            "would be an MPI world of its own; use srun --mpi=pmi2 (or the plugin the site's "
+            "MPI speaks: srun --mpi=list), or the profile's mpi = \"pmi2\"")
     records.check_id("sweep id", sweep_id)
     if run_id is not None:
         records.check_id("run id", run_id)
@@ -162,18 +179,24 @@ def _run_in_place(kwargs: dict[str, Any], as_json: bool, supervised: bool) -> No
     exclude_analysis_packages()  # before Numba loads: a rank needs no SciPy, pandas, rich
     from mpi4py import MPI
 
-    from harness import runner
+    from harness import runner, workloads
     from harness.decomposition import collectives
 
     comm = MPI.COMM_WORLD
     rank = comm.Get_rank()
+    # SIGTERM unwinds (scratch files removed, exit 143) instead of ending the process mid-write
+    signal.signal(signal.SIGTERM, local.raise_terminated)
     try:
+        # bad input is refused before anything (even the output directory) is created
+        workloads.get(kwargs["workload"]).resolve(
+            kwargs["size"], kwargs["overrides"], kwargs["mode"], comm.Get_size(),
+            kwargs["variant"])
         # one probe of the (shared) output directory, not one per rank; every rank stops on it
         problem = None
         if rank == 0:
             try:
                 check_out(kwargs["out"], kwargs["sweep_id"])
-            except UsageError as e:
+            except BadInputError as e:
                 problem = str(e)
         problem = collectives.broadcast(comm, problem)
         if problem is not None:
@@ -215,13 +238,18 @@ def _relaunch(kwargs: dict[str, Any], ranks: int, time_limit: float | None,
         child += ["--set", f"{key}={value}"]
     if kwargs["keep_files"]:
         child.append("--keep-files")
-    done = local.run_supervised(local.mpiexec_command(ranks, child), time_limit)
+    try:
+        done = local.run_supervised(local.mpiexec_command(ranks, child), time_limit)
+    finally:  # a rank killed outright leaves its scratch files: they go whatever happened
+        if not kwargs["keep_files"]:
+            runner.remove_scratch(kwargs["out"], kwargs["sweep_id"], run_id)
     path = records.exists(kwargs["out"], kwargs["sweep_id"], run_id)
     if path is None:
         if done.timed_out:
             error = f"timeout after {time_limit:g} s"
         elif done.interrupted:
-            error = "interrupted (SIGINT or SIGTERM) before the run finished"
+            name = "SIGTERM" if done.stopped_by == signal.SIGTERM else "SIGINT"
+            error = f"interrupted ({name}) before the run finished"
         elif done.returncode == 2:
             sys.exit(2)  # bad input caught inside MPI: already reported, no record by design
         else:
@@ -233,6 +261,7 @@ def _relaunch(kwargs: dict[str, Any], ranks: int, time_limit: float | None,
     else:
         rec = records.load(path)
     if done.interrupted:
-        click.echo(json.dumps(rec.to_dict(), indent=2) if as_json else summarize(rec, path))
-        sys.exit(130)
+        click.echo(json.dumps(records.finite(rec.to_dict()), indent=2, allow_nan=False) if as_json
+                   else summarize(rec, path))
+        sys.exit(local.EXIT_SIGTERM if done.stopped_by == signal.SIGTERM else local.EXIT_SIGINT)
     _emit(rec, path, as_json)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from harness.errors import RunFailedError, UsageError
+
+if TYPE_CHECKING:
+    from harness.specs import Spec
+
+BACKENDS = ("local", "slurm")
 
 
 @click.command()
@@ -18,7 +25,9 @@ from harness.errors import RunFailedError, UsageError
 @click.option("--slurm", "backend", flag_value="slurm",
               help="Submit one sbatch job per core count and an analysis job.")
 @click.option("--dry-run", is_flag=True,
-              help="With --slurm: write and print the scripts and sbatch commands only.")
+              help="With --slurm (the default with --dry-run): write and print the scripts and "
+                   "sbatch commands only. With an explicit --local: print the runs, write "
+                   "nothing.")
 @click.option("--resume", is_flag=True,
               help="Complete an earlier sweep of this spec: locally, run only the points "
                    "without enough ok records; on Slurm, submit only jobs not yet submitted.")
@@ -49,30 +58,41 @@ def sweep(spec: Path, backend: str, dry_run: bool, resume: bool, out: Path,
     """
     from harness.specs import load_spec
 
-    if write_report and (backend == "slurm" or dry_run):
+    chosen = os.environ.get("HARNESS_SWEEP_BACKEND")
+    if chosen is not None and chosen not in BACKENDS:
+        raise UsageError(f"HARNESS_SWEEP_BACKEND={chosen!r}: choose local or slurm")
+    ctx = click.get_current_context()
+    explicit_local = (backend == "local" and ctx.get_parameter_source("backend")
+                      is not click.core.ParameterSource.DEFAULT)
+    to_slurm = backend == "slurm" or (dry_run and not explicit_local)
+    if write_report and to_slurm:
         raise UsageError("--report is for local sweeps; on Slurm set [analysis] report = true "
                          "in the spec, and the analysis job writes it")
-    loaded = load_spec(spec)
-    if push_kpis and (backend == "slurm" or dry_run):
+    if push_kpis and to_slurm:
         raise UsageError("--push is for local sweeps; on Slurm the analysis job pushes when the "
                          "spec says [analysis] kpi_push = true")
+    loaded = load_spec(spec)
     from harness.feasibility import check_spec
 
-    check_spec(loaded, "slurm" if backend == "slurm" or dry_run else "local")
+    check_spec(loaded, "slurm" if to_slurm else "local")
+    if dry_run and explicit_local:
+        _print_plan(loaded)
+        return
     if backend == "slurm" or dry_run:
         from harness.launch import slurm
 
         slurm.submit(loaded, out, sweep_id=sweep_id, resume=resume, dry_run=dry_run,
                      echo=click.echo)
         return
-    from harness.sweep import Terminated, run_local
+    from harness.launch.local import EXIT_SIGTERM, Terminated
+    from harness.sweep import run_local
 
     try:
         result = run_local(loaded, out, sweep_id=sweep_id, resume=resume)
     except Terminated:  # Ctrl-C's path, then the exit status of a process ended by SIGTERM
         click.echo("harness: terminated (SIGTERM); the run in progress was stopped, finished "
                    "records are kept: --resume completes the sweep", err=True)
-        sys.exit(143)
+        sys.exit(EXIT_SIGTERM)
     if push_kpis or loaded.analysis.kpi_push:
         _push(result.sweep_dir, store_url or loaded.analysis.store)
     if write_report or loaded.analysis.report:  # failed runs are listed in it, so before failing
@@ -102,6 +122,15 @@ def _push(sweep_dir: Path, store_url: str | None) -> None:
                   f"`harness kpi push {sweep_dir}`",)
         raise
     click.echo(push.summary(results, engine.masked(store.url)))
+
+
+def _print_plan(spec: Spec) -> None:
+    """``--local --dry-run``: every run the sweep would make, one line each; nothing written."""
+    total = 0
+    for point in spec.points:
+        click.echo(f"{point.repetitions} x {point.label}")
+        total += point.repetitions
+    click.echo(f"{total} run(s) in {len(spec.points)} point(s); nothing was run or written")
 
 
 @click.command()

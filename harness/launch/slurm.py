@@ -1,4 +1,5 @@
-"""The Slurm backend: render ``slurm/*.j2`` into sbatch scripts, submit them, report job states.
+"""The Slurm backend: render ``harness/launch/templates/*.j2`` into sbatch scripts, submit
+them, report job states.
 
 One job per core count runs every point of the spec at that count; the spec's repetitions are
 the job's array tasks. An analysis job follows with ``--dependency=afterany:<ids>``. Scripts
@@ -24,19 +25,24 @@ from typing import Any
 
 import jinja2
 
-from harness import records, sweep
-from harness.errors import BadInputError, LaunchError, SchedulerError
+from harness import records, sweep, sweeplock
+from harness.errors import BadInputError, LaunchError, SchedulerError, SpecError
+from harness.launch.local import OPTION_PREFIXES
+from harness.limits import MAX_TIME_LIMIT
 from harness.profiles import PATH_RE, format_time_limit
 from harness.specs import Spec, check_slurm
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "slurm"
+#: the job templates ship inside the package (package data), so an installed wheel has them
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 # applied with fullmatch: "$" would also match before a final newline
-_TOKEN = re.compile(r"\A[A-Za-z0-9_.:,=/%&|+-]+\Z")
+_TOKEN = re.compile(r"\A[A-Za-z0-9_.:,=/%&|@+-]+\Z")
 _JOB_ID = re.compile(r"\A\d+\Z")
 #: per point, seconds beyond its time limit for the kill grace and the failure record
 POINT_MARGIN = 60
 #: per job, seconds for the job's own start (interpreter, Numba cache)
 JOB_MARGIN = 120
+#: seconds before the time limit at which Slurm warns the job script (SIGUSR1)
+SIGNAL_WARNING = 120
 
 
 def _sbatch_token(value: Any) -> str:
@@ -53,7 +59,8 @@ def _comment(value: Any) -> str:
 
 
 def environment() -> jinja2.Environment:
-    """The Jinja environment for ``slurm/``: no autoescape, strict undefined, quoting filters."""
+    """The Jinja environment for :data:`TEMPLATES`: no autoescape, strict undefined, quoting
+    filters."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=False,
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
@@ -101,6 +108,9 @@ def scale_sbatch_lines(spec: Spec, cores: int, sweep_dir: Path) -> list[str]:
     points = spec.points_at(cores)
     seconds = spec.job_time_limit or (
         sum(p.time_limit + POINT_MARGIN for p in points) + JOB_MARGIN)
+    if seconds > MAX_TIME_LIMIT:
+        raise SpecError(f"{spec.path}: the job at {cores} cores would need {seconds} s, longer "
+                        f"than a year ({MAX_TIME_LIMIT} s); lower time_limit or split the spec")
     nodes = prof.nodes_for(cores)
     lines = _common_lines(spec, f"{spec.name}-p{cores}", seconds)
     lines += [f"--nodes={nodes}", f"--ntasks={cores}", "--cpus-per-task=1"]
@@ -110,6 +120,8 @@ def scale_sbatch_lines(spec: Spec, cores: int, sweep_dir: Path) -> list[str]:
         lines.append(f"--constraint={prof.constraint}")
     if prof.exclusive:
         lines.append("--exclusive")
+    # the batch shell gets SIGUSR1 this long before the time limit, to record what is cut
+    lines.append(f"--signal=B:USR1@{min(SIGNAL_WARNING, max(seconds // 4, 10))}")
     if spec.repetitions > 1:
         throttle = f"%{prof.array_throttle}" if prof.array_throttle else ""
         lines.append(f"--array=0-{spec.repetitions - 1}{throttle}")
@@ -147,8 +159,9 @@ def render(spec: Spec, sweep_dir: Path, python: str | None = None) -> list[JobSc
     else:
         launch = [str(Path(python).parent / "mpiexec")]
     env = environment()
-    common = dict(sweep_id=sweep_dir.name, spec_name=spec.name, out=str(sweep_dir.parent),
-                  sweep_dir=str(sweep_dir), python=python, numba_cache_dir=cache,
+    common = dict(option_prefixes=OPTION_PREFIXES, sweep_id=sweep_dir.name, spec_name=spec.name,
+                  out=str(sweep_dir.parent), sweep_dir=str(sweep_dir), python=python,
+                  numba_cache_dir=cache,
                   preamble=list(spec.profile.preamble), stage_env=spec.profile.stage_env,
                   stage_dir=spec.profile.stage_dir,
                   stage_copy=f"{spec.profile.stage_dir.rstrip('/')}/harness-stage.tar")
@@ -212,8 +225,15 @@ def submit(spec: Spec, out: str | Path, sweep_id: str | None = None, resume: boo
     check_slurm(spec)
     if not dry_run and shutil.which("sbatch") is None:
         raise BadInputError("sbatch not found; use --local or --dry-run")
-    sweep_dir, state = sweep.open_sweep(spec, out, sweep_id, resume, "slurm")
-    scripts = render(spec, sweep_dir)
+    sweep_dir, _ = sweep.open_sweep(spec, out, sweep_id, resume, "slurm")
+    scripts = render(spec, sweep_dir)  # may refuse the spec: before anything is written
+    with sweeplock.hold(sweep_dir):  # one submitter; read the state again under the lock
+        _, state = sweep.open_sweep(spec, out, sweep_dir.name, resume, "slurm")
+        return _submit_locked(spec, scripts, sweep_dir, state, dry_run, echo)
+
+
+def _submit_locked(spec: Spec, scripts: list[JobScript], sweep_dir: Path, state: dict[str, Any],
+                   dry_run: bool, echo: Callable[[str], None]) -> dict[str, Any]:
     (sweep_dir / "jobs").mkdir(parents=True, exist_ok=True)
     (sweep_dir / "logs").mkdir(parents=True, exist_ok=True)
     for job in scripts:
@@ -269,154 +289,7 @@ def submit(spec: Spec, out: str | Path, sweep_id: str | None = None, resume: boo
     return state
 
 
-# -- status ------------------------------------------------------------------------------------
+from harness.launch.jobscript import ensure_record  # noqa: E402  (re-exported)
+from harness.launch.slurm_status import format_status, status  # noqa: E402  (re-exported)
 
-
-def _query(cmd: list[str]) -> subprocess.CompletedProcess[str] | None:
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
-    except (FileNotFoundError, subprocess.TimeoutExpired):
-        return None
-
-
-def _task_states(text: str, job_ids: list[str]) -> dict[str, list[str]]:
-    """``JOBID|STATE`` lines (array tasks as ``JOBID_TASK``) -> per job id, its tasks' states."""
-    states: dict[str, list[str]] = {}
-    for line in text.splitlines():
-        job, _, state = line.partition("|")
-        base = job.split("_")[0].split(".")[0]
-        if base in job_ids and state.strip():
-            states.setdefault(base, []).append(state.split()[0])  # "CANCELLED by 0" -> CANCELLED
-    return states
-
-
-def _sacct(job_ids: list[str]) -> dict[str, list[str]] | None:
-    """Per job id, the states of its (array) tasks from sacct; None when accounting is off."""
-    done = _query(["sacct", "-n", "-P", "-X", "-j", ",".join(job_ids), "-o", "JobID,State"])
-    if done is None or done.returncode != 0 or "disabled" in done.stderr.lower():
-        return None
-    return _task_states(done.stdout, job_ids)
-
-
-def _squeue(job_ids: list[str]) -> dict[str, list[str]] | None:
-    """Per job id, the states of its tasks that the controller still holds, from one ``squeue``
-    call (``--states=all``: finished jobs too, until ``MinJobAge``); a job that has left the
-    controller is absent. None when squeue cannot answer."""
-    done = _query(["squeue", "--noheader", "--array", "--states=all",
-                   "--jobs=" + ",".join(job_ids), "--format=%i|%T"])
-    if done is None:
-        return None
-    if done.returncode != 0:
-        # squeue fails this way only when none of the ids is known any more
-        return {} if "invalid job id" in done.stderr.lower() else None
-    return _task_states(done.stdout, job_ids)
-
-
-def _summarise(states: list[str]) -> str:
-    counts: dict[str, int] = {}
-    for s in states:
-        counts[s] = counts.get(s, 0) + 1
-    if len(counts) == 1:
-        return next(iter(counts))
-    return " ".join(f"{s}x{n}" for s, n in sorted(counts.items()))
-
-
-def status(sweep_dir: str | Path) -> dict[str, Any]:
-    """Job states and records present versus expected for a sweep directory.
-
-    States come from ``sacct`` when accounting works, else from one ``squeue`` call for all the
-    sweep's jobs (pending, running, and finished ones the controller still holds). A job that
-    neither knows (it left the controller after ``MinJobAge``) is judged by what it left behind:
-    COMPLETED when all its records are there and ok (the analysis job: when ``analysis.json``
-    is there), FAILED when they are there but some runs failed, UNKNOWN otherwise.
-
-    Raises
-    ------
-    BadInputError
-        When ``sweep_dir`` holds no ``sweep.json``.
-    """
-    sweep_dir = Path(sweep_dir).resolve()
-    state = sweep.read_state(sweep_dir)
-    recs, unreadable = sweep.sweep_records(sweep_dir)
-    jobs = [j for j in state.get("jobs", []) if j.get("job_id")]
-    ids = [j["job_id"] for j in jobs]
-    accounted = _sacct(ids) if ids else None
-    unaccounted = [i for i in ids if accounted is None or i not in accounted]
-    queued = _squeue(unaccounted) if unaccounted else {}
-    gone = "left the queue" if queued is not None else "squeue did not answer"
-    rows = []
-    for job in state.get("jobs", []):
-        job_id = job.get("job_id")
-        mine = [r for r in recs if f"-j{job_id}-r" in r.run_id] if job_id else []
-        expected = len(job.get("points", [])) * job.get("array", 1)
-        row = {"key": job["key"], "name": job["name"], "job_id": job_id,
-               "records": len(mine), "expected": expected}
-        if not job_id:
-            row.update(state="NOT SUBMITTED", source="sweep.json")
-        elif accounted is not None and job_id in accounted:
-            row.update(state=_summarise(accounted[job_id]), source="sacct")
-        elif queued and job_id in queued:
-            row.update(state=_summarise(queued[job_id]), source="squeue")
-        elif job["key"] == "analysis":
-            ok = (sweep_dir / "analysis.json").exists()
-            row.update(state="COMPLETED" if ok else "UNKNOWN",
-                       source=f"{gone}; " + ("analysis.json present" if ok
-                                             else "no analysis.json"))
-        elif len(mine) >= expected:
-            bad = sum(r.status != "ok" for r in mine)
-            row.update(state="FAILED" if bad else "COMPLETED",
-                       source=f"{gone}; inferred from records ({bad} not ok)")
-        else:
-            row.update(state="UNKNOWN", source=f"{gone}; records missing")
-        rows.append(row)
-    by_status = {s: sum(r.status == s for r in recs) for s in records.STATUSES}
-    return {
-        "sweep_id": state["sweep_id"], "sweep_dir": str(sweep_dir), "backend": state["backend"],
-        "state": state.get("state"), "jobs": rows,
-        "records": {**by_status, "present": len(recs), "unreadable": unreadable,
-                    "expected": state.get("expected_records", 0)},
-        "analysis": (sweep_dir / "analysis.json").exists(),
-    }
-
-
-def format_status(report: dict[str, Any]) -> str:
-    """``status``'s report as plain text: one line per job, then the record counts."""
-    lines = [f"sweep {report['sweep_id']} ({report['backend']}, {report['state']}): "
-             f"{report['sweep_dir']}"]
-    width = max([len(j["name"]) for j in report["jobs"]] + [4])
-    for j in report["jobs"]:
-        lines.append(f"  {j['name']:<{width}}  {j['job_id'] or '-':>9}  {j['state']:<13} "
-                     f"records {j['records']}/{j['expected']}  ({j['source']})")
-    r = report["records"]
-    lines.append(f"records: {r['present']} of {r['expected']} expected present "
-                 f"(ok {r['ok']}, verification_failed {r['verification_failed']}, "
-                 f"failed {r['failed']}" + (f", unreadable {r['unreadable']}" if r["unreadable"]
-                                            else "") + ")")
-    lines.append("analysis: " + ("analysis.json present" if report["analysis"] else "not yet"))
-    return "\n".join(lines)
-
-
-# -- inside a job script -----------------------------------------------------------------------
-
-
-def ensure_record(sweep_dir: str | Path, point_key: str, run_id: str, returncode: int) -> None:
-    """Write a ``failed`` record for a run that ended without one (killed at its time limit,
-    or lost with its launcher). Called by the scale job script, never by users."""
-    sweep_dir = Path(sweep_dir)
-    state = sweep.read_state(sweep_dir)
-    if records.exists(sweep_dir.parent, state["sweep_id"], run_id) is not None:
-        return
-    point = next((p for p in state["points"] if p["key"] == point_key), None)
-    if point is None:
-        raise BadInputError(f"{sweep_dir}: no point {point_key!r} in sweep.json")
-    if returncode in (124, 137):
-        error = f"timeout after {point['time_limit_s']} s"
-    else:
-        error = f"the launcher exited with code {returncode} and the run left no record"
-    sweep.fallback_record(point, sweep_dir.parent, state["sweep_id"], run_id, error)
-
-
-if __name__ == "__main__":  # the scale job script's fallback: see ensure_record
-    if len(sys.argv) != 6 or sys.argv[1] != "ensure-record":
-        sys.exit("usage: python -m harness.launch.slurm ensure-record SWEEP_DIR POINT RUN_ID RC")
-    ensure_record(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
+__all__ = ["JobScript", "ensure_record", "format_status", "render", "status", "submit"]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from harness.errors import ParameterError
+from harness.limits import MAX_INT_PARAM
 
 if TYPE_CHECKING:
     from harness.timing import PhaseTimer
@@ -44,7 +45,8 @@ class Param:
         Raises
         ------
         ParameterError
-            When the value does not convert or is out of range; the message names both.
+            When the value does not convert, is out of range, is not finite (floats) or is beyond
+            :data:`~harness.limits.MAX_INT_PARAM` (integers); the message names both.
         """
         try:
             if self.kind is int:
@@ -73,6 +75,9 @@ class Param:
             raise ParameterError(f"{self.name}={value!r} must be > 0 ({self.help})")
         if self.minimum is not None and value < self.minimum:
             raise ParameterError(f"{self.name}={value!r} must be >= {self.minimum} ({self.help})")
+        if self.kind is int and abs(value) > MAX_INT_PARAM:
+            raise ParameterError(f"{self.name}={value!r} is beyond the limit of "
+                                 f"{MAX_INT_PARAM} for a whole-number parameter ({self.help})")
         return value
 
 

@@ -84,6 +84,11 @@ class CFD(Workload):
         dt = kernel.stable_dt(n, params["nu"], params["u"], params["v"], params["safety"])
         g = kernel.amplification_factor(n, params["nu"], params["u"], params["v"], dt,
                                         params["kx"], params["ky"])
+        if not (dt > 0 and math.isfinite(abs(g))):
+            raise ParameterError(
+                f"nu={params['nu']}, u={params['u']}, v={params['v']} on an {n}x{n} grid leave "
+                "no representable time step (the stability limit overflows); use smaller values"
+            )
         if abs(g) ** params["steps"] < MIN_AMPLITUDE:
             raise ParameterError(
                 f"steps={params['steps']}: the mode decays to {abs(g) ** params['steps']:.1e} of "

@@ -7,6 +7,7 @@ a one-node one on localhost); without one every test here skips and says why.
 import json
 import shutil
 import subprocess
+import sys
 import time
 
 import pytest
@@ -122,7 +123,7 @@ def test_two_scale_sweep_runs_end_to_end_on_slurm(tmp_path, cluster):
     for rec in recs:
         assert rec.status == "ok" and rec.verification["passed"]
         job = ids[f"p{rec.ranks}"]
-        assert rec.run_id.endswith((f"-j{job}-r0", f"-j{job}-r1"))
+        assert rec.run_id.endswith((f"-j{job}-r0-a0", f"-j{job}-r1-a0"))  # attempt 0
         slurm_info = rec.provenance.get("slurm") or {}
         assert slurm_info.get("partition") == cluster[0]
     ref = recs[0].verification["checksum"]
@@ -167,3 +168,43 @@ def test_a_run_past_its_time_limit_fails_the_job_and_leaves_a_failed_record(tmp_
     assert report["analysis"] is False
     (rec,) = run_records(tmp_path / "tl")
     assert rec.status == "failed" and rec.error == "timeout after 3 s"
+
+
+def test_srun_without_an_mpi_plugin_is_refused(tmp_path, cluster):
+    """`srun --mpi=none`: every task sees Slurm's variables and an MPI world of 1; each refuses
+    (exit 2, naming the plugin to use) instead of starting an mpiexec of its own."""
+    partition, _ = cluster
+    done = subprocess.run(["srun", "-p", partition, "-n", "2", "--mpi=none", "-t", "5",
+                           sys.executable, "-m", "harness", "run", "cfd", "--ranks", "2",
+                           "--out", str(tmp_path / "o")], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 2, done.stderr
+    refusals = [x for x in done.stderr.splitlines() if x.startswith("harness: error:")]
+    assert len(refusals) == 2 and all("--mpi=pmi2" in x for x in refusals)
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_scancel_records_the_run_in_progress_and_the_points_not_started(tmp_path, cluster):
+    spec = write_spec(tmp_path, cluster, name="itcut", cores=[1], repetitions=1,
+                      time_limit="30:00",
+                      workload='name = "cfd"\nsize = "small"\n'
+                               'params = { steps = 100000, nu = 0.0 }\n'
+                               '[[workload]]\nname = "param"\nsize = "tiny"')
+    done = harness("sweep", spec, "--slurm", "--out", tmp_path, "--sweep-id", "cut")
+    assert done.returncode == 0, done.stderr
+    sweep_dir = tmp_path / "cut"
+    state = json.loads((sweep_dir / "sweep.json").read_text())
+    job = next(j["job_id"] for j in state["jobs"] if j["key"] == "p1")
+    deadline = time.monotonic() + 240
+    while "RUNNING" not in subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"],
+                                          capture_output=True, text=True, check=False).stdout:
+        assert time.monotonic() < deadline, "the job never ran"
+        time.sleep(1)
+    time.sleep(15)  # the first point is computing
+    subprocess.run(["scancel", job], check=True, timeout=60)
+    wait_for(sweep_dir)
+    recs = {r.workload: r for r in run_records(sweep_dir)}
+    assert set(recs) == {"cfd", "param"}, recs
+    assert recs["cfd"].status == "failed" and recs["cfd"].error.startswith("interrupted (SIGTERM")
+    assert recs["param"].error.startswith("interrupted (not started: SIGTERM")

@@ -239,7 +239,21 @@ def test_malformed_record_is_an_error(tmp_path):
     nested.mkdir()
     (nested / "r.json").write_text(json.dumps(data))
     with pytest.raises(RecordError, match=str(nested / "r.json")):
-        inputs.load([nested])
+        inputs.load([nested], strict=True)
+
+
+def test_malformed_record_in_a_directory_is_skipped_and_listed(tmp_path, capsys):
+    good = records.write(tmp_path, make_record(ranks=1))
+    data = json.loads(good.read_text())
+    del data["ranks"]
+    broken = good.parent / "broken.json"
+    broken.write_text(json.dumps(data))
+    loaded = inputs.load([tmp_path])
+    assert loaded.repetitions["source"].unique().tolist() == [str(good)]
+    (reason,) = loaded.excluded.set_index("source").loc[[str(broken)], "reason"]
+    assert reason.startswith("unreadable run record") and "'ranks' is missing" in reason
+    warning = capsys.readouterr().err
+    assert warning.startswith(f"harness: warning: skipped {broken}")
 
 
 def test_records_and_csv_together(tmp_path):

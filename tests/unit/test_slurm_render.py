@@ -5,13 +5,14 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from harness import cli, records, sweep
 from harness.errors import BadInputError, LaunchError, SpecError
-from harness.launch import slurm
+from harness.launch import slurm, slurm_status
 from harness.specs import load_spec
 
 PLATFORM_LIKE = """
@@ -115,7 +116,8 @@ def test_platform_like_spec_sbatch_sets(tmp_path, future_commands):
     logs = f"{d}/logs/%x-%A_%a"
     common = {"--partition=compute", "--account=hpc", "--qos=normal", "--cpus-per-task=1",
               "--constraint=ib&skylake", "--exclusive", "--array=0-2%1", "--mem=0",
-              f"--output={logs}.out", f"--error={logs}.err"}
+              f"--output={logs}.out", f"--error={logs}.err",
+              "--signal=B:USR1@120"}  # warned 2 min before the limit: what is cut is recorded
     # 2 points x (20 min limit + 1 min margin) + 2 min for the job = 44 min
     assert sbatch_set(jobs["p2500"].text) == common | {
         "--job-name=plat-p2500", "--time=00:44:00", "--nodes=50", "--ntasks=2500",
@@ -137,7 +139,7 @@ def test_small_spec_without_array_with_mpiexec(tmp_path):
     jobs = by_key(slurm.render(spec_from(tmp_path, SMALL), d, python=python))
     assert sbatch_set(jobs["p2"].text) == {
         "--job-name=small-p2", "--time=1-00:00:00", "--partition=local", "--nodes=1",
-        "--ntasks=2", "--ntasks-per-node=2", "--cpus-per-task=1",
+        "--ntasks=2", "--ntasks-per-node=2", "--cpus-per-task=1", "--signal=B:USR1@120",
         f"--output={d}/logs/%x-%j.out", f"--error={d}/logs/%x-%j.err"}
     assert "/opt/venv/bin/mpiexec -n 2 /opt/venv/bin/python -m harness run cfd" in jobs["p2"].text
     assert "srun" not in jobs["p2"].text
@@ -176,7 +178,7 @@ def test_scale_script_body(tmp_path, future_commands):
     assert "module load gcc/12 python/3.11\n" in text  # site preamble, verbatim
     assert f"export NUMBA_CACHE_DIR={tmp_path}/numba-cache" in text
     for point in spec.points_at(2500):
-        assert f'run_id={point.key}"-j${{job}}-r${{rep}}"' in text
+        assert f'run_id={point.key}"-j${{job}}-r${{rep}}-a${{attempt}}"' in text
         assert f"--variant {point.variant}" in text
     analysis = jobs["analysis"].text
     assert "-m harness analyze \"$sweep\" --format json" in analysis
@@ -213,9 +215,12 @@ def run_script(tmp_path, job, timeout_rc=0, env_extra=None):
 
 
 def python_stub(tmp_path):
+    """A python that logs its argv; as the job script's helper it says no point was measured
+    by an earlier attempt (done-before exits 1)."""
     log = tmp_path / "python.jsonl"
     return stub(tmp_path, "python", f"open({str(log)!r}, 'a').write(json.dumps(sys.argv[1:]) "
-                                    "+ '\\n')"), log
+                                    "+ '\\n')\n"
+                                    "sys.exit(1 if 'done-before' in sys.argv else 0)"), log
 
 
 def test_rendered_job_runs_every_point_with_its_run_id(tmp_path):
@@ -231,7 +236,7 @@ def test_rendered_job_runs_every_point_with_its_run_id(tmp_path):
         "--kill-after=30", "300", str(tmp_path / "mpiexec"), "-n", "2", str(python), "-m",
         "harness", "run", "cfd", "--ranks", "2", "--mode", "strong", "--size", "tiny",
         "--variant", point.variant, "--set", "steps=3", "--out", str(tmp_path),
-        "--sweep-id", "sw", "--run-id", f"{point.key}-j77-r1", "--time-limit", "300"]]
+        "--sweep-id", "sw", "--run-id", f"{point.key}-j77-r1-a0", "--time-limit", "300"]]
 
 
 @pytest.mark.parametrize("extra", ["", "reps = 2\nwarmup = 0\n"])
@@ -251,7 +256,7 @@ def test_the_job_script_and_the_local_sweep_run_the_same_command(tmp_path, extra
     assert len(calls) == len(points) == 4
     for point, argv in zip(points, calls, strict=True):
         script = argv[argv.index("-m"):]  # after timeout, the launcher and the interpreter
-        local = sweep._run_command(point, tmp_path, "sw", f"{point.key}-j8-r0")
+        local = sweep._run_command(point, tmp_path, "sw", f"{point.key}-j8-r0-a0")
         assert local[0] == sys.executable
         assert script == local[1:]
         if extra:
@@ -265,9 +270,11 @@ def test_a_run_that_times_out_gets_a_failed_record_and_fails_the_job(tmp_path):
     done, calls = run_script(tmp_path, job, timeout_rc=124, env_extra={"SLURM_JOB_ID": "9"})
     assert done.returncode == 1 and len(calls) == 1
     (point,) = spec.points_at(1)
-    assert json.loads(log.read_text()) == [
-        "-m", "harness.launch.slurm", "ensure-record", str(tmp_path / "sw"), point.key,
-        f"{point.key}-j9-r0", "124"]
+    assert [json.loads(x) for x in log.read_text().splitlines()] == [
+        ["-m", "harness.launch.jobscript", "done-before", str(tmp_path / "sw"), point.key, "9",
+         "0"],
+        ["-m", "harness.launch.jobscript", "ensure-record", str(tmp_path / "sw"), point.key,
+         f"{point.key}-j9-r0-a0", "124"]]
 
 
 def test_ensure_record_writes_one_failed_record(tmp_path):
@@ -376,7 +383,7 @@ def fake_queries(monkeypatch, answers):
                 return subprocess.CompletedProcess(cmd, rc, out, err)
         return None
 
-    monkeypatch.setattr(slurm, "_query", query)
+    monkeypatch.setattr(slurm_status, "_query", query)
     return calls
 
 
@@ -473,3 +480,49 @@ def test_sbatch_filter_refuses_non_tokens():
         with pytest.raises(LaunchError):
             slurm._sbatch_token(bad)
     assert slurm._sbatch_token("--constraint=a&b|c") == "--constraint=a&b|c"
+
+
+def test_a_recycled_job_id_is_not_taken_for_the_sweeps_job(tmp_path, monkeypatch):
+    """The controller's counter restarted: ids 11 and 12 now name other jobs (another name, or
+    the same name submitted a day later). The sweep's jobs are judged by their records."""
+    spec, sweep_dir = submitted_sweep(tmp_path, ["11", "12", "13"])
+    state = sweep.read_state(sweep_dir)
+    for job in state["jobs"]:
+        job["submitted_at"] = "2026-11-30T03:00:00+00:00"
+    sweep.write_state(sweep_dir, state)
+    for point in spec.points:
+        rec = records.RunRecord(
+            run_id=f"{point.key}-j{11 if point.ranks == 1 else 12}-r0-a0", sweep_id="sw",
+            workload="cfd", variant=point.variant, mode="strong", size="tiny",
+            params=point.resolved, ranks=point.ranks, status="ok", seconds=[0.1],
+            verification={"passed": True, "method": "m", "checksum": {}, "error": 0.0,
+                          "tolerance": 1.0})
+        records.write(tmp_path, rec)
+    (sweep_dir / "analysis.json").write_text("{}")
+    # Slurm prints local time without a zone: one second after sbatch answered, or a day later
+    ours = datetime(2026, 11, 30, 3, 0, 1, tzinfo=timezone.utc).astimezone().replace(tzinfo=None)
+    local, later = ours.isoformat(), (ours + timedelta(days=1)).isoformat()
+    fake_queries(monkeypatch, {"sacct": (1, "", "disabled"), "squeue": (
+        0, f"11|RUNNING|someone-else|{local}\n12|PENDING|small-p2|{later}\n"
+           f"13|RUNNING|small-analysis|{local}\n", "")})
+    rows = {r["key"]: r for r in slurm.status(sweep_dir)["jobs"]}
+    assert rows["p1"]["state"] == "COMPLETED" and rows["p2"]["state"] == "COMPLETED"
+    assert "job id 11 now names another job (someone-else" in rows["p1"]["source"]
+    assert "job id 12 now names another job (small-p2" in rows["p2"]["source"]
+    assert (rows["analysis"]["state"], rows["analysis"]["source"]) == ("RUNNING", "squeue")
+
+
+def test_a_requeued_tasks_attempts_count_once(tmp_path, monkeypatch):
+    spec, sweep_dir = submitted_sweep(tmp_path, ["61", "62", "63"])
+    (point,) = spec.points_at(1)
+    sweep.fallback_record(point.to_dict(), tmp_path, "sw", f"{point.key}-j61-r0-a0", "cut")
+    rec = records.RunRecord(
+        run_id=f"{point.key}-j61-r0-a1", sweep_id="sw", workload="cfd", variant=point.variant,
+        mode="strong", size="tiny", params=point.resolved, ranks=1, status="ok", seconds=[0.1],
+        verification={"passed": True, "method": "m", "checksum": {}, "error": 0.0,
+                      "tolerance": 1.0})
+    records.write(tmp_path, rec)
+    fake_queries(monkeypatch, {"sacct": (1, "", "disabled"), "squeue": (1, "", "Invalid job id")})
+    rows = {r["key"]: r for r in slurm.status(sweep_dir)["jobs"]}
+    assert (rows["p1"]["records"], rows["p1"]["expected"], rows["p1"]["state"]) == (
+        1, 1, "COMPLETED")
