@@ -39,13 +39,15 @@ def test_a_second_writer_is_refused_with_the_holders_pid_and_host(tmp_path: Path
         while not (state.exists() and json.loads(state.read_text())["state"] == "running"):
             assert first.poll() is None and time.monotonic() < deadline, "the sweep never ran"
             time.sleep(0.1)
-        before = sorted(p.name for p in (tmp_path / "one").iterdir())
+        # the first writer keeps writing (sweep.json, scratch files); the second adds nothing
+        before = sorted(p.name for p in (tmp_path / "one").glob("*.json"))
         second = harness("sweep", spec, "--out", tmp_path, "--sweep-id", "one", "--resume",
                          env=_env())
         assert second.returncode == 2, second.stderr
         (line,) = second.stderr.strip().splitlines()
         assert f"pid {first.pid} on host {socket.gethostname()}" in line
-        assert sorted(p.name for p in (tmp_path / "one").iterdir()) == before
+        assert sorted(p.name for p in (tmp_path / "one").glob("*.json")) == before
+        assert json.loads(state.read_text())["state"] == "running"  # the first's, untouched
     finally:
         first.send_signal(signal.SIGTERM)
         first.communicate(timeout=120)
