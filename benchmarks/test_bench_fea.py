@@ -20,6 +20,7 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import checks
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -111,7 +112,10 @@ def test_cg_scipy(benchmark, problem, capsys):
     if "ours" in _per_iteration:
         ratio = _per_iteration["ours"] / _per_iteration["scipy"]
         benchmark.extra_info["ratio_ours_to_scipy"] = ratio
+        check = checks.record(benchmark, "fea CG time per iteration, ours / scipy", ratio, "<=",
+                              1.0, "alternative", f"size={SIZE}")
         with capsys.disabled():
             print(f"\nFEA CG at {SIZE}, 1 rank, median per iteration: ours "
                   f"{_per_iteration['ours'] * 1e3:.2f} ms, scipy "
-                  f"{_per_iteration['scipy'] * 1e3:.2f} ms, ratio {ratio:.3f}")
+                  f"{_per_iteration['scipy'] * 1e3:.2f} ms, ratio {ratio:.3f}\n  "
+                  f"{checks.line(check)}")
