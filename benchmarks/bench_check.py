@@ -1,8 +1,9 @@
 """Judge a saved ``make bench`` run: every recorded ratio against its target.
 
 Usage: ``python benchmarks/bench_check.py [RUN.json] [--report]``. Without a path it reads the
-newest file under ``.benchmarks/`` (where ``pytest --benchmark-save`` writes). It prints one
-table — each check's kind (fraction of the roof, ratio to the alternative, ratio to the C peer,
+newest file under ``.benchmarks/`` (where ``pytest --benchmark-save`` writes). It prints a
+summary, one row per workload (its FOM, fraction of the roof, ratio to the alternative, ratio to
+the C peer), then one table of every check — its kind (fraction of the roof, ratio to the alternative, ratio to the C peer,
 the harness's overhead), value, target and status — then the misses, and exits 1 when any check
 misses its target or an expected check is absent (its benchmark skipped or failed); ``--report``
 prints the same and exits 0. Bad input (no such file, not a pytest-benchmark JSON): one line on
@@ -68,6 +69,28 @@ def load_checks(path: Path) -> list[dict]:
     return found
 
 
+def load_foms(path: Path) -> dict[str, dict]:
+    """The figure of merit each workload's benchmark recorded, by workload."""
+    data = json.loads(path.read_text())
+    return {b["extra_info"]["fom"]["workload"]: b["extra_info"]["fom"]
+            for b in data.get("benchmarks", []) if "fom" in (b.get("extra_info") or {})}
+
+
+def summary(found: list[dict], foms: dict[str, dict]) -> list[str]:
+    """One row per workload: FOM, fraction of the roof, ratio to the alternative, to the peer."""
+    def cell(workload: str, kind: str) -> str:
+        own = [c for c in found if c["kind"] == kind and c["name"].split()[0] == workload]
+        return ", ".join(f"{c['value']:.3g}{'' if met(c) else ' MISS'}" for c in own) or "-"
+
+    lines = [f"{'workload':<9} {'FOM':<48} {'roof':<12} {'alternative':<14} {'C peer':<14}"]
+    for workload in ("cfd", "fea", "param", "opt"):
+        f = foms.get(workload)
+        text = f"{f['value']:.4g} {f['unit']}" if f else "-"
+        lines.append(f"{workload:<9} {text:<48} {cell(workload, 'roof'):<12} "
+                     f"{cell(workload, 'alternative'):<14} {cell(workload, 'peer'):<14}")
+    return lines
+
+
 def table(found: list[dict]) -> list[str]:
     width = max([len(c["name"]) for c in found] + [5])
     lines = [f"{'check':<{width}}  {'kind':<17} {'value':>9}  target     status  detail"]
@@ -91,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"bench-check: error: {e}\n")
         return 2
     print(f"{path}")
+    print("\n".join(summary(found, load_foms(path))))
+    print()
     print("\n".join(table(found)))
     names = {c["name"] for c in found}
     misses = [f"{c['name']} = {c['value']:.4g}, target {c['op']} {c['target']:g}"

@@ -40,6 +40,12 @@ def record(benchmark: Any, name: str, value: float, op: str, target: float, kind
     return check
 
 
+def fom(benchmark: Any, workload: str, value: float, unit: str) -> None:
+    """Record the workload's figure of merit measured by this benchmark (``extra_info["fom"]``)
+    for the summary table of ``bench_check.py``."""
+    benchmark.extra_info["fom"] = {"workload": workload, "value": float(value), "unit": unit}
+
+
 def line(check: dict[str, Any]) -> str:
     """``PASS  name = 0.912 (target >= 0.85) detail``."""
     detail = f"  {check['detail']}" if check.get("detail") else ""

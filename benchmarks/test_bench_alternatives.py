@@ -85,6 +85,8 @@ def test_param_ours(benchmark, param_case):
     _medians["param_ours"] = benchmark.stats.stats.median
     benchmark.extra_info.update({"size": PARAM_SIZE, "cases": params["cases"],
                                  "cases_per_s": params["cases"] / _medians["param_ours"]})
+    checks.fom(benchmark, "param", params["cases"] / _medians["param_ours"],
+               f"cases/s ({PARAM_SIZE}, 1 rank)")
 
 
 @pytest.mark.benchmark(group="param vs NumPy")
@@ -115,6 +117,8 @@ def test_opt_ours(benchmark, opt_case):
     evaluations = case.evaluations()
     benchmark.extra_info.update({"size": OPT_SIZE, "evaluations": evaluations,
                                  "evaluations_per_s": evaluations / _medians["opt_ours"]})
+    checks.fom(benchmark, "opt", evaluations / _medians["opt_ours"],
+               f"evaluations/s ({OPT_SIZE}, 1 rank)")
 
 
 @pytest.mark.benchmark(group="opt vs scipy differential_evolution")

@@ -204,6 +204,7 @@ def test_numba_step_loop(benchmark, bench_size, grid, rates):
     assert np.isfinite(grid.c).all()
     rates["numba"] = bench_size.updates_per_round / _median_seconds(benchmark)
     info = {"n": grid.n, "steps": bench_size.steps, **_rate_info(rates["numba"])}
+    checks.fom(benchmark, "cfd", rates["numba"], f"cell updates/s (n={grid.n}, 1 rank)")
     if "c" in rates:
         info["fraction_of_c"] = rates["numba"] / rates["c"]
     if "copy_bytes_per_s" in rates:

@@ -95,6 +95,7 @@ def test_cg_ours(benchmark, problem):
     iterations, _ = benchmark.pedantic(solve, rounds=ROUNDS, iterations=1, warmup_rounds=1)
     assert iterations == ITERATIONS
     _report(benchmark, "ours")
+    checks.fom(benchmark, "fea", _per_iteration["ours"] * 1e3, f"ms per CG iteration ({SIZE})")
 
 
 def test_cg_scipy(benchmark, problem, capsys):
