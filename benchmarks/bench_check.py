@@ -3,8 +3,8 @@
 Usage: ``python benchmarks/bench_check.py [RUN.json] [--report]``. Without a path it reads the
 newest file under ``.benchmarks/`` (where ``pytest --benchmark-save`` writes). It prints a
 summary, one row per workload (its FOM, fraction of the roof, ratio to the alternative, ratio to
-the C peer), then one table of every check — its kind (fraction of the roof, ratio to the alternative, ratio to the C peer,
-the harness's overhead), value, target and status — then the misses, and exits 1 when any check
+the C peer), then one table of every check — its kind (roof, alternative, C peer, the harness's
+overhead), value, target and status — then the misses, and exits 1 when any check
 misses its target or an expected check is absent (its benchmark skipped or failed); ``--report``
 prints the same and exits 0. Bad input (no such file, not a pytest-benchmark JSON): one line on
 stderr, exit 2.
