@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 OUT    ?= results
 MPI_TEST_RANKS ?= 1 2 3 4
 
-.PHONY: demo test lint unit mpi-tests boundscheck smoke bench validate clean
+.PHONY: demo test lint unit mpi-tests boundscheck smoke bench bench-check bench-compare validate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,8 +55,21 @@ smoke: $(STAMP)
 
 test: lint unit mpi-tests boundscheck smoke
 
+# benchmarks: always completes, saves pytest-benchmark JSON under .benchmarks/ and prints the
+# table of targets; `make bench-check` judges the newest saved run (exit 1 listing misses);
+# `make bench-compare BASE=0001` runs again and fails on a median 10 % slower than saved run 0001
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(PY) -m pytest benchmarks --benchmark-only -q
+	-$(PY) -m pytest benchmarks --benchmark-only -q -p no:cacheprovider \
+	  --benchmark-save=bench $(BENCH_ARGS)
+	$(PY) benchmarks/bench_check.py --report
+
+bench-check: $(STAMP)
+	$(PY) benchmarks/bench_check.py
+
+bench-compare: $(STAMP)
+	$(PY) -m pytest benchmarks --benchmark-only -q -p no:cacheprovider --benchmark-save=bench \
+	  --benchmark-compare=$(BASE) --benchmark-compare-fail=median:10% $(BENCH_ARGS)
 
 # hold-out validation on public scaling series, beside Extra-P (installed here: the `peer`
 # extra's numpy pin would downgrade numpy, so Extra-P goes in without its dependencies)

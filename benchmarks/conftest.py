@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,9 @@ import pytest
 
 from harness.workloads.base import Param
 from harness.workloads.cfd import CFD
+
+# the helper modules beside this file (stream, checks, ...) import by name under importlib mode
+sys.path.insert(0, str(Path(__file__).parent))
 
 C_SOURCE = Path(__file__).with_name("cfd_reference.c")
 C_FLAGS = ("-O3", "-march=native")

@@ -20,6 +20,7 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import checks
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -94,6 +95,7 @@ def test_cg_ours(benchmark, problem):
     iterations, _ = benchmark.pedantic(solve, rounds=ROUNDS, iterations=1, warmup_rounds=1)
     assert iterations == ITERATIONS
     _report(benchmark, "ours")
+    checks.fom(benchmark, "fea", _per_iteration["ours"] * 1e3, f"ms per CG iteration ({SIZE})")
 
 
 def test_cg_scipy(benchmark, problem, capsys):
@@ -111,7 +113,10 @@ def test_cg_scipy(benchmark, problem, capsys):
     if "ours" in _per_iteration:
         ratio = _per_iteration["ours"] / _per_iteration["scipy"]
         benchmark.extra_info["ratio_ours_to_scipy"] = ratio
+        check = checks.record(benchmark, "fea CG time per iteration, ours / scipy", ratio, "<=",
+                              1.0, "alternative", f"size={SIZE}")
         with capsys.disabled():
             print(f"\nFEA CG at {SIZE}, 1 rank, median per iteration: ours "
                   f"{_per_iteration['ours'] * 1e3:.2f} ms, scipy "
-                  f"{_per_iteration['scipy'] * 1e3:.2f} ms, ratio {ratio:.3f}")
+                  f"{_per_iteration['scipy'] * 1e3:.2f} ms, ratio {ratio:.3f}\n  "
+                  f"{checks.line(check)}")
