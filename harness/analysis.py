@@ -5,7 +5,7 @@ one scaling study, named by the columns :data:`KEYS`: workload, mode, variant an
 (its ``size``, and the ``problem`` key that adds the parameter overrides, built by
 :func:`harness.inputs.problem_key`); runs of different problems are never compared. Per group,
 with baseline ``p0`` the smallest core count measured unless ``baseline_cores`` is given, ``T0``
-its median time and ``r = p/p0`` (DESIGN "Analysis contract"):
+its median time and ``r = p/p0`` (docs/design.md, "Analysis contract"):
 
 - strong: speedup ``S = T0/T``, efficiency ``E = S/r``;
 - weak: ``E = T0/T``, scaled speedup ``S = r E``;

@@ -1,4 +1,7 @@
-"""The workload registry and the contract every workload keeps (DESIGN "The four workloads")."""
+"""The workload registry and the contract every workload keeps.
+
+The contract is in docs/design.md, "Workload contract".
+"""
 
 import pytest
 
