@@ -103,11 +103,13 @@ class CFD(Workload):
         kernel.precompile()
 
     def setup(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path) -> Case:
-        return CFDCase(comm, params, variant)
+        """The case, on a duplicate of ``comm`` that its :meth:`~Case.close` frees. Collective."""
+        return CFDCase(comm.Dup(), params, variant)
 
 
 class CFDCase(Case):
     def __init__(self, comm: Any, params: dict[str, Any], variant: str):
+        self.comm = comm
         self.params = params
         self.variant = variant
         n = params["n"]
@@ -221,3 +223,4 @@ class CFDCase(Case):
 
     def close(self) -> None:
         self.grid.free()
+        self.comm.Free()

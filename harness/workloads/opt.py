@@ -157,7 +157,8 @@ class Optimization(Workload):
         kernel.precompile()
 
     def setup(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path) -> Case:
-        return OptCase(comm, params, variant)
+        """The case, on a duplicate of ``comm`` that its :meth:`~Case.close` frees. Collective."""
+        return OptCase(comm.Dup(), params, variant)
 
 
 class OptCase(Case):
@@ -292,6 +293,9 @@ class OptCase(Case):
         if self.variant == "sync":
             return self.population.copy()
         return exchange.gather_population(self.comm, self.population, self.blocks)
+
+    def close(self) -> None:
+        self.comm.Free()
 
     def verify(self) -> Verification:
         fitness = self.population_fitness()

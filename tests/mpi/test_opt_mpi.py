@@ -23,11 +23,25 @@ comm = MPI.COMM_WORLD
 rank, size = comm.Get_rank(), comm.Get_size()
 
 
+#: cases built by the test running now, closed (collectively) when it ends
+OPEN: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def close_cases():
+    yield
+    while OPEN:
+        OPEN.pop().close()
+
+
 def run_case(on: Any, variant: str, overrides: dict[str, Any], mode: str = "strong",
              reps: int = 1, timer: PhaseTimer | None = None) -> tuple[Any, Any, PhaseTimer]:
-    """Build, run ``reps`` repetitions and verify on communicator ``on``."""
-    return casetools.run_case("opt", on, variant, overrides, mode, reps, close=True,
-                              timer=timer)
+    """Build, run ``reps`` repetitions and verify on communicator ``on``; the case stays open
+    (its communicator usable) until the test ends."""
+    case, verification, timer = casetools.run_case("opt", on, variant, overrides, mode, reps,
+                                                   timer=timer)
+    OPEN.append(case)
+    return case, verification, timer
 
 
 class RecordingTimer(PhaseTimer):
