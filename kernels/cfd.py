@@ -12,7 +12,7 @@ five coefficients of :func:`stencil_coefficients` it is one multiply per neighbo
 
     c'[i,j] = cc·c[i,j] + cs·c[i+1,j] + cn·c[i−1,j] + ce·c[i,j+1] + cw·c[i,j−1]
 
-The kernels work on a rank's slab with one ghost layer: an array of shape (rows + 2, cols + 2)
+The kernels work on a rank's block with one ghost layer: an array of shape (rows + 2, cols + 2)
 whose border holds the neighbours' values. They take only arrays and numbers; the halo exchange
 lives in ``harness/decomposition/cartesian.py``.
 """
@@ -72,7 +72,7 @@ def fourier_mode(n: int, kx: int, ky: int, row0: int, rows: int, col0: int, cols
 
 @njit(cache=True)
 def update(c, out, r0, r1, c0, c1, cc, cs, cn, ce, cw):  # pragma: no cover - compiled
-    """out[i, j] for rows [r0, r1), cols [c0, c1) of the padded slab (ghosts read only).
+    """out[i, j] for rows [r0, r1), cols [c0, c1) of the padded block (ghosts read only).
 
     Requires c0 >= 1 and c1 <= cols - 1 (the region lies inside the ghost layer). The inner loop
     runs over row slices indexed from 0: with an index that Numba cannot prove non-negative,
