@@ -15,12 +15,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# the main job on the embedded defaults: every workload at 1 and 2 ranks, the analysis, the report
+# the main job on the embedded defaults: every workload at 1 and 2 ranks, the analysis,
+# the report, pushed into the KPI store
 demo: $(STAMP)
 	@id=demo-$$(date -u +%Y%m%dT%H%M%S); \
 	$(BIN)/harness sweep jobs/demo.toml --local --out $(OUT) --sweep-id $$id && \
 	$(BIN)/harness analyze $(OUT)/$$id && \
-	echo "records and analysis input: $(OUT)/$$id/" && \
+	$(BIN)/harness kpi push $(OUT)/$$id --store sqlite:///$(OUT)/kpi.sqlite && \
+	$(BIN)/harness kpi show --store sqlite:///$(OUT)/kpi.sqlite && \
+	echo "records and analysis input: $(OUT)/$$id/; KPI store: $(OUT)/kpi.sqlite" && \
 	$(BIN)/harness report $(OUT)/$$id -o $(OUT)/$$id/report
 
 lint: $(STAMP)

@@ -56,3 +56,14 @@ class TargetMissedError(HarnessError):
     """``--check`` found a missed target or an alert (exit 3)."""
 
     exit_code = 3
+
+
+class StoreError(BadInputError):
+    """The KPI store cannot be reached or used as it is (exit 2); the URL is shown with any
+    password masked, and records on disk are never touched."""
+
+
+class RegressionError(HarnessError):
+    """``harness compare`` found a significant slowdown beyond the threshold (exit 3)."""
+
+    exit_code = 3

@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "status": "harness.cli.sweep:status",
     "report": "harness.cli.report:report",
     "plan": "harness.cli.plan:plan",
+    "kpi": "harness.cli.kpi:kpi",
+    "compare": "harness.cli.compare:compare",
 }
 
 

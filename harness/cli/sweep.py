@@ -30,8 +30,15 @@ from harness.errors import RunFailedError, UsageError
 @click.option("--report", "write_report", is_flag=True,
               help="Locally: write `harness report` into <sweep dir>/report at the end (also "
                    "when the spec says [analysis] report = true).")
+@click.option("--push", "push_kpis", is_flag=True,
+              help="Local: push the records and their analysis into the KPI store when the "
+                   "sweep ends (as the spec's [analysis] kpi_push = true does).")
+@click.option("--store", "store_url", default=None,
+              help="KPI store URL for the push (default: the spec's [analysis] store, else "
+                   "$HARNESS_STORE, else sqlite:///results/kpi.sqlite).")
 def sweep(spec: Path, backend: str, dry_run: bool, resume: bool, out: Path,
-          sweep_id: str | None, write_report: bool) -> None:
+          sweep_id: str | None, write_report: bool, push_kpis: bool,
+          store_url: str | None) -> None:
     """Run the sweep described by SPEC (a TOML file in jobs/), locally or on Slurm.
 
     Examples:
@@ -46,6 +53,9 @@ def sweep(spec: Path, backend: str, dry_run: bool, resume: bool, out: Path,
         raise UsageError("--report is for local sweeps; on Slurm set [analysis] report = true "
                          "in the spec, and the analysis job writes it")
     loaded = load_spec(spec)
+    if push_kpis and (backend == "slurm" or dry_run):
+        raise UsageError("--push is for local sweeps; on Slurm the analysis job pushes when the "
+                         "spec says [analysis] kpi_push = true")
     from harness.feasibility import check_spec
 
     check_spec(loaded, "slurm" if backend == "slurm" or dry_run else "local")
@@ -63,6 +73,8 @@ def sweep(spec: Path, backend: str, dry_run: bool, resume: bool, out: Path,
         click.echo("harness: terminated (SIGTERM); the run in progress was stopped, finished "
                    "records are kept: --resume completes the sweep", err=True)
         sys.exit(143)
+    if push_kpis or loaded.analysis.kpi_push:
+        _push(result.sweep_dir, store_url or loaded.analysis.store)
     if write_report or loaded.analysis.report:  # failed runs are listed in it, so before failing
         from harness import targets
         from harness.report import build
@@ -73,6 +85,23 @@ def sweep(spec: Path, backend: str, dry_run: bool, resume: bool, out: Path,
     if result.failed:
         raise RunFailedError(f"{result.failed} of {result.ran} runs did not pass; "
                              f"see the records in {result.sweep_dir}")
+
+
+def _push(sweep_dir: Path, store_url: str | None) -> None:
+    """Push a finished local sweep into the KPI store; on failure the records stay on disk and
+    the message says how to push them later."""
+    from harness import targets
+    from harness.errors import HarnessError
+    from harness.store import engine, push
+
+    try:
+        store = engine.create(store_url)
+        results = push.push(store, [sweep_dir], targets.defaults())
+    except HarnessError as e:
+        e.args = (f"{e}; the records are kept in {sweep_dir}: push them later with "
+                  f"`harness kpi push {sweep_dir}`",)
+        raise
+    click.echo(push.summary(results, engine.masked(store.url)))
 
 
 @click.command()

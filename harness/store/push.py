@@ -1,0 +1,232 @@
+"""``harness kpi push``: run records and their analysis into the store, one transaction per sweep.
+
+First every input is read and validated, and every sweep with runs not yet stored is analyzed
+(bad input: no row is written). Then, per sweep, one write transaction: the runs not yet
+stored are added; when there were any, the sweep's KPI and alert rows are replaced by the
+analysis of all its runs (those pushed now and those stored before) and its series in
+``kpi_latest`` are recomputed; when there were none, nothing changes ("0 new"). A failure inside
+a sweep's transaction rolls that sweep back whole; sweeps committed before it stay.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from harness import analysis, inputs, records
+from harness.errors import DataError, RecordError
+from harness.store import engine as store_engine
+from harness.store import latest, migrate, rows
+from harness.store.schema import alerts, kpi, runs, sweeps
+from harness.targets import Targets
+
+
+@dataclass
+class SweepInput:
+    """One sweep's records as found on disk, with their analysis."""
+
+    sweep_id: str
+    records: list[records.RunRecord] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)
+    #: each record's JSON as read, stored whole (with any fields this harness does not know)
+    raw: list[dict] = field(default_factory=list)
+    spec_name: str | None = None
+    result: analysis.Analysis | None = None
+
+
+@dataclass
+class PushResult:
+    """What one sweep's push changed: new runs, KPI and alert rows written (0 when unchanged)."""
+
+    sweep_id: str
+    runs: int
+    new_runs: int
+    kpi_rows: int
+    alert_rows: int
+
+
+def _read(path: Path, in_directory: bool) -> tuple[records.RunRecord, dict] | None:
+    """The validated record and its JSON as read; None for a JSON document in a directory
+    that is not a run record (sweep.json, analysis.json and the like)."""
+    if path.suffix.lower() != ".json":
+        raise DataError(f"{path}: `harness kpi push` reads run records (.json) and directories "
+                        "of them; CSV timings carry no sweep or run id")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise RecordError(f"{path}: cannot read run record ({e.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RecordError(f"{path}: not valid JSON ({e})") from None
+    schema = data.get("schema") if isinstance(data, dict) else None
+    if in_directory and not (isinstance(schema, str) and schema.startswith("harness.run")):
+        return None
+    return records.validate(data, str(path)), data
+
+
+def _spec_name(directory: Path) -> str | None:
+    try:
+        state = json.loads((directory / "sweep.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    spec = state.get("spec") if isinstance(state, dict) else None
+    if isinstance(spec, dict):
+        spec = spec.get("name")
+    return str(spec)[:255] if spec else None
+
+
+def collect(paths: Iterable[str | os.PathLike[str]]) -> list[SweepInput]:
+    """Read the records under ``paths`` and group them by sweep id (sorted).
+
+    Raises
+    ------
+    DataError
+        A path that does not exist, a file that is not a run record, no records at all, or a
+        run id that appears twice with different contents.
+    """
+    sweeps_found: dict[str, SweepInput] = {}
+    seen: dict[str, Path] = {}
+    for given in map(Path, paths):
+        if not given.exists():
+            raise DataError(f"{given}: no such file or directory")
+        for path in records.find([given]):
+            read = _read(path, given.is_dir())
+            if read is None:
+                continue
+            rec, data = read
+            if rec.run_id in seen:
+                if seen[rec.run_id].resolve() != path.resolve() and \
+                        records.load(seen[rec.run_id]).to_dict() != rec.to_dict():
+                    raise DataError(f"{path}: run id {rec.run_id} is also in "
+                                    f"{seen[rec.run_id]} with other contents")
+                continue
+            seen[rec.run_id] = path
+            entry = sweeps_found.setdefault(rec.sweep_id, SweepInput(rec.sweep_id))
+            entry.records.append(rec)
+            entry.paths.append(path)
+            entry.raw.append(data)
+            if entry.spec_name is None:
+                entry.spec_name = _spec_name(path.parent)
+    if not sweeps_found:
+        shown = ", ".join(map(str, paths))
+        raise DataError(f"{shown}: no run records found")
+    return [sweeps_found[k] for k in sorted(sweeps_found)]
+
+
+def analyze(files: list[Path], table: Targets) -> analysis.Analysis | None:
+    """The analysis of ``files``, or None when none of them can enter an efficiency (all failed,
+    unverified or oversubscribed)."""
+    try:
+        data = inputs.load(files)
+    except DataError as e:
+        if str(e).startswith("nothing to analyze"):
+            return None
+        raise
+    return analysis.analyze(data.repetitions, table)
+
+
+def _analyze_with_stored(conn: sa.Connection, entry: SweepInput, stored: set[str],
+                         table: Targets) -> analysis.Analysis | None:
+    """Re-analyze a sweep with the runs stored earlier that this push did not name."""
+    given = {r.run_id for r in entry.records}
+    missing = stored - given
+    if not missing:
+        return entry.result if entry.result is not None else analyze(entry.paths, table)
+    result = conn.execute(sa.select(runs.c.record).where(runs.c.run_id.in_(sorted(missing))))
+    with tempfile.TemporaryDirectory(prefix="harness-kpi-") as tmp:
+        files = list(entry.paths)
+        for k, (record,) in enumerate(result):
+            path = Path(tmp) / f"stored-{k}.json"
+            path.write_text(json.dumps(record), encoding="utf-8")
+            files.append(path)
+        return analyze(files, table)
+
+
+def _push_one(conn: sa.Connection, entry: SweepInput, table: Targets, pushed_at: str,
+              checkpoint: Callable[[str], None]) -> PushResult:
+    stored = set(conn.execute(sa.select(runs.c.run_id)
+                              .where(runs.c.sweep_id == entry.sweep_id)).scalars())
+    fresh = [(r, d) for r, d in zip(entry.records, entry.raw, strict=True)
+             if r.run_id not in stored]
+    if not fresh:
+        return PushResult(entry.sweep_id, len(stored), 0, 0, 0)
+    if conn.execute(sa.select(sweeps.c.sweep_id).where(
+            sweeps.c.sweep_id == entry.sweep_id)).first() is None:
+        conn.execute(sa.insert(sweeps), [rows.sweep_row(entry.sweep_id, entry.records,
+                                                        entry.spec_name, pushed_at)])
+    conn.execute(sa.insert(runs), [rows.run_row(r, d) for r, d in fresh])
+    checkpoint("runs")
+    result = _analyze_with_stored(conn, entry, stored, table)
+    measured_at = max(rows.timestamp(r.created_at) for r in entry.records)
+    kpi_rows = rows.kpi_rows(result, entry.sweep_id, measured_at)
+    alert_rows = rows.alert_rows(result, entry.sweep_id, measured_at)
+    touched = latest.groups_of(conn, entry.sweep_id)
+    conn.execute(sa.delete(kpi).where(kpi.c.sweep_id == entry.sweep_id))
+    conn.execute(sa.delete(alerts).where(alerts.c.sweep_id == entry.sweep_id))
+    if kpi_rows:
+        conn.execute(sa.insert(kpi), kpi_rows)
+    machine = conn.execute(sa.select(sweeps.c.machine).where(
+        sweeps.c.sweep_id == entry.sweep_id)).scalar_one()
+    latest.refresh(conn, machine, touched | latest.groups_of(conn, entry.sweep_id))
+    checkpoint("kpi")
+    if alert_rows:
+        conn.execute(sa.insert(alerts), alert_rows)
+    return PushResult(entry.sweep_id, len(stored) + len(fresh), len(fresh), len(kpi_rows),
+                      len(alert_rows))
+
+
+def _no_checkpoint(stage: str) -> None:
+    return None
+
+
+def push(engine: sa.Engine, paths: Iterable[str | os.PathLike[str]], table: Targets,
+         checkpoint: Callable[[str], None] = _no_checkpoint) -> list[PushResult]:
+    """Push the records under ``paths`` and their analysis into the store (see the module doc).
+
+    ``checkpoint(stage)`` is called inside each sweep's transaction after its runs and after its
+    KPI rows are written (tests use it to fail a push midway).
+
+    Raises
+    ------
+    DataError, RecordError
+        Bad input, before any row is written (an empty store may have been given its schema).
+    StoreError
+        The store cannot be reached, is of another schema version, or a write failed (that
+        sweep's transaction is rolled back).
+    """
+    found = collect(paths)
+    migrate.ensure(engine)
+    with store_engine.connect(engine) as conn:  # sweeps stored whole need no analysis
+        ids = [entry.sweep_id for entry in found]
+        stored = set(conn.execute(sa.select(runs.c.run_id)
+                                  .where(runs.c.sweep_id.in_(ids))).scalars())
+    for entry in found:
+        if any(r.run_id not in stored for r in entry.records):
+            entry.result = analyze(entry.paths, table)
+    pushed_at = rows.timestamp(None)
+    results = []
+    for entry in found:
+        with store_engine.connect(engine, write=True) as conn:
+            results.append(_push_one(conn, entry, table, pushed_at, checkpoint))
+    return results
+
+
+def summary(results: list[PushResult], url: str) -> str:
+    """One line per sweep and a total, as ``harness kpi push`` prints them."""
+    lines = []
+    for r in results:
+        if r.new_runs:
+            lines.append(f"{r.sweep_id}: {r.new_runs} new run(s) of {r.runs}; {r.kpi_rows} KPI "
+                         f"row(s), {r.alert_rows} alert(s)")
+        else:
+            lines.append(f"{r.sweep_id}: 0 new ({r.runs} run(s) already stored)")
+    total = sum(r.new_runs for r in results)
+    lines.append(f"{total} new run(s) pushed to {url}" if total else f"0 new: {url} already "
+                 "holds every run")
+    return "\n".join(lines)
+
