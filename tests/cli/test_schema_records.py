@@ -6,7 +6,8 @@ import json
 
 from clitools import harness
 
-from harness import records, schema
+from harness import record_schema as schema
+from harness import records
 
 SPEC = """\
 name = "schema-check"

@@ -9,7 +9,8 @@ from importlib.resources import files
 import pytest
 from jsonschema import Draft202012Validator
 
-from harness import records, schema
+from harness import record_schema as schema
+from harness import records
 from harness.errors import RecordError
 
 
