@@ -5,12 +5,12 @@ one scaling study, named by the columns :data:`KEYS`: workload, mode, variant an
 (its ``size``, and the ``problem`` key that adds the parameter overrides, built by
 :func:`harness.inputs.problem_key`); runs of different problems are never compared. Per group,
 with baseline ``p0`` the smallest core count measured unless ``baseline_cores`` is given, ``T0``
-its median time and ``r = p/p0`` (DESIGN "Analysis contract"):
+its median time and ``r = p/p0`` (docs/design.md, "Analysis contract"):
 
-- strong: speedup ``S = T0/T``, efficiency ``E = S/r``;
-- weak: ``E = T0/T``, scaled speedup ``S = r E``;
-- Karp–Flatt serial fraction, r > 1: ``e = (1/S - 1/r)/(1 - 1/r)`` (on the scaled speedup in
-  weak mode);
+- strong: speedup ``S = T0/T``, efficiency ``E = S/r`` (fixed-size speedup, Amdahl 1967);
+- weak: ``E = T0/T``, scaled speedup ``S = r E`` (Gustafson 1988);
+- Karp–Flatt serial fraction, r > 1: ``e = (1/S - 1/r)/(1 - 1/r)`` (Karp & Flatt 1990; on the
+  scaled speedup in weak mode);
 - ``T`` is the median of a point's repetitions, reported with min, max and relative IQR
   (interquartile range over median). Efficiencies above 1 are kept as measured. Repetitions of
   separate runs at one core count (``run`` differs: several records, or several CSV files) are
@@ -191,9 +191,11 @@ def scaling(summary: pd.DataFrame, targets: Targets, baseline_cores: int | None 
     r = out["cores"].to_numpy(dtype=np.float64) / p0.to_numpy(dtype=np.float64)
     t = out["seconds"].to_numpy(dtype=np.float64)
     strong = (out["mode"] == "strong").to_numpy()
+    # strong: fixed-size speedup (Amdahl 1967); weak: scaled speedup r E (Gustafson 1988)
     speedup = np.where(strong, t0 / t, r * (t0 / t))
     eff = np.where(strong, speedup / r, t0 / t)
     with np.errstate(divide="ignore", invalid="ignore"):
+        # the experimentally determined serial fraction (Karp & Flatt, CACM 33(5), 1990)
         karp_flatt = np.where(r > 1, (1.0 / speedup - 1.0 / r) / (1.0 - 1.0 / r), np.nan)
     below = r < 1.0
     target = np.where(below, np.nan, targets.target_for(r))

@@ -1,7 +1,8 @@
 """One exception tree for everything a user can cause.
 
-The CLI maps each class to an exit code (see DESIGN "CLI surface"): ``HarnessError`` subclasses
-carry the code, their message is printed as one line, and tracebacks appear only with ``-v``.
+The CLI maps each class to an exit code (see docs/design.md, "Command line"): ``HarnessError``
+subclasses carry the code, their message is printed as one line, and tracebacks appear only with
+``-v``.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ def slurm() -> dict[str, Any] | None:
 
 
 def collect(mpi_library: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The record's ``provenance`` dict (DESIGN ``harness.run/1``)."""
+    """The record's ``provenance`` dict (docs/design.md, "Run record")."""
     sha, dirty = git_state()
     info: dict[str, Any] = {
         "host": socket.gethostname(),

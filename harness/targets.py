@@ -1,7 +1,8 @@
 """Efficiency targets: the platform's defaults and a TOML file that replaces them.
 
 A target says which parallel efficiency a workload must keep at a scale ``r = p/p0`` (cores over
-baseline cores). The defaults come from the platform's KPI sheet (DESIGN "Analysis contract"):
+baseline cores). The defaults come from the platform's KPI sheet (docs/design.md, "Analysis
+contract"):
 
 ====== ===========
 scale  efficiency
@@ -115,7 +116,7 @@ class Targets:
 
 
 def defaults() -> Targets:
-    """The platform's default targets (DESIGN "Analysis contract")."""
+    """The platform's default targets (docs/design.md, "Analysis contract")."""
     return Targets()
 
 

@@ -16,7 +16,10 @@ A = 1.0000001
 
 @njit(cache=True)
 def spin(iterations, x0):  # pragma: no cover - compiled
-    """Run ``iterations`` steps of the chain from ``x0`` and return the last value."""
+    """Run ``iterations`` steps of the chain from ``x0`` and return the last value.
+
+    ``iterations``: int ≥ 0; ``x0``: float ≥ 0; returns a float.
+    """
     x = x0
     for _ in range(iterations):
         x = math.sqrt(A * x + 1.0)

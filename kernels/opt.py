@@ -44,7 +44,10 @@ OPTIMUM = {RASTRIGIN: 0.0, ROSENBROCK: 1.0}
 
 @njit(cache=True)
 def splitmix64(z):  # pragma: no cover - compiled
-    """One step of splitmix64 (Steele, Lea & Flood 2014): a bijective 64-bit mix of ``z + γ``."""
+    """One step of splitmix64 (Steele, Lea & Flood 2014): a bijective 64-bit mix of ``z + γ``.
+
+    ``z``: np.uint64; returns np.uint64 (arithmetic wraps modulo 2⁶⁴).
+    """
     z = z + np.uint64(0x9E3779B97F4A7C15)
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
@@ -66,7 +69,11 @@ def counter_uniform(seed, generation, individual, draw):  # pragma: no cover - c
 
 @njit(cache=True)
 def initial_population(seed, first, lower, upper, out):  # pragma: no cover - compiled
-    """Fill ``out`` (rows × d) with individuals ``first, first+1, …`` drawn uniformly in the box."""
+    """Fill ``out`` (rows × d) with individuals ``first, first+1, …`` drawn uniformly in the box.
+
+    ``seed``, ``first``: ints ≥ 0; ``lower``, ``upper``: floats, the bounds of every
+    coordinate; ``out``: float64, shape (rows, d), written in place.
+    """
     width = upper - lower
     for r in range(out.shape[0]):
         for j in range(out.shape[1]):
@@ -75,7 +82,10 @@ def initial_population(seed, first, lower, upper, out):  # pragma: no cover - co
 
 @njit(cache=True)
 def evaluation_passes(x, cost):  # pragma: no cover - compiled
-    """Passes one evaluation of ``x`` makes: ``cost + ⌊2·cost·h(x)⌋`` with h a hash in [0, 1)."""
+    """Passes one evaluation of ``x`` makes: ``cost + ⌊2·cost·h(x)⌋`` with h a hash in [0, 1).
+
+    ``x``: float64, shape (d,), contiguous (its bits are hashed); ``cost``: int ≥ 1.
+    """
     bits = x.view(np.uint64)
     z = np.uint64(0)
     for j in range(bits.shape[0]):
@@ -109,7 +119,8 @@ def _rosenbrock_pass(x, shift):  # pragma: no cover - compiled
 def objective(x, function, cost):  # pragma: no cover - compiled
     """Value of objective ``function`` (0: Rastrigin, 1: Rosenbrock) at the 1D array ``x``.
 
-    Makes :func:`evaluation_passes` passes; the value does not depend on ``cost``.
+    ``x``: float64, shape (d,), contiguous; ``cost``: int ≥ 1; returns a float. Makes
+    :func:`evaluation_passes` passes; the value does not depend on ``cost``.
     """
     passes = evaluation_passes(x, cost)
     value = 0.0
@@ -121,7 +132,11 @@ def objective(x, function, cost):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def evaluate(x, function, cost, out):  # pragma: no cover - compiled
-    """``out[r] = objective(x[r])`` for every row of the 2D array ``x``."""
+    """``out[r] = objective(x[r])`` for every row of the 2D array ``x``.
+
+    ``x``: float64, shape (n, d), C-contiguous; ``function``: 0 or 1 (:func:`function_id`);
+    ``cost``: int ≥ 1; ``out``: float64, shape (n,), written in place.
+    """
     for r in range(x.shape[0]):
         out[r] = objective(x[r], function, cost)
 
@@ -129,6 +144,9 @@ def evaluate(x, function, cost, out):  # pragma: no cover - compiled
 @njit(cache=True)
 def pick_donors(n, r, seed, generation, individual):  # pragma: no cover - compiled
     """Three distinct rows of a group of ``n`` ≥ 4, all different from row ``r``.
+
+    All arguments are ints ≥ 0 (``r`` < ``n``); ``seed``, ``generation`` and ``individual`` key
+    the draws (:func:`counter_uniform`). Returns three ints in [0, n).
 
     Draw k picks uniformly among the n − 1 − k rows not yet excluded: the index is counted
     over the rows in increasing order, skipping the excluded ones.
@@ -164,8 +182,11 @@ def de_trials(population, first, seed, generation, F, CR, lower, upper,
               trials):  # pragma: no cover - compiled
     """DE/rand/1/bin trial vectors of generation ``generation`` ≥ 1 for every row of a group.
 
-    ``population`` (n × d, n ≥ 4) is the group donors are drawn from; its row r is individual
-    ``first + r``, whose counter stream keys the draws. Writes ``trials`` (n × d).
+    ``population`` (float64, shape (n, d), n ≥ 4) is the group donors are drawn from; its row r
+    is individual ``first + r`` (``first``, ``seed``: ints ≥ 0), whose counter stream keys the
+    draws. ``F`` (differential weight) and ``CR`` (crossover rate) are floats; ``lower`` and
+    ``upper`` the bounds of every coordinate (a trial beyond one goes halfway from its parent to
+    it). Writes ``trials`` (float64, shape (n, d)).
     """
     n, d = population.shape
     for r in range(n):
@@ -190,7 +211,9 @@ def de_trials(population, first, seed, generation, F, CR, lower, upper,
 def select(population, fitness, trials, trial_fitness):  # pragma: no cover - compiled
     """Greedy selection in place: row r takes its trial when ``trial_fitness[r] <= fitness[r]``.
 
-    Returns the number of rows replaced.
+    ``population`` and ``trials``: float64, shape (n, d); ``fitness`` and ``trial_fitness``:
+    float64, shape (n,); ``population`` and ``fitness`` change in place. Returns the number of
+    rows replaced (an int).
     """
     replaced = 0
     for r in range(population.shape[0]):
@@ -207,7 +230,9 @@ def replace_worst(population, fitness, candidate,
                   candidate_fitness):  # pragma: no cover - compiled
     """Migration: put ``candidate`` in place of the worst row when it is better than the best.
 
-    Returns True when the population changed. Ties for the worst go to the lowest row.
+    ``population``: float64, shape (n, d), and ``fitness``: float64, shape (n,), change in place;
+    ``candidate``: float64, shape (d,); ``candidate_fitness``: a float. Returns True when the
+    population changed. Ties for the worst go to the lowest row.
     """
     best = 0
     worst = 0

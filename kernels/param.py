@@ -43,7 +43,14 @@ RESULTS = 3
 @njit(cache=True)
 def fill_grid(start, stop, cases, steps, spread, damping, ratios,
               omega, zeta, drive, nsteps):  # pragma: no cover - compiled
-    """Parameters of cases [start, stop) into omega, zeta, drive, nsteps (length stop − start)."""
+    """Parameters of cases [start, stop) into omega, zeta, drive, nsteps (length stop − start).
+
+    ``start``, ``stop``, ``cases`` (the grid's size), ``steps`` (RK4 steps of the cheapest
+    case): ints; ``spread``: float ≥ 1, the costliest case's cost over the cheapest's;
+    ``damping`` and ``ratios``: float64, 1D, the grid's damping ratios ζ and drive ratios Ω/ω.
+    Written in place: ``omega``, ``zeta``, ``drive``: float64, shape (stop − start,);
+    ``nsteps``: int64, shape (stop − start,).
+    """
     per_level = damping.size * ratios.size
     levels = (cases + per_level - 1) // per_level
     for k in range(start, stop):
@@ -61,7 +68,10 @@ def fill_grid(start, stop, cases, steps, spread, damping, ratios,
 def integrate(omega, zeta, drive, nsteps, force, x0, v0, horizon, out):  # pragma: no cover
     """RK4 for every case i: out[i] = (x(T), v(T), ∫₀ᵀ x dt) with nsteps[i] equal steps.
 
-    Returns the total number of RK4 steps taken.
+    ``omega``, ``zeta``, ``drive``: float64, shape (n,) (natural frequency ω, damping ratio ζ,
+    drive frequency Ω); ``nsteps``: int64, shape (n,); ``force``, ``x0``, ``v0``, ``horizon``:
+    floats (drive amplitude F, initial state, T); ``out``: float64, shape (n, 3), written in
+    place. Returns the total number of RK4 steps taken (an int).
     """
     total = 0
     for i in range(omega.size):
@@ -107,6 +117,9 @@ def integrate(omega, zeta, drive, nsteps, force, x0, v0, horizon, out):  # pragm
 @njit(cache=True)
 def closed_form(omega, zeta, drive, force, x0, v0, t, out):  # pragma: no cover - compiled
     """Exact out[i] = (x(t), v(t), ∫₀ᵗ x dt) for every case i.
+
+    Arguments as :func:`integrate` (float64 arrays of shape (n,); ``out`` float64, shape
+    (n, 3)), with ``t`` (a float) in place of the step counts and horizon.
 
     Particular part A cos Ωt + B sin Ωt with D = (ω² − Ω²)² + (2ζωΩ)², A = F(ω² − Ω²)/D,
     B = 2FζωΩ/D; homogeneous part fitted to the initial state minus the particular one at 0:
@@ -160,6 +173,8 @@ def closed_form(omega, zeta, drive, force, x0, v0, t, out):  # pragma: no cover 
 def case_grid(start: int, stop: int, cases: int, steps: int, spread: float
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Parameters of the grid's cases [start, stop): arrays ω, ζ, Ω and steps per case.
+
+    Returns three float64 arrays and one int64 array, each of shape (stop − start,).
 
     Raises
     ------

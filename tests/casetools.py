@@ -13,15 +13,16 @@ from harness.timing import PhaseTimer
 
 
 def run_case(workload: str, on: Any, variant: str, overrides: dict[str, Any],
-             mode: str = "strong", reps: int = 1, close: bool = False
-             ) -> tuple[Any, Any, PhaseTimer]:
+             mode: str = "strong", reps: int = 1, close: bool = False,
+             timer: PhaseTimer | None = None) -> tuple[Any, Any, PhaseTimer]:
     """Build ``workload`` (size tiny) on communicator ``on``, run ``reps`` repetitions and
-    verify; returns ``(case, verification, timer)``. ``close`` releases the case after."""
+    verify; returns ``(case, verification, timer)``. ``close`` releases the case after;
+    ``timer`` replaces the plain :class:`PhaseTimer` (one that records more, for a test)."""
     wl = workloads.get(workload)
     params, variant = wl.resolve("tiny", overrides, mode, on.Get_size(), variant)
     wl.precompile()
     case = wl.setup(on, params, variant, Path("."))
-    timer = PhaseTimer(wl.phases)
+    timer = timer if timer is not None else PhaseTimer(wl.phases)
     for _ in range(reps):
         case.reset()
         timer.reset()

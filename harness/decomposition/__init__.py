@@ -3,7 +3,7 @@
 ``blocks`` is pure integer arithmetic (no MPI). The other modules are the only place, together
 with ``harness/timing.py`` and ``harness/runner.py``, where workloads' data crosses ranks:
 ``cartesian`` (2D process grid and halo exchange, CFD), ``box`` and ``boxio`` (FEA 3D boxes,
-ghost exchange, exact reductions; file writes), ``exchange`` (population gather and island
+halo exchange, exact reductions; file writes), ``population`` (population gather and island
 migration, optimization) and ``scheduling`` (static blocks and manager-worker distribution,
 parameter study).
 """

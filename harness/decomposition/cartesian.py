@@ -45,7 +45,7 @@ def grid_dims(ranks: int, ndims: int = 2) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True)
-class Slab:
+class Block:
     """The part of the global grid one rank owns: rows [row0, row0+rows), cols [col0, col0+cols)."""
 
     row0: int
@@ -54,20 +54,20 @@ class Slab:
     cols: int
 
 
-def slab_of(n: int, dims: tuple[int, int], coords: tuple[int, int]) -> Slab:
-    """Slab owned by the process at ``coords`` of a ``dims`` grid over an N×N domain."""
+def block_of(n: int, dims: tuple[int, int], coords: tuple[int, int]) -> Block:
+    """Block owned by the process at ``coords`` of a ``dims`` grid over an N×N domain."""
     r0, r1 = block_range(n, dims[0], coords[0])
     c0, c1 = block_range(n, dims[1], coords[1])
-    return Slab(r0, r1 - r0, c0, c1 - c0)
+    return Block(r0, r1 - r0, c0, c1 - c0)
 
 
 def compute_regions(rows: int, cols: int) -> tuple[list[tuple[int, int, int, int]],
                                                    list[tuple[int, int, int, int]]]:
-    """Split a padded slab's interior into an *inner* part and a *rim* for the overlap variant.
+    """Split a padded block's interior into an *inner* part and a *rim* for the overlap variant.
 
     Returns ``(inner, rim)``, lists of ``(r0, r1, c0, c1)`` in padded indices. Inner cells read
     no ghost; rim cells (the first and last interior row and column) do. Together they cover
-    every interior cell exactly once, for any slab size (a slab of one or two rows is all rim).
+    every interior cell exactly once, for any block size (a block of one or two rows is all rim).
     """
     inner: list[tuple[int, int, int, int]] = []
     rim: list[tuple[int, int, int, int]] = []
@@ -84,7 +84,7 @@ def compute_regions(rows: int, cols: int) -> tuple[list[tuple[int, int, int, int
 
 
 class CartesianGrid:
-    """A periodic 2D process grid over ``comm`` and this rank's slab of an N×N domain."""
+    """A periodic 2D process grid over ``comm`` and this rank's block of an N×N domain."""
 
     def __init__(self, comm: Any, n: int):
         from mpi4py import MPI
@@ -94,7 +94,7 @@ class CartesianGrid:
         self.cart = comm.Create_cart(self.dims, periods=[True, True], reorder=False)
         self.coords = tuple(self.cart.Get_coords(self.cart.Get_rank()))
         self.n = n
-        self.slab = slab_of(n, self.dims, self.coords)
+        self.block = block_of(n, self.dims, self.coords)
         # (source, dest) for a shift of +1: along rows the source is the north neighbour
         self.north, self.south = self.cart.Shift(0, 1)
         self.west, self.east = self.cart.Shift(1, 1)
@@ -109,7 +109,7 @@ _TO_NORTH, _TO_SOUTH, _TO_WEST, _TO_EAST = 11, 12, 13, 14
 
 
 class HaloExchange:
-    """Non-blocking exchange of the one-cell halo of a padded slab on a :class:`CartesianGrid`.
+    """Non-blocking exchange of the one-cell halo of a padded block on a :class:`CartesianGrid`.
 
     ``start(c)`` packs the four edges of the interior into contiguous buffers and posts
     ``Irecv``/``Isend``; ``finish(c)`` waits and unpacks into the ghost layer. Corners are not
@@ -121,7 +121,7 @@ class HaloExchange:
 
         self._MPI = MPI
         self.grid = grid
-        rows, cols = grid.slab.rows, grid.slab.cols
+        rows, cols = grid.block.rows, grid.block.cols
         self.rows, self.cols = rows, cols
         self.send = {k: np.empty(rows if k in "we" else cols) for k in "nswe"}
         self.recv = {k: np.empty(rows if k in "we" else cols) for k in "nswe"}
@@ -160,7 +160,7 @@ class HaloExchange:
 
 
 def gather_field(grid: CartesianGrid, c: np.ndarray, root: int = 0) -> np.ndarray | None:
-    """The whole N×N field on ``root`` (None elsewhere), assembled from every slab's interior.
+    """The whole N×N field on ``root`` (None elsewhere), assembled from every block's interior.
 
     Used for the decomposition-invariant checksum: the sum is then taken over the same array in
     the same order whatever the rank count.
@@ -168,16 +168,16 @@ def gather_field(grid: CartesianGrid, c: np.ndarray, root: int = 0) -> np.ndarra
     from mpi4py import MPI
 
     cart = grid.cart
-    s = grid.slab
+    s = grid.block
     mine = np.ascontiguousarray(c[1:s.rows + 1, 1:s.cols + 1])
-    slabs = cart.gather((s.row0, s.rows, s.col0, s.cols), root=root)
+    blocks = cart.gather((s.row0, s.rows, s.col0, s.cols), root=root)
     if cart.Get_rank() == root:
-        counts = [r * k for (_, r, _, k) in slabs]
+        counts = [r * k for (_, r, _, k) in blocks]
         flat = np.empty(sum(counts))
         displs = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
         cart.Gatherv(mine, [flat, counts, displs, MPI.DOUBLE], root=root)
         field = np.empty((grid.n, grid.n))
-        for (r0, r, c0, k), off, cnt in zip(slabs, displs, counts, strict=True):
+        for (r0, r, c0, k), off, cnt in zip(blocks, displs, counts, strict=True):
             field[r0:r0 + r, c0:c0 + k] = flat[off:off + cnt].reshape(r, k)
         return field
     cart.Gatherv(mine, None, root=root)

@@ -24,7 +24,7 @@ import pandas as pd
 from harness.analysis import COMPUTE_PHASES, KEYS, PHASE, Analysis, label
 from harness.report import amdahl
 
-#: an extrapolation beyond this many times the largest measured scale is "far" (DESIGN)
+#: an extrapolation beyond this many times the largest measured scale is "far" (docs/design.md)
 FAR_EXTRAPOLATION = 8.0
 #: the scale of the workload table's efficiency column
 HEADLINE_SCALE = 100.0

@@ -4,12 +4,12 @@ BASE and NEW are sweep directories, or sweep ids in the KPI store. Both are read
 reads them (:mod:`harness.inputs`: failed, unverified and oversubscribed runs left out) and
 compared point by point (workload, mode, variant, problem, cores) on the points they share.
 
-Runs are the replicates (DESIGN "Analysis contract"): a point's time is the median of its runs'
-median times, ``ratio = T_new / T_base``, and its efficiency change is ``E_new - E_base``. A
+Runs are the replicates (docs/design.md, "Analysis contract"): a point's time is the median of its
+runs' median times, ``ratio = T_new / T_base``, and its efficiency change is ``E_new - E_base``. A
 point is a *regression* when it is slower by more than the threshold (``ratio > 1 + threshold``)
-**and** the slowdown is significant: Welch's one-sided t-test on the logarithms of the run
-medians (unequal variances), p < 0.05. It needs at least two runs on each side; with fewer the
-point is reported as ``slower, significance not reachable`` and not flagged, rather than guessed.
+**and** the slowdown is significant: Welch's one-sided t-test on the logarithms of the run medians
+(unequal variances), p < 0.05. It needs at least two runs on each side; with fewer the point is
+reported as ``slower, significance not reachable`` and not flagged, rather than guessed.
 
 Sweeps made on different machines (Slurm partition or host, and CPU model) are refused, and so are
 sweeps that share no point (different problems).

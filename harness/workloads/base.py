@@ -251,6 +251,10 @@ class Workload(ABC):
     def setup(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path) -> Case:
         """Build this rank's case. Collective; untimed.
 
+        The case communicates on a duplicate of ``comm`` (``comm.Dup()``, freed by
+        :meth:`Case.close`), so its fixed message tags never meet another library's messages
+        on ``comm``.
+
         ``workdir`` is a per-run scratch directory, the same path on every rank and on a file
         system all ranks share; files a workload writes go there (the runner removes it after
         the run unless asked to keep it).

@@ -60,7 +60,8 @@ class Calibrate(Workload):
         kernel.precompile()
 
     def setup(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path) -> Case:
-        return CalibrateCase(comm, params)
+        """The case, on a duplicate of ``comm`` that its :meth:`~Case.close` frees. Collective."""
+        return CalibrateCase(comm.Dup(), params)
 
 
 class CalibrateCase(Case):
@@ -90,6 +91,9 @@ class CalibrateCase(Case):
         with timer("compute"):
             self.value = kernel.spin(self.share, 1.0 if math.isnan(self.value) else self.value)
             self.done += self.share
+
+    def close(self) -> None:
+        self.comm.Free()
 
     def verify(self) -> Verification:
         # 1. the kernel computes the chain it claims to: bitwise against plain Python, from a

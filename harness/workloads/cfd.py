@@ -98,28 +98,30 @@ class CFD(Workload):
 
     def memory_per_rank(self, params: dict[str, Any], variant: str, ranks: int,
                         rank: int = 0) -> int:
-        """Bytes of :class:`CFDCase`'s arrays on ``rank``: the padded slab twice (c, out) and
+        """Bytes of :class:`CFDCase`'s arrays on ``rank``: the padded block twice (c, out) and
         the eight edge buffers of the halo exchange, float64."""
         dims = cartesian.grid_dims(ranks, 2)
-        s = cartesian.slab_of(params["n"], dims, (rank // dims[1], rank % dims[1]))
+        s = cartesian.block_of(params["n"], dims, (rank // dims[1], rank % dims[1]))
         return 8 * (2 * (s.rows + 2) * (s.cols + 2) + 2 * (2 * s.rows + 2 * s.cols))
 
     def precompile(self) -> None:
         kernel.precompile()
 
     def setup(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path) -> Case:
-        return CFDCase(comm, params, variant)
+        """The case, on a duplicate of ``comm`` that its :meth:`~Case.close` frees. Collective."""
+        return CFDCase(comm.Dup(), params, variant)
 
 
 class CFDCase(Case):
     def __init__(self, comm: Any, params: dict[str, Any], variant: str):
+        self.comm = comm
         self.params = params
         self.variant = variant
         n = params["n"]
         self.iterations = params["steps"]
         self.grid = cartesian.CartesianGrid(comm, n)
         self.halo = cartesian.HaloExchange(self.grid)
-        s = self.grid.slab
+        s = self.grid.block
         self.dt = kernel.stable_dt(n, params["nu"], params["u"], params["v"], params["safety"])
         self.coef = kernel.stencil_coefficients(n, params["nu"], params["u"], params["v"], self.dt)
         self.inner, self.rim = cartesian.compute_regions(s.rows, s.cols)
@@ -129,7 +131,7 @@ class CFDCase(Case):
         self.residual = math.inf
 
     def reset(self) -> None:
-        s = self.grid.slab
+        s = self.grid.block
         p = self.params
         self.c[1:-1, 1:-1] = kernel.fourier_mode(p["n"], p["kx"], p["ky"],
                                                  s.row0, s.rows, s.col0, s.cols)
@@ -182,9 +184,9 @@ class CFDCase(Case):
         self.c, self.out = c, out
 
     def expected(self) -> tuple[np.ndarray, float]:
-        """The closed form on this slab after ``steps`` steps, and the amplitude |G|^steps."""
+        """The closed form on this block after ``steps`` steps, and the amplitude |G|^steps."""
         p = self.params
-        s = self.grid.slab
+        s = self.grid.block
         g = kernel.amplification_factor(p["n"], p["nu"], p["u"], p["v"], self.dt,
                                         p["kx"], p["ky"])
         steps = p["steps"]
@@ -197,7 +199,7 @@ class CFDCase(Case):
     def verify(self) -> Verification:
         cart = self.grid.cart
         expected, amplitude = self.expected()
-        s = self.grid.slab
+        s = self.grid.block
         local_err = float(np.max(np.abs(self.c[1:s.rows + 1, 1:s.cols + 1] - expected)))
         error = collectives.allreduce_max(cart, local_err) / amplitude
         checksum = cartesian.field_checksum(self.grid, self.c)
@@ -226,3 +228,4 @@ class CFDCase(Case):
 
     def close(self) -> None:
         self.grid.free()
+        self.comm.Free()

@@ -136,7 +136,8 @@ class FEA(Workload):
         kernel.precompile()
         halo3d.precompile()
     def setup(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path) -> Case:
-        return FEACase(comm, params, variant, Path(workdir))
+        """The case, on a duplicate of ``comm`` that its :meth:`~Case.close` frees. Collective."""
+        return FEACase(comm.Dup(), params, variant, Path(workdir))
 
 
 class FEACase(Case):
@@ -239,6 +240,7 @@ class FEACase(Case):
     def close(self) -> None:
         self.halo.free()
         self.writer.free()
+        self.comm.Free()
 
     def assemble(self) -> None:
         """Integrate the element matrix and assemble this rank's CSR rows in place."""

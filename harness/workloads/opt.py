@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.decomposition import exchange
+from harness.decomposition import population
 from harness.errors import ParameterError
 from harness.timing import PhaseTimer
 from harness.workloads.base import FOM, Case, Param, Verification, Workload
@@ -54,8 +54,8 @@ def tuned_defaults(function: str, size: str) -> dict[str, Any]:
     return {"F": tuned["F"], "CR": tuned["CR"], "generations": tuned["generations"][size]}
 
 
-def _size(d: int, population: int, cost: int, size: str) -> dict[str, Any]:
-    return {"function": "rastrigin", "d": d, "population": population, "cost": cost, "k": 10,
+def _size(d: int, individuals: int, cost: int, size: str) -> dict[str, Any]:
+    return {"function": "rastrigin", "d": d, "population": individuals, "cost": cost, "k": 10,
             "seed": 2024, **tuned_defaults("rastrigin", size)}
 
 
@@ -150,14 +150,15 @@ class Optimization(Workload):
         d = params["d"]
         if variant == "sync":
             return 8 * 3 * params["population"] * (d + 1)
-        island = exchange.population_blocks(params["population"], ranks, rank).local
+        island = population.population_blocks(params["population"], ranks, rank).local
         return 8 * (3 * island * (d + 1) + (ranks + 1) * (d + 1))
 
     def precompile(self) -> None:
         kernel.precompile()
 
     def setup(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path) -> Case:
-        return OptCase(comm, params, variant)
+        """The case, on a duplicate of ``comm`` that its :meth:`~Case.close` frees. Collective."""
+        return OptCase(comm.Dup(), params, variant)
 
 
 class OptCase(Case):
@@ -170,7 +171,7 @@ class OptCase(Case):
         self.iterations = params["generations"]
         self.function = kernel.function_id(params["function"])
         self.lower, self.upper = kernel.BOUNDS[self.function]
-        self.blocks = exchange.blocks_of(comm, params["population"])
+        self.blocks = population.blocks_of(comm, params["population"])
         d = params["d"]
         b = self.blocks
         if variant == "sync":
@@ -188,14 +189,14 @@ class OptCase(Case):
         if variant == "sync":
             kernel.evaluate(self.initial[b.start:b.stop], self.function, params["cost"],
                             self.initial_fitness[b.start:b.stop])
-            exchange.allgather_blocks(comm, self.initial_fitness, b)
+            population.allgather_blocks(comm, self.initial_fitness, b)
         else:
             kernel.evaluate(self.initial, self.function, params["cost"], self.initial_fitness)
         self.population = self.initial.copy()
         self.fitness = self.initial_fitness.copy()
         self.trials = np.empty_like(self.initial)
         self.trial_fitness = np.empty(rows)
-        self.bests = exchange.BestExchange(comm, d) if variant == "async" else None
+        self.bests = population.BestExchange(comm, d) if variant == "async" else None
         self.exchanges = 0
         self.migrations = 0
 
@@ -223,7 +224,7 @@ class OptCase(Case):
                              self.lower, self.upper, trials)
             kernel.evaluate(mine, self.function, p["cost"], my_fit)
             t1 = wtime()
-            exchange.allgather_blocks(self.comm, tfit, b)
+            population.allgather_blocks(self.comm, tfit, b)
             t2 = wtime()
             kernel.select(pop, fit, trials, tfit)
             t3 = wtime()
@@ -285,13 +286,16 @@ class OptCase(Case):
         """Fitness of the whole population in individual order, on every rank. Collective."""
         if self.variant == "sync":
             return self.fitness.copy()
-        return exchange.gather_population(self.comm, self.fitness, self.blocks)
+        return population.gather_population(self.comm, self.fitness, self.blocks)
 
     def population_vectors(self) -> np.ndarray:
         """The whole population (individual order), on every rank. Collective."""
         if self.variant == "sync":
             return self.population.copy()
-        return exchange.gather_population(self.comm, self.population, self.blocks)
+        return population.gather_population(self.comm, self.population, self.blocks)
+
+    def close(self) -> None:
+        self.comm.Free()
 
     def verify(self) -> Verification:
         fitness = self.population_fitness()

@@ -105,7 +105,9 @@ class ParameterStudy(Workload):
         kernel.precompile()
 
     def setup(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path) -> Case:
-        return ParameterStudyCase(comm, params, variant)
+        """The case, on a duplicate of ``comm`` that its :meth:`~Case.close` frees: the
+        manager–worker messages' fixed tags then never meet another library's. Collective."""
+        return ParameterStudyCase(comm.Dup(), params, variant)
 
 
 class ParameterStudyCase(Case):
@@ -142,6 +144,9 @@ class ParameterStudyCase(Case):
             self.tally = scheduling.dynamic_schedule(self.comm, self.cases, width,
                                                      self.params["chunk"], self.results,
                                                      self.solve, timer)
+
+    def close(self) -> None:
+        self.comm.Free()
 
     def verify(self) -> Verification:
         p = self.params

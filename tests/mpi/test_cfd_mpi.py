@@ -22,7 +22,7 @@ def test_halo_exchange_brings_the_periodic_neighbours(n):
     if n < max(cartesian.grid_dims(comm.Get_size(), 2)):
         pytest.skip("grid smaller than the process grid")
     grid = cartesian.CartesianGrid(comm, n)
-    s = grid.slab
+    s = grid.block
     glob = np.arange(n * n, dtype=np.float64).reshape(n, n)
     c = np.full((s.rows + 2, s.cols + 2), -1.0)
     c[1:-1, 1:-1] = glob[s.row0:s.row0 + s.rows, s.col0:s.col0 + s.cols]
@@ -44,7 +44,7 @@ def run_case(comm_, variant, overrides):
     case = wl.setup(comm_, params, variant, None)
     case.reset()
     case.run(PhaseTimer(wl.phases))
-    result = case.verify(), case.c.copy(), case.grid.slab, case.residual
+    result = case.verify(), case.c.copy(), case.grid.block, case.residual
     case.close()
     return result
 
@@ -83,7 +83,7 @@ def test_gather_field_assembles_the_global_grid():
     if n < max(cartesian.grid_dims(comm.Get_size(), 2)):
         pytest.skip("grid smaller than the process grid")
     grid = cartesian.CartesianGrid(comm, n)
-    s = grid.slab
+    s = grid.block
     c = np.zeros((s.rows + 2, s.cols + 2))
     c[1:-1, 1:-1] = cfd.fourier_mode(n, 2, 3, s.row0, s.rows, s.col0, s.cols)
     field = cartesian.gather_field(grid, c)

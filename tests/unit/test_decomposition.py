@@ -41,7 +41,7 @@ def test_every_cell_owned_exactly_once(n, ranks):
     assert dims[0] * dims[1] == ranks
     owned = np.zeros((n, n), dtype=int)
     for coords in itertools.product(range(dims[0]), range(dims[1])):
-        s = cartesian.slab_of(n, dims, coords)
+        s = cartesian.block_of(n, dims, coords)
         assert s.rows >= 1 and s.cols >= 1
         owned[s.row0:s.row0 + s.rows, s.col0:s.col0 + s.cols] += 1
     assert (owned == 1).all()

@@ -82,7 +82,7 @@ def test_fourier_mode_is_multiplied_by_the_amplification_factor(kx, ky):
     np.testing.assert_allclose(got, closed, rtol=0, atol=1e-12 * abs(g) ** steps)
 
 
-def test_fourier_mode_on_a_slab_equals_the_slice_of_the_whole():
+def test_fourier_mode_on_a_block_equals_the_slice_of_the_whole():
     whole = cfd.fourier_mode(20, 3, 4, 0, 20, 0, 20, amplitude=0.5, phase=0.3)
     part = cfd.fourier_mode(20, 3, 4, 5, 7, 11, 9, amplitude=0.5, phase=0.3)
     np.testing.assert_array_equal(part, whole[5:12, 11:20])
