@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from storetools import replicated_sweep as sweep
 
-from harness import targets
+from harness import records, targets
 from harness.cli import main
 from harness.store import compare as store_compare
 from harness.store import engine, push
@@ -99,6 +99,8 @@ def test_bad_base_is_refused_and_nothing_is_written(capsys, tmp_path, sweeps):
     out = tmp_path / "out"
     store = tmp_path / "absent" / "kpi.sqlite"
     refused(capsys, out, "no such sweep directory", slowed, "--compare", tmp_path / "no" / "dir")
+    (tmp_path / "empty").mkdir()
+    refused(capsys, out, "no run records", slowed, "--compare", tmp_path / "empty")
     refused(capsys, out, "no KPI store at", slowed, "--compare", "base", "--store",
             f"sqlite:///{store}")
     assert not store.exists() and not store.parent.exists()
@@ -178,3 +180,19 @@ def test_a_store_that_cannot_be_read_is_refused(capsys, tmp_path, sweeps):
     junk = tmp_path / "junk.sqlite"
     junk.write_text(json.dumps({"not": "a database"}))
     refused(capsys, out, "KPI store", slowed, "--store", f"sqlite:///{junk}")
+
+
+def test_compare_of_inputs_with_only_failed_runs_says_nothing_was_compared(capsys, tmp_path,
+                                                                         sweeps):
+    base, _ = sweeps
+    rec = records.failed(run_id=records.new_run_id(), sweep_id="f", workload="cfd",
+                         variant="blocking", mode="strong", size="tiny", params={}, ranks=2,
+                         error="rank 1: fault injected", provenance={})
+    records.write(tmp_path / "failed", rec)
+    code, _, stderr = report(capsys, tmp_path / "failed", "--compare", base, "-o",
+                             tmp_path / "out")
+    assert code == 0, stderr
+    for name in ("index.html", "summary.md"):
+        text = (tmp_path / "out" / name).read_text(encoding="utf-8")
+        assert f"Nothing was measured in the inputs, so nothing could be compared with {base}" \
+            in text
