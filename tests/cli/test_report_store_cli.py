@@ -2,7 +2,8 @@
 ``harness compare`` does, the history section draws what the store holds, and bad BASE or store
 input is refused (exit 2, one line, nothing written, no store created).
 
-Sweeps are tiny hand-made records (tests/storetools.py); the store is SQLite in tmp_path.
+Sweeps are tiny hand-made records (tests/storetools.py); the store is SQLite in tmp_path, and
+for the history also PostgreSQL (skipped with the reason when no server is configured).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 
 import pandas as pd
 import pytest
+import storetools
 from storetools import replicated_sweep as sweep
 
 from harness import records, targets
@@ -18,6 +20,7 @@ from harness.cli import main
 from harness.store import compare as store_compare
 from harness.store import engine, push
 
+store_url = storetools.store_url  # the fixture
 JAN, FEB = "2026-01-05T10:00:00+00:00", "2026-02-05T10:00:00+00:00"
 
 
@@ -44,8 +47,8 @@ def sweeps(tmp_path):
             sweep(res, "slowed", slow_at=4, factor=1.3, created_at=FEB))
 
 
-def pushed(tmp_path, *paths) -> str:
-    url = f"sqlite:///{tmp_path / 'kpi.sqlite'}"
+def pushed(tmp_path, *paths, url: str | None = None) -> str:
+    url = url or f"sqlite:///{tmp_path / 'kpi.sqlite'}"
     store = engine.create(url)
     try:
         push.push(store, paths, targets.defaults())
@@ -116,9 +119,10 @@ def test_bad_base_is_refused_and_nothing_is_written(capsys, tmp_path, sweeps):
     refused(capsys, out, "--threshold is given without --compare", slowed, "--threshold", "5%")
 
 
-def test_history_draws_each_target_scale_over_the_stored_sweeps(capsys, tmp_path, sweeps):
+def test_history_draws_each_target_scale_over_the_stored_sweeps(capsys, tmp_path, sweeps,
+                                                                store_url):
     base, slowed = sweeps
-    url = pushed(tmp_path, base, slowed)
+    url = pushed(tmp_path, base, slowed, url=store_url)
     out = tmp_path / "out"
     code, _, stderr = report(capsys, slowed, "--store", url, "-o", out)
     assert code == 0, stderr
