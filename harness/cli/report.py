@@ -2,7 +2,8 @@
 
 Parses the command line, then hands off to :mod:`harness.report.build`: read and analyze the
 inputs as ``harness analyze`` does, draw, and write ``index.html``, ``summary.md``,
-``points.csv`` and ``plots/*.csv`` into the output directory.
+``points.csv`` and ``plots/*.csv`` into the output directory (with ``--compare``,
+``comparison.csv``; with a store, ``history.csv``).
 """
 
 from __future__ import annotations
@@ -29,15 +30,28 @@ from harness.errors import UsageError
                    "reference data, never counted in the KPI; repeatable.")
 @click.option("--reference-source", default="",
               help="Where the reference numbers come from (required with --reference).")
+@click.option("--compare", "compare_base", default=None, metavar="BASE",
+              help="Add a section comparing the inputs with BASE (a sweep directory, or a "
+                   "sweep id in the store), as `harness compare BASE PATH` decides regressions; "
+                   "comparison.csv.")
+@click.option("--threshold", default=None,
+              help="With --compare: the slowdown that counts, e.g. 5% (the default) or 0.05.")
+@click.option("--store", "store_url", default=None, envvar="HARNESS_STORE",
+              help="KPI store URL (default $HARNESS_STORE): adds the efficiency history of "
+                   "these workloads at each target scale over the stored sweeps; history.csv. "
+                   "Also where --compare looks sweep ids up.")
 def report(paths: tuple[Path, ...], out: Path | None, baseline_cores: int | None,
            targets_file: Path | None, reference_paths: tuple[Path, ...],
-           reference_source: str) -> None:
+           reference_source: str, compare_base: str | None, threshold: str | None,
+           store_url: str | None) -> None:
     """Write an HTML report, a Markdown summary and CSVs from run records and timing CSVs.
 
     index.html is self-contained (inline SVG plots and CSS; nothing is loaded from anywhere)
     and prints; summary.md fits a CI job summary; points.csv holds every measured and
     predicted point; plots/*.csv hold exactly the numbers each plot draws. With --reference,
     a published series is shown apart, labelled with --reference-source (reference.csv).
+    With --compare BASE, what changed since BASE, with significance (comparison.csv); with a
+    store (--store or HARNESS_STORE), the efficiency history per target scale (history.csv).
     """
     from harness.report import build  # matplotlib loads only for this command
 
@@ -46,7 +60,11 @@ def report(paths: tuple[Path, ...], out: Path | None, baseline_cores: int | None
         out = paths[0] / "report" if paths[0].is_dir() else Path("report")
     if reference_source and not reference_paths:
         raise UsageError("--reference-source is given without --reference")
+    if threshold is not None and compare_base is None:
+        raise UsageError("--threshold is given without --compare")
     assembled = build.assemble(list(paths), table, baseline_cores, list(reference_paths),
-                               reference_source)
+                               reference_source, compare_base=compare_base,
+                               threshold=threshold, store_url=store_url,
+                               history=store_url is not None)
     written = build.write(assembled, out)
     click.echo(f"report: {written / 'index.html'}")

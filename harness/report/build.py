@@ -21,7 +21,8 @@ import pandas as pd
 
 from harness import __version__, analysis
 from harness.errors import DataError
-from harness.report import data, html, markdown, plots, sections, sources
+from harness.report import comparison, data, html, markdown, plots, sections, sources
+from harness.report import history as stored_history
 from harness.targets import Targets
 
 TITLE = "Scaling efficiency report"
@@ -60,6 +61,8 @@ class Report:
     notice: str = ""
     files: dict[str, pd.DataFrame] = field(default_factory=dict)
     reference: Reference | None = None
+    comparison: comparison.Comparison | None = None
+    history: stored_history.History | None = None
 
 
 def _plural(n: int, word: str) -> str:
@@ -126,17 +129,49 @@ def reference(paths: list[Path], source: str, targets: Targets) -> Reference:
                      _drawn(groups, targets))
 
 
+def _extras(report: Report, paths: list[Path], base: Any, threshold: float,
+            store_url: str | None, history: bool) -> Report:
+    """Add the comparison with ``base`` (a loaded side) and the store's history, and their
+    files (``comparison.csv``, ``history.csv``, ``plots/history-*``)."""
+    if base is not None:
+        if report.sections:
+            report.comparison = comparison.build(base, paths, threshold, report.targets)
+        else:
+            report.comparison = comparison.nothing(base.label, threshold)
+        report.files["comparison.csv"] = report.comparison.frame
+    if history:
+        report.history = stored_history.build(store_url, report.sections, report.targets, paths)
+        report.files["history.csv"] = report.history.frame
+        report.files.update({f"plots/{p.stem}.csv": p.table for p in report.history.plots})
+    return report
+
+
 def assemble(paths: list[Path], targets: Targets, baseline_cores: int | None = None,
-             reference_paths: list[Path] | None = None, reference_source: str = "") -> Report:
+             reference_paths: list[Path] | None = None, reference_source: str = "", *,
+             compare_base: str | None = None, threshold: str | None = None,
+             store_url: str | None = None, history: bool = False) -> Report:
     """Read, analyze and lay out a report (nothing written); with ``reference_paths``, a
-    labelled section of reference series (:func:`reference`) too.
+    labelled section of reference series (:func:`reference`) too; with ``compare_base`` the
+    comparison with that sweep (:mod:`harness.report.comparison`); with ``history`` the
+    efficiency history in the store at ``store_url`` (:mod:`harness.report.history`).
 
     Raises
     ------
     DataError
         ``nothing to report in PATH`` when the inputs hold no runs; the analyzer's errors for
-        data it cannot use; a reference without its source.
+        data it cannot use; a reference without its source; a BASE that is not a sweep, or
+        one that cannot be compared with the inputs.
+    StoreError
+        The store cannot be reached or read.
     """
+    fraction = comparison.parse_threshold(threshold)
+    base = comparison.load_base(compare_base, store_url) if compare_base is not None else None
+    report = _assemble(paths, targets, baseline_cores, reference_paths, reference_source)
+    return _extras(report, paths, base, fraction, store_url, history)
+
+
+def _assemble(paths: list[Path], targets: Targets, baseline_cores: int | None,
+              reference_paths: list[Path] | None, reference_source: str) -> Report:
     ref = reference(reference_paths, reference_source, targets) if reference_paths else None
     loaded = sources.load(paths)
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -151,7 +186,7 @@ def assemble(paths: list[Path], targets: Targets, baseline_cores: int | None = N
                     "unverified or oversubscribed); the list of runs left out says why.")
         return Report(TITLE, created, __version__, shown, targets, kpi, [], [], loaded.excluded,
                       pd.DataFrame(columns=data.POINTS_CSV_COLUMNS), 0, headline,
-                      files=ref.files if ref else {}, reference=ref)
+                      files=dict(ref.files) if ref else {}, reference=ref)
     result = analysis.analyze(loaded.repetitions, targets, baseline_cores)
     preds = data.predictions(result)
     groups = sections.build(result, loaded, preds)
@@ -202,10 +237,11 @@ def write(report: Report, out: Path) -> Path:
         if report.reference is not None:
             report.reference.points.to_csv(staging / "reference.csv", index=False,
                                            lineterminator="\n")
-        for section in report.sections + (report.reference.sections if report.reference
-                                          else []):
-            for plot in section.plots:
-                (staging / "plots" / f"{plot.stem}.svg").write_text(plot.svg, encoding="utf-8")
+        drawn = [p for s in report.sections + (report.reference.sections if report.reference
+                                               else []) for p in s.plots]
+        drawn += report.history.plots if report.history is not None else []
+        for plot in drawn:
+            (staging / "plots" / f"{plot.stem}.svg").write_text(plot.svg, encoding="utf-8")
         os.chmod(staging, 0o755)
         old = None
         if out.exists():

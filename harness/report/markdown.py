@@ -13,6 +13,8 @@ from harness.report.data import Value
 
 #: runs left out listed by name; the rest are counted
 MAX_EXCLUDED = 20
+#: comparison and history rows listed; the rest are in comparison.csv / history.csv
+MAX_ROWS = 40
 
 
 def _cell(text: str) -> str:
@@ -28,6 +30,51 @@ def _value(v: Value | None) -> str:
 def _status(word: str) -> str:
     return {"pass": "✅ pass", "fail": "❌ **FAIL**"}.get(word, word.replace("fail", "❌ FAIL")
                                                             .replace("pass", "✅ pass"))
+
+
+def _num(value: Any, spec: str) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "–"
+    return format(number, spec) if number == number else "–"
+
+
+def comparison(c: Any) -> list[str]:
+    """The "Compared with BASE" lines: the count sentence and one row per shared point."""
+    lines = ["", f"### Compared with {_cell(c.base)}", "", c.summary()]
+    rows = c.rows()
+    if rows:
+        lines += ["", "| Workload | Cores | Time ratio | E base → new | ΔE | p | Verdict |",
+                  "|---|---:|---:|---:|---:|---:|---|"]
+        for r in rows[:MAX_ROWS]:
+            verdict = "❌ **REGRESSION**" if r["regression"] else r["verdict"]
+            lines.append(f"| {_cell(r['name'])} | {r['cores']} | ×{_num(r['ratio'], '.3f')} | "
+                         f"{_num(r['base_efficiency'], '.3f')} → "
+                         f"{_num(r['new_efficiency'], '.3f')} | "
+                         f"{_num(r['efficiency_change'], '+.3f')} | {_num(r['p_value'], '.3g')} "
+                         f"| {verdict} |")
+        if len(rows) > MAX_ROWS:
+            lines.append(f"\nand {len(rows) - MAX_ROWS} more points in `comparison.csv`.")
+    return lines
+
+
+def history(h: Any) -> list[str]:
+    """The history lines: first and latest stored sweep per workload and target scale."""
+    lines = ["", f"### History in the KPI store ({_cell(h.store)})", ""]
+    if h.message:
+        return [*lines, h.message]
+    lines += ["| Workload | Machine | Scale | Sweeps | First | Latest | Change |",
+              "|---|---|---:|---:|---:|---:|---:|"]
+    for r in h.rows[:MAX_ROWS]:
+        first, last = (f"{_num(v['efficiency'], '.3f')}"
+                       + (" predicted" if v["kind"] == "predicted" else "")
+                       + f" ({_cell(v['sweep_id'])})" for v in (r["first"], r["latest"]))
+        lines.append(f"| {_cell(r['name'])} | {_cell(r['machine'])} | {r['scale']:g}× | "
+                     f"{r['sweeps']} | {first} | {last} | {_num(r['change'], '+.3f')} |")
+    if len(h.rows) > MAX_ROWS:
+        lines.append(f"\nand {len(h.rows) - MAX_ROWS} more rows; every value in `history.csv`.")
+    return lines
 
 
 def render(report: Any) -> str:
@@ -48,6 +95,10 @@ def render(report: Any) -> str:
             cell += f"; {row['largest']}"
         lines.append(f"| {_cell(row['name'])} | {_cell(cell)} | {_cell(row['bottleneck'])} | "
                      f"{_cell(row['mitigation'])} |")
+    if report.comparison is not None:
+        lines += comparison(report.comparison)
+    if report.history is not None:
+        lines += history(report.history)
     lines += ["", f"Alerts: {report.alert_count} (P2: efficiency below "
                   f"{report.targets.p2_alert:.2f}). Runs left out: {len(report.excluded)}."]
     if report.notice:
