@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness import records
+from harness import record_schema, records
 from harness.analysis import KEYS, MAX_CORES, MODES, PHASE, PHASE_MAX
 from harness.errors import DataError, RecordError
 
@@ -349,7 +349,9 @@ def _read_record(path: Path, in_directory: bool) -> records.RunRecord | str | No
         return "analysis"
     if not (isinstance(schema, str) and schema.startswith("harness.run")):
         return None
-    return records.validate(data, str(path))
+    record = records.validate(data, str(path))
+    record_schema.validate(data, str(path))  # and the shipped JSON Schema
+    return record
 
 
 def _expand(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, str, bool]]:

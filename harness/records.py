@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from harness import record_schema
 from harness.errors import BadInputError, RecordError
 
 SCHEMA = "harness.run/1"
@@ -61,7 +62,8 @@ def check_id(kind: str, value: str) -> str:
 
 @dataclass
 class RunRecord:
-    """One run, exactly the fields of DESIGN's ``harness.run/1`` (plus additive extras)."""
+    """One run, exactly the fields of ``harness.run/1`` (docs/design.md, "Run record"; the JSON
+    Schema ``harness/schemas/run-1.json``), plus additive extras."""
 
     run_id: str
     sweep_id: str
@@ -86,7 +88,7 @@ class RunRecord:
     provenance: dict[str, Any] = field(default_factory=dict)
     created_at: str = field(default_factory=now_iso)
     schema: str = SCHEMA
-    # additive fields (DESIGN allows more, never renamed)
+    # additive fields (docs/design.md allows more, never renamed)
     seconds_min: list[float] = field(default_factory=list)
     seconds_mean: list[float] = field(default_factory=list)
     extra_foms: list[dict[str, Any]] = field(default_factory=list)
@@ -194,8 +196,9 @@ def validate(data: Any, source: str = "<record>") -> RunRecord:
         if not ok:
             wanted = " or ".join("null" if t is type(None) else t.__name__ for t in types)
             raise bad(name, f"must be {wanted}, not {type(value).__name__}")
-    if data["schema"] != SCHEMA:
-        raise bad("schema", f"is {data['schema']!r}; this harness reads {SCHEMA!r}")
+    if record_schema.version(data, source)[0] != record_schema.MAJOR:
+        raise bad("schema", f"is {data['schema']!r}: a major version this harness cannot read; "
+                            f"it reads {SCHEMA!r} and any {SCHEMA}.x (additive fields)")
     if data["status"] not in STATUSES:
         raise bad("status", f"is {data['status']!r}; expected one of {', '.join(STATUSES)}")
     if data["mode"] not in ("strong", "weak"):
@@ -246,7 +249,9 @@ def load(path: str | os.PathLike[str]) -> RunRecord:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise RecordError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from e
-    return validate(data, str(path))
+    record = validate(data, str(path))
+    record_schema.validate(data, str(path))  # and the shipped JSON Schema, as outside tools do
+    return record
 
 
 def find(paths: list[str | os.PathLike[str]]) -> list[Path]:

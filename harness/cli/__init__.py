@@ -2,7 +2,7 @@
 
 Commands are imported on first use, so ``harness --help`` stays fast. Every option can also be
 set from the environment as ``HARNESS_<COMMAND>_<OPTION>`` (e.g. ``HARNESS_RUN_RANKS=4``).
-Errors the user can cause print one line and exit with their class's code (DESIGN "CLI
+Errors the user can cause print one line and exit with their class's code (docs/design.md, "CLI
 surface"): 1 a run failed, 2 bad input, 3 a missed target under ``--check``; a command stopped
 by a signal exits 128 + its number, whichever command it is: 130 for SIGINT (Ctrl-C), 143 for
 SIGTERM.

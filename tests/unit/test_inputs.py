@@ -320,7 +320,8 @@ def test_record_with_malformed_overrides_is_an_error(tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(RecordError) as info:
         inputs.load([path])
-    assert str(info.value) == f"{path}: field 'overrides' must be dict, not list"
+    # the shipped JSON Schema names the field and what it must be
+    assert str(info.value) == f"{path}: field 'overrides': ['n=512'] is not of type 'object'"
 
 
 def test_record_with_too_many_cores_is_an_error(tmp_path):
