@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# a public series with nine core counts, shown apart in the demo report as reference data
+DEMO_REFERENCE := benchmarks/validation/vlasiator_mahti_strong_light.csv
+DEMO_REFERENCE_SOURCE := "fmihpc/vlasiator, scaling/202506_CSC_Mahti/strong/timings_light.dat @de616ea (CSC Mahti, 2-200 nodes)"
+
 # the main job on the embedded defaults: every workload at 1 and 2 ranks, the analysis,
 # the report, pushed into the KPI store
 demo: $(STAMP)
@@ -24,7 +28,8 @@ demo: $(STAMP)
 	$(BIN)/harness kpi push $(OUT)/$$id --store sqlite:///$(OUT)/kpi.sqlite && \
 	$(BIN)/harness kpi show --store sqlite:///$(OUT)/kpi.sqlite && \
 	echo "records and analysis input: $(OUT)/$$id/; KPI store: $(OUT)/kpi.sqlite" && \
-	$(BIN)/harness report $(OUT)/$$id -o $(OUT)/$$id/report
+	$(BIN)/harness report $(OUT)/$$id -o $(OUT)/$$id/report \
+	  --reference $(DEMO_REFERENCE) --reference-source $(DEMO_REFERENCE_SOURCE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -120,6 +120,10 @@ def scale_sbatch_lines(spec: Spec, cores: int, sweep_dir: Path) -> list[str]:
         lines.append(f"--constraint={prof.constraint}")
     if prof.exclusive:
         lines.append("--exclusive")
+    if prof.memory_per_node:
+        # what a job may use per node: Slurm then places and limits it as the feasibility check
+        # assumed (whole MiB, Slurm's default unit)
+        lines.append(f"--mem={prof.memory_per_node // (1 << 20)}M")
     # the batch shell gets SIGUSR1 this long before the time limit, to record what is cut
     lines.append(f"--signal=B:USR1@{min(SIGNAL_WARNING, max(seconds // 4, 10))}")
     if spec.repetitions > 1:
@@ -139,6 +143,25 @@ def analysis_sbatch_lines(spec: Spec, sweep_dir: Path) -> list[str]:
     return [*lines, f"--output={sweep_dir}/logs/%x-%j.out", f"--error={sweep_dir}/logs/%x-%j.err"]
 
 
+#: directories that are local to each node on a typical cluster
+NODE_LOCAL = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def node_local_warnings(spec: Spec, sweep_dir: Path) -> list[str]:
+    """Warnings for a multi-node job whose results or Numba cache would live on node-local
+    storage: rank 0 writes the records on its own node, and the other nodes' ranks would compile
+    into caches nobody shares."""
+    if max((spec.profile.nodes_for(c) for c in spec.cores), default=1) <= 1:
+        return []
+    cache = spec.profile.numba_cache_dir or str(sweep_dir.parent / "numba-cache")
+    out = []
+    for what, path in (("--out", str(sweep_dir.parent)), ("numba_cache_dir", cache)):
+        if any(path == d or path.startswith(d + "/") for d in NODE_LOCAL):
+            out.append(f"harness: warning: {what} {path} is node-local on most clusters, and this "
+                       "sweep spans several nodes: use a shared file system")
+    return out
+
+
 def render(spec: Spec, sweep_dir: Path, python: str | None = None) -> list[JobScript]:
     """Render one script per core count and the analysis script (nothing is written).
 
@@ -155,7 +178,8 @@ def render(spec: Spec, sweep_dir: Path, python: str | None = None) -> list[JobSc
     python = _checked_path(python or spec.profile.python or sys.executable, "python")
     cache = spec.profile.numba_cache_dir or str(sweep_dir.parent / "numba-cache")
     if spec.profile.launcher == "srun":
-        launch = ["srun", f"--mpi={spec.profile.mpi}"]
+        # one rank per core, pinned: a rank that migrates between cores measures the scheduler
+        launch = ["srun", f"--mpi={spec.profile.mpi}", "--cpu-bind=cores"]
     else:
         launch = [str(Path(python).parent / "mpiexec")]
     env = environment()
@@ -227,6 +251,8 @@ def submit(spec: Spec, out: str | Path, sweep_id: str | None = None, resume: boo
         raise BadInputError("sbatch not found; use --local or --dry-run")
     sweep_dir, _ = sweep.open_sweep(spec, out, sweep_id, resume, "slurm")
     scripts = render(spec, sweep_dir)  # may refuse the spec: before anything is written
+    for warning in node_local_warnings(spec, Path(sweep_dir).resolve()):
+        sys.stderr.write(warning + "\n")
     with sweeplock.hold(sweep_dir):  # one submitter; read the state again under the lock
         _, state = sweep.open_sweep(spec, out, sweep_dir.name, resume, "slurm")
         return _submit_locked(spec, scripts, sweep_dir, state, dry_run, echo)

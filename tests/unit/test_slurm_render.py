@@ -174,7 +174,7 @@ def test_scale_script_body(tmp_path, future_commands):
     d = tmp_path / "sw"
     jobs = by_key(slurm.render(spec, d))
     text = jobs["p2500"].text
-    assert text.count("srun --mpi=pmi2 -n 2500 ") == 2
+    assert text.count("srun --mpi=pmi2 --cpu-bind=cores -n 2500 ") == 2
     assert "module load gcc/12 python/3.11\n" in text  # site preamble, verbatim
     assert f"export NUMBA_CACHE_DIR={tmp_path}/numba-cache" in text
     for point in spec.points_at(2500):
@@ -526,3 +526,39 @@ def test_a_requeued_tasks_attempts_count_once(tmp_path, monkeypatch):
     rows = {r["key"]: r for r in slurm.status(sweep_dir)["jobs"]}
     assert (rows["p1"]["records"], rows["p1"]["expected"], rows["p1"]["state"]) == (
         1, 1, "COMPLETED")
+
+
+# -- what a Slurm admin expects ------------------------------------------------------------------
+
+
+def test_memory_per_node_sets_mem_and_srun_binds_ranks_to_cores(tmp_path):
+    text = PLATFORM_LIKE.replace('sbatch_options = ["--mem=0"]', 'memory_per_node = "192G"')
+    text = text.replace("[analysis]\nreport = true\nkpi_push = true\n", "[analysis]\n")
+    jobs = by_key(slurm.render(spec_from(tmp_path, text), tmp_path / "out" / "sw"))
+    assert "--mem=196608M" in sbatch_set(jobs["p2500"].text)
+    assert "--exclusive" in sbatch_set(jobs["p2500"].text)
+    run_lines = [line for line in jobs["p2500"].text.splitlines() if "-m harness run" in line]
+    assert run_lines and all("srun --mpi=pmi2 --cpu-bind=cores -n 2500" in line
+                             for line in run_lines)
+    # without memory_per_node no --mem is invented
+    small = by_key(slurm.render(spec_from(tmp_path, SMALL), tmp_path / "out" / "s2"))
+    assert not any(line.startswith("--mem") for line in small["p1"].sbatch_lines)
+
+
+@pytest.mark.parametrize(("out", "cache", "warned"), [
+    ("/tmp/results", None, ["--out /tmp/results", "numba_cache_dir /tmp/results/numba-cache"]),
+    ("/shared/results", "/dev/shm/cache", ["numba_cache_dir /dev/shm/cache"]),
+    ("/shared/results", None, []),
+])
+def test_node_local_paths_are_warned_for_multi_node_sweeps(tmp_path, out, cache, warned):
+    text = ODD
+    if cache:
+        text = text.replace("cores_per_node = 64",
+                            f'cores_per_node = 64\nnumba_cache_dir = "{cache}"')
+    spec = spec_from(tmp_path, text)
+    messages = slurm.node_local_warnings(spec, Path(out) / "sweep")
+    assert len(messages) == len(warned)
+    for message, what in zip(messages, warned, strict=True):
+        assert what in message and "node-local" in message and "shared file system" in message
+    one_node = spec_from(tmp_path, SMALL)  # one node: nothing to share between nodes
+    assert slurm.node_local_warnings(one_node, Path("/tmp/results/sweep")) == []
