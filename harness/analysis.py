@@ -151,6 +151,8 @@ def summarize(repetitions: pd.DataFrame) -> pd.DataFrame:
     phases = [c for c in reps.columns if c.startswith((PHASE, PHASE_MAX))]
     if phases:
         out = out.join(grouped[phases].median())
+    if "nodes" in reps:
+        out = out.join(grouped["nodes"].max())
     out = out.reset_index()
     for key in KEYS:
         out[key] = out[key].astype(str)
@@ -295,8 +297,34 @@ def _predicted_alerts(predicted: pd.DataFrame, keys: tuple[str, ...], model: str
     ]
 
 
+def node_saturation(group: pd.DataFrame) -> str | None:
+    """What the single-node points say, when the runs record their nodes: efficiency lost while
+    every rank still shared one node is node saturation (memory bandwidth and caches per rank),
+    not the network; the first point across nodes is where the network enters."""
+    if "nodes" not in group or not group["nodes"].notna().any():
+        return None
+    above = group.loc[group["scale"] > 1.0].sort_values("scale")
+    inside = above.loc[above["nodes"] == 1]
+    if inside.empty:
+        return None
+    worst = inside.loc[inside["efficiency"].idxmin()]
+    text = (f"up to {cores_text(inside['cores'].max())} every rank ran on one node: the "
+            f"efficiency lost there (E = {worst['efficiency']:.3f} at "
+            f"{cores_text(worst['cores'])}) is node saturation (memory bandwidth and caches "
+            "shared by more ranks), not the network")
+    across = above.loc[above["nodes"] > 1]
+    if len(across):
+        first = across.iloc[0]
+        text += (f"; the network enters at {cores_text(first['cores'])} on "
+                 f"{int(first['nodes'])} nodes (E = {first['efficiency']:.3f})")
+    return text
+
+
 def _notes(group: pd.DataFrame, targets: Targets, baseline: int) -> list[str]:
     notes = []
+    saturation = node_saturation(group)
+    if saturation:
+        notes.append(saturation)
     pooled = group.loc[group["runs"] > 1]
     if len(pooled):
         listed = ", ".join(f"{m} runs at {cores_text(c)}" for c, m in

@@ -326,6 +326,7 @@ def _record_rows(rec: records.RunRecord, source: str, run: int) -> list[dict[str
         "run_id": rec.run_id, "host": str(prov.get("host") or ""),
         "code": _canonical({k: prov.get(k) for k in CODE_FIELDS}),
         "work": _canonical(rec.fixed_work) if rec.fixed_work else "",
+        "nodes": rec.nodes,
     }
     for name, stats in rec.phases.items():
         base[PHASE + name] = float(stats["mean"])
@@ -400,7 +401,9 @@ def _as_keys(frame: pd.DataFrame) -> pd.DataFrame:
     frame["run"] = frame["run"].astype(np.int64)
     phases = sorted(c for c in frame.columns if c.startswith(PHASE))
     maxima = sorted(c for c in frame.columns if c.startswith(PHASE_MAX))
-    return frame[[*KEYS, "cores", "seconds", "run", "source", *RECORD_COLUMNS, *phases,
+    frame["nodes"] = (pd.to_numeric(frame["nodes"], errors="coerce") if "nodes" in frame
+                      else np.nan)
+    return frame[[*KEYS, "cores", "seconds", "run", "source", *RECORD_COLUMNS, "nodes", *phases,
                   *maxima]]
 
 

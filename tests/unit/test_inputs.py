@@ -48,7 +48,8 @@ def test_csv_rows_become_repetitions(tmp_path):
     reps = inputs.load([path]).repetitions
     assert list(reps.columns) == ["workload", "mode", "variant", "size", "problem", "machine",
                                   "cores", "seconds", "run", "source", "run_id", "host", "code",
-                                  "work", "phase_halo"]
+                                  "work", "nodes", "phase_halo"]
+    assert reps["nodes"].isna().all()  # a CSV says nothing of nodes
     # a CSV names no machine, code or work: those columns are empty
     for column in ("machine", "run_id", "host", "code", "work"):
         assert set(reps[column].astype(str)) == {""}

@@ -258,3 +258,16 @@ def test_one_run_id_with_different_content_is_an_error_naming_both_files(tmp_pat
     write(tmp_path / "b", "r.json", {**rec, "seconds": [2.0, 2.0]})
     with pytest.raises(DataError, match=r"r\.json and .*r\.json both hold run id"):
         inputs.load([tmp_path])
+
+
+def test_efficiency_lost_on_one_node_is_named_node_saturation(tmp_path):
+    directory = tmp_path / "sweep"
+    for ranks, t, nodes in ((5, 10.0, 1), (50, 1.25, 1), (250, 0.30, 5)):
+        data = record(ranks, t)
+        data["nodes"] = nodes
+        write(directory, f"p{ranks}.json", data)
+    result = analysis.analyze(inputs.load([directory]).repetitions, DEFAULTS)
+    note = next(n for n in group_notes(result) if "node saturation" in n)
+    assert "up to 50 cores every rank ran on one node" in note
+    assert "E = 0.800 at 50 cores" in note
+    assert "the network enters at 250 cores on 5 nodes (E = 0.667)" in note
