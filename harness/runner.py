@@ -26,6 +26,7 @@ from mpi4py import MPI
 from harness import cpus as cpu_info
 from harness import provenance, rankside, records, workloads
 from harness.errors import HarnessError, ParameterError, RecordError
+from harness.launch import local
 from harness.timing import (
     PhaseTimer,
     compiled_signatures,
@@ -187,6 +188,10 @@ def execute(opts: RunOptions, comm: Any = None) -> tuple[records.RunRecord | Non
     try:
         return _measure(opts, comm, workload, params, variant, run_id)
     except Exception as e:  # any failure mid-run: record it, then stop every rank
+        if local.terminated_by is not None:
+            # the error is the SIGTERM's doing (raised inside a library that wrapped it):
+            # unwind as the signal does, and whoever sent it records the interrupted run
+            raise local.Terminated from e
         text = f"rank {rank}: {type(e).__name__}: {e}"
         sys.stderr.write(f"harness: error: {text}\n")
         if os.environ.get("HARNESS_DEBUG"):
@@ -248,6 +253,8 @@ def _measure_in(opts: RunOptions, comm: Any, workload: workloads.Workload,
     try:
         timer = PhaseTimer(workload.phases)
         for _ in range(opts.warmup):
+            if local.terminated_by is not None:
+                raise local.Terminated
             case.reset()
             time_repetition(comm, case.run, timer)
         _inject_fault(rank)
@@ -258,6 +265,8 @@ def _measure_in(opts: RunOptions, comm: Any, workload: workloads.Workload,
         probe = ContentionProbe(comm, topo)
         probe.start()
         for _ in range(opts.repetitions):
+            if local.terminated_by is not None:  # a SIGTERM a library swallowed
+                raise local.Terminated
             case.reset()
             local_seconds.append(time_repetition(comm, case.run, timer))
             local_phases.append(dict(timer.totals))

@@ -55,8 +55,16 @@ class Terminated(KeyboardInterrupt):
     records and bookkeeping written); the command then exits :data:`EXIT_SIGTERM`."""
 
 
+#: the signal :func:`raise_terminated` handled, once it has: code that catches exceptions can
+#: tell that an error it sees came from that unwinding (a library may turn the interrupt raised
+#: inside it, e.g. Numba mid-compile, into an error of its own)
+terminated_by: int | None = None
+
+
 def raise_terminated(signum: int, frame: object) -> None:
     """SIGTERM handler: ignore repeats (one unwinding) and raise :class:`Terminated`."""
+    global terminated_by
+    terminated_by = signum
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Terminated
 
