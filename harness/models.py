@@ -534,7 +534,7 @@ def choose(fits: list[Fit]) -> tuple[Fit | None, Fit | None, str]:
 
 
 def _name(f: Fit) -> str:
-    return f"{f.model} (trend of the points above the baseline)" if f.anchoring == "trend" \
+    return f"{f.model} on the trend of the points above the baseline" if f.anchoring == "trend" \
         else f.model
 
 
