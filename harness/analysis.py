@@ -335,8 +335,11 @@ def _notes(group: pd.DataFrame, targets: Targets, baseline: int) -> list[str]:
     if baseline != targets.baseline_cores:
         hint = (f"; pass --baseline-cores {targets.baseline_cores} to match"
                 if (group["cores"] == targets.baseline_cores).any() else "")
-        notes.append(f"baseline is {cores_text(baseline)}; the targets count scales from "
-                     f"{cores_text(targets.baseline_cores)}{hint}")
+        notes.append(f"baseline is {cores_text(baseline)}, so 10x here is "
+                     f"{cores_text(10 * baseline)}; the platform's targets count scales from "
+                     f"{cores_text(targets.baseline_cores)} (its 10x is "
+                     f"{cores_text(10 * targets.baseline_cores)}), and every scale up to 10x is "
+                     f"held to the 10x target{hint}")
     return notes
 
 
@@ -498,8 +501,7 @@ def _predicted_misses(result: Analysis) -> list[str]:
     bad = predicted.loc[predicted["target_scale"] & ~predicted["uncertain"] & (
         (predicted["status"] == "fail") | (predicted["efficiency"] < result.targets.p2_alert))]
     return [
-        f"{label(w, m, v, q)} at {cores_text(c)}: predicted E = {e:.3f} ({x:.3g}x beyond the "
-        "measured scales)"
+        f"{label(w, m, v, q)} at {cores_text(c)}: predicted E = {e:.3f} ({_distance(x)})"
         for w, m, v, q, c, e, x in zip(bad["workload"], bad["mode"], bad["variant"],
                                        bad["problem"], bad["cores"], bad["efficiency"],
                                        bad["extrapolation"], strict=True)

@@ -200,7 +200,9 @@ def predict_group(group: pd.DataFrame, mode: str, baseline_cores: int, baseline_
             chosen, runner, why = models.choose(anchored)
     if kf_note and not off_trend:
         notes.append(kf_note)
-    fits = anchored + ([chosen] if chosen is not None and chosen.anchoring == "trend" else [])
+    # a trend fit is listed when it is the chosen model or the runner-up the choice names
+    fits = anchored + [f for f in (chosen, runner)
+                       if f is not None and f.anchoring == "trend"]
     if chosen is None:
         notes.append(f"no prediction: {why}")
         return GroupPrediction(fits, None, None, why, empty, notes=notes,

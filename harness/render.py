@@ -236,6 +236,8 @@ def _fit_lines(fits: pd.DataFrame, baseline: int) -> list[str]:
             if math.isfinite(row.peak_scale):
                 peak_cores = cores_text(round(row.peak_scale * baseline))
                 peak = f"speedup peaks at r* = {row.peak_scale:.3g} ({peak_cores})"
+                if _plain(row.beta_ci95_low) is not None and row.beta_ci95_low <= 0:
+                    peak += " if beta > 0: its 95 % interval reaches 0, so there may be no peak"
             elif row.alpha >= 1.0:
                 peak = "no speedup to peak"
             alpha = _bound(row, "alpha", f"alpha = {row.alpha:.4g}")
@@ -260,7 +262,7 @@ def _fit_lines(fits: pd.DataFrame, baseline: int) -> list[str]:
                              if math.isfinite(row.max_speedup) else "; no speedup ceiling")
         quality = f"RMS residual {100 * row.rms_residual:.2f} %"
         if _plain(row.noise) is not None:
-            quality += f", run-to-run noise {100 * row.noise:.1f} %"
+            quality += f", scatter about this model {100 * row.noise:.1f} %"
         if _plain(row.cv_error) is not None:
             quality += f", hold-out error {100 * row.cv_error:.1f} %"
         reason = f"; {row.reason}" if row.reason else ""

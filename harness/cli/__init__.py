@@ -55,9 +55,10 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, verbose: bool) -> None:
     """Measure how HPC workloads scale.
 
-    Run verified kernels under MPI (run, smoke), sweep them over core counts locally or on
-    Slurm (sweep, status), and turn the timings into speedup, efficiency, serial fraction and
-    scaling models (analyze).
+    Run verified kernels under MPI (run, smoke), check and sweep them over core counts locally
+    or on Slurm (plan, sweep, status), turn the timings into speedup, efficiency, serial fraction
+    and scaling models (analyze), write reports (report), keep KPIs in a store (kpi) and
+    compare two sweeps (compare).
     """
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose

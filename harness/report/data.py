@@ -48,9 +48,14 @@ class Value:
     target: float = math.nan
     extrapolation: float = math.nan
     model: str = ""
+    #: a prediction whose interval is too wide to judge against a target (the analyzer's
+    #: ``uncertain``): no pass or fail
+    uncertain: bool = False
 
     @property
     def status(self) -> str:
+        if self.uncertain:
+            return "uncertain"
         if not math.isfinite(self.target):
             return "no-target"
         return "pass" if self.efficiency > self.target else "fail"
@@ -137,7 +142,7 @@ def predictions(result: Analysis) -> pd.DataFrame:
     extrapolation, far_extrapolated`` whatever the analyzer's version named them."""
     p = result.predictions
     columns = [*KEYS, "scale", "cores", "efficiency", "pi95_low", "pi95_high", "model",
-               "extrapolation", "far_extrapolated", "target", "status"]
+               "extrapolation", "far_extrapolated", "uncertain", "target", "status"]
     if p.empty or "scale" not in p:
         return pd.DataFrame(columns=columns)
     p = p.copy()
@@ -151,9 +156,10 @@ def predictions(result: Analysis) -> pd.DataFrame:
         merged = p[KEYS].astype(str).merge(largest, on=KEYS, how="left")
         p["extrapolation"] = p["scale"].to_numpy() / merged["largest_scale"].to_numpy()
     p["far_extrapolated"] = p["extrapolation"].astype(float) > FAR_EXTRAPOLATION
+    p["uncertain"] = p["uncertain"].astype(bool) if "uncertain" in p else False
     target = p["target"].astype(float)
-    p["status"] = np.where(target.isna(), "no-target",
-                           np.where(p["efficiency"] > target, "pass", "fail"))
+    p["status"] = np.where(p["uncertain"], "uncertain", np.where(
+        target.isna(), "no-target", np.where(p["efficiency"] > target, "pass", "fail")))
     return p.reindex(columns=columns).reset_index(drop=True)
 
 
@@ -181,7 +187,8 @@ def value_at(points: pd.DataFrame, preds: pd.DataFrame, name: str, scale: float,
         row = at.iloc[0]
         return Value(name, "predicted", scale, float(row["cores"]), float(row["efficiency"]),
                      as_float(row["pi95_low"]), as_float(row["pi95_high"]), target,
-                     as_float(row["extrapolation"]), str(row["model"]))
+                     as_float(row["extrapolation"]), str(row["model"]),
+                     bool(row.get("uncertain", False)))
     return None
 
 

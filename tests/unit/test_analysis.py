@@ -301,8 +301,9 @@ def test_missing_columns_and_no_rows_are_data_errors():
 def test_targets_baseline_note():
     result = analysis.analyze(frame(strong({1: 10.0, 5: 2.1, 10: 1.1})), DEFAULTS)
     notes = result.groups["notes"].iloc[0]
-    assert any("baseline is 1 core; the targets count scales from 5 cores; pass "
-               "--baseline-cores 5" in n for n in notes)
+    assert any("baseline is 1 core, so 10x here is 10 cores; the platform's targets count "
+               "scales from 5 cores (its 10x is 50 cores), and every scale up to 10x is held to "
+               "the 10x target; pass --baseline-cores 5" in n for n in notes)
     at_five = analysis.analyze(frame(strong({1: 10.0, 5: 2.1, 10: 1.1})), DEFAULTS, 5)
     assert not any("targets count scales" in n for n in at_five.groups["notes"].iloc[0])
 

@@ -136,7 +136,7 @@ def test_every_prediction_states_its_extrapolation_distance():
     assert measured and not any("predicted" in m for m in measured)
     with_predicted = analysis.missed(result, include_predicted=True)
     assert with_predicted[:len(measured)] == measured
-    assert any("predicted E = " in m and "beyond the measured scales" in m
+    assert any("predicted E = " in m and "beyond the largest measured scale" in m
                for m in with_predicted[len(measured):])
 
 

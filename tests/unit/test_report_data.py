@@ -252,3 +252,13 @@ def test_no_serial_fraction_means_no_ceiling():
     points = pd.DataFrame({"scale": [1.0, 2.0], "efficiency": [1.0, 1.0]})
     text = sections.amdahl_text("strong", points, fits)
     assert "f = 0 % (95 % CI 0 % to 0.132 %), so Amdahl's law sets no speedup ceiling." in text
+
+
+def test_an_uncertain_prediction_has_no_pass_or_fail():
+    """The analyzer marks a prediction whose interval spans more than a factor 10 uncertain;
+    the report shows it so, never as a pass or a failure."""
+    far = data.Value("w", "predicted", 500.0, 500.0, 0.04, 0.01, 0.15, 0.80, 15.6, "amdahl",
+                     uncertain=True)
+    assert far.status == "uncertain"
+    near = data.Value("w", "predicted", 50.0, 50.0, 0.3, 0.25, 0.35, 0.87, 1.5, "amdahl")
+    assert near.status == "fail"
