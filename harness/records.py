@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness import record_schema
+from harness import atomic, record_schema
 from harness.errors import BadInputError, RecordError
 
 SCHEMA = "harness.run/1"
@@ -289,24 +289,12 @@ def write(out: str | os.PathLike[str], record: RunRecord) -> Path:
     target = record_path(out, record)
     data = record.to_json_data()
     validate(json.loads(json.dumps(data)), str(target))
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=target.parent)
+    try:  # written once: an existing record is never replaced
+        return atomic.write_json(target, data, replace=False)
+    except FileExistsError:
+        raise RecordError(f"{target}: a record with this run id already exists") from None
     except OSError as e:
         raise RecordError(f"{target.parent}: cannot write run records ({e.strerror})") from e
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, target)  # fails if target exists: never overwrite a record
-        except FileExistsError:
-            raise RecordError(f"{target}: a record with this run id already exists") from None
-    finally:
-        os.unlink(tmp)
-    return target
 
 
 def exists(out: str | os.PathLike[str], sweep_id: str, run_id: str) -> Path | None:

@@ -22,7 +22,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -43,7 +42,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from harness import provenance, records, sweeplock
+from harness import atomic, provenance, records, sweeplock
 from harness.errors import BadInputError, RecordError
 from harness.launch.local import (
     Terminated,
@@ -65,21 +64,9 @@ KILL_GRACE = 30
 
 
 def write_state(sweep_dir: Path, state: dict[str, Any]) -> None:
-    """Write ``sweep.json`` atomically (temp file in the same directory, fsync, rename)."""
+    """Write ``sweep.json`` atomically (:func:`harness.atomic.write_json`, replacing)."""
     state["updated_at"] = records.now_iso()
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".sweep-", suffix=".tmp", dir=sweep_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(state, fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, sweep_dir / STATE_FILE)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic.write_json(sweep_dir / STATE_FILE, state, replace=True, prefix=".sweep-")
 
 
 def read_state(sweep_dir: str | os.PathLike[str]) -> dict[str, Any]:
