@@ -3,9 +3,8 @@
 Pure pandas/Python over :class:`harness.analysis.Analysis` (no I/O, no plotting). Every value at a
 target scale is either *measured* (a point at that scale) or *predicted* (the chosen model's value,
 with its 95 % prediction interval and its extrapolation distance: target scale / largest measured
-scale, "far" beyond 8x); a measured value always wins over a prediction. The analyzer's frames are
-read tolerantly: prediction intervals named ``pi95_*`` (or ``ci95_*``), predictions at measured
-scales (flag ``measured``) dropped, extrapolation computed when absent.
+scale, "far" beyond 8x); a measured value always wins over a prediction (the analyzer predicts
+only at scales that were not measured).
 
 Per measured point the efficiency spread is the efficiency at the slowest and fastest repetition
 (``E * T/T_max`` to ``E * T/T_min``, the baseline held at its median).
@@ -22,10 +21,9 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis import COMPUTE_PHASES, KEYS, PHASE, Analysis, label
+from harness.models import FAR_EXTRAPOLATION
 from harness.report import amdahl
 
-#: an extrapolation beyond this many times the largest measured scale is "far" (docs/design.md)
-FAR_EXTRAPOLATION = 8.0
 #: the scale of the workload table's efficiency column
 HEADLINE_SCALE = 100.0
 POINTS_CSV_COLUMNS = [*KEYS, "kind", "cores", "scale", "seconds", "seconds_min", "seconds_max",
@@ -138,23 +136,14 @@ def select(frame: pd.DataFrame, key: dict[str, str]) -> pd.DataFrame:
 
 
 def predictions(result: Analysis) -> pd.DataFrame:
-    """Predictions at target scales that were not measured, with ``pi95_low, pi95_high,
-    extrapolation, far_extrapolated`` whatever the analyzer's version named them."""
+    """The analyzer's predictions (target scales that were not measured) in the report's
+    columns, with the status each one gets (``uncertain`` ones get no pass or fail)."""
     p = result.predictions
     columns = [*KEYS, "scale", "cores", "efficiency", "pi95_low", "pi95_high", "model",
                "extrapolation", "far_extrapolated", "uncertain", "target", "status"]
     if p.empty or "scale" not in p:
         return pd.DataFrame(columns=columns)
     p = p.copy()
-    if "measured" in p:
-        p = p.loc[~p["measured"].astype(bool)]
-    for side in ("low", "high"):
-        if f"pi95_{side}" not in p:
-            p[f"pi95_{side}"] = p.get(f"ci95_{side}", math.nan)
-    if "extrapolation" not in p:
-        largest = result.groups[[*KEYS, "largest_scale"]].astype({k: str for k in KEYS})
-        merged = p[KEYS].astype(str).merge(largest, on=KEYS, how="left")
-        p["extrapolation"] = p["scale"].to_numpy() / merged["largest_scale"].to_numpy()
     p["far_extrapolated"] = p["extrapolation"].astype(float) > FAR_EXTRAPOLATION
     p["uncertain"] = p["uncertain"].astype(bool) if "uncertain" in p else False
     target = p["target"].astype(float)
