@@ -104,9 +104,13 @@ def build(result: Analysis, loaded: sources.Loaded, preds: pd.DataFrame) -> list
         fits = data.select(result.fits, key)
         chosen = group.get("model") if isinstance(group.get("model"), str) else None
         points = data.select(result.points, key).reset_index(drop=True)
-        prov = group.get("provenance")
-        if not isinstance(prov, dict) and loaded.repetitions is not None:
-            prov = sources.provenance(loaded.repetitions, key)
+        # the records' own facts (hosts, CPU, MPI, commit, Slurm jobs, dates), with what the
+        # analyzer says of the group on top: its summary alone names no Slurm job or date
+        prov = sources.provenance(loaded.repetitions, key) \
+            if loaded.repetitions is not None else {}
+        if isinstance(group.get("provenance"), dict):
+            prov = {**prov, **group["provenance"]}
+        prov = prov or None
         group_alerts = data.select(alerts, key)
         notes = group.get("notes")
         warnings = group.get("warnings")

@@ -104,7 +104,8 @@ def provenance(repetitions: pd.DataFrame, key: dict[str, str]) -> dict[str, Any]
     commit, python, numba, slurm_job`` values, ``first`` and ``last`` dates."""
     mask = pd.Series(True, index=repetitions.index)
     for k in KEYS:
-        mask &= repetitions[k].astype(str) == key[k]
+        if k in repetitions:  # frames from timing CSVs may lack the machine column
+            mask &= repetitions[k].astype(str) == key[k]
     sources = sorted(set(repetitions.loc[mask, "source"].astype(str)))
     facts = [f for f in map(_record_facts, sources) if f is not None]
     csvs = [s for s in sources if not s.endswith(".json")]
