@@ -111,6 +111,41 @@ class Verification:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class PhaseCost:
+    """What the busiest rank does in one phase of one repetition, from the parameters alone.
+
+    Each workload states these beside its kernel (:meth:`Workload.costs`); ``harness predict``
+    turns them into seconds with a machine model (``harness/machine.py``), and the tests compare
+    them with counts measured in a run. Every field is a count per repetition (float, ≥ 0);
+    those a phase does not use stay 0.
+
+    ``items``: units of the workload's own work (cell updates, matrix rows × CG iterations,
+    objective evaluations, RK4 steps) — the compute rate is measured per item. ``flops`` and
+    ``bytes``: floating-point operations and bytes moved to and from memory (STREAM counting)
+    for those items. ``messages`` / ``message_bytes``: point-to-point messages the rank sends and
+    the bytes they carry in all; ``neighbours``: distinct ranks it exchanges with.
+    ``reductions`` / ``reduction_bytes``: collective reductions (allreduce, or gather/broadcast
+    counted as one each) and bytes each contributes. ``io_bytes``: bytes written to and read back
+    from the work directory. ``serial``: True when the phase's work is not divided among the
+    ranks (each rank, or one, does all of it at any rank count).
+    """
+
+    items: float = 0.0
+    flops: float = 0.0
+    bytes: float = 0.0
+    messages: float = 0.0
+    message_bytes: float = 0.0
+    neighbours: int = 0
+    reductions: float = 0.0
+    reduction_bytes: float = 0.0
+    io_bytes: float = 0.0
+    serial: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 class Case(ABC):
     """Per-rank state of one run. Built (collectively) by :meth:`Workload.setup`."""
 
@@ -235,6 +270,19 @@ class Workload(ABC):
         the tests compare the count with a real case's arrays.
         """
         raise NotImplementedError(f"{self.name} does not estimate its memory")
+
+    def costs(self, params: dict[str, Any], variant: str, ranks: int) -> dict[str, PhaseCost]:
+        """Work and communication of the busiest rank per phase per repetition at ``ranks``.
+
+        ``params`` resolved for that rank count (:meth:`resolve`); one entry per name in
+        :attr:`phases`. From the parameters alone, without MPI.
+
+        Raises
+        ------
+        NotImplementedError
+            The workload does not state its costs (``harness predict`` then fits phases only).
+        """
+        raise NotImplementedError(f"{self.name} does not state its costs")
 
     # -- execution ----------------------------------------------------------------------------
 
