@@ -38,12 +38,23 @@ def param_numpy(omega: np.ndarray, zeta: np.ndarray, drive: np.ndarray,
     x = np.full(omega.shape, param_kernel.X0)
     v = np.full(omega.shape, param_kernel.V0)
     q = np.zeros(omega.shape)
+    rot_c = np.cos(drive * half)
+    rot_s = np.sin(drive * half)
+    cr = np.ones(omega.shape)
+    sr = np.zeros(omega.shape)
     for s in range(int(nsteps.max())):
         live = s < nsteps
-        t = s * dt
-        f0 = force * np.cos(drive * t)
-        fh = force * np.cos(drive * (t + half))
-        f1 = force * np.cos(drive * (t + dt))
+        if s % param_kernel.RESYNC == 0:
+            cr = np.cos(drive * s * dt)
+            sr = np.sin(drive * s * dt)
+        ch = cr * rot_c - sr * rot_s
+        sh = sr * rot_c + cr * rot_s
+        cr_next = ch * rot_c - sh * rot_s
+        sr = sh * rot_c + ch * rot_s
+        f0 = force * cr
+        fh = force * ch
+        f1 = force * cr_next
+        cr = cr_next
         k1v = f0 - c * v - w2 * x
         x2 = x + half * v
         v2 = v + half * k1v
