@@ -137,18 +137,13 @@ def select(frame: pd.DataFrame, key: dict[str, str]) -> pd.DataFrame:
 
 def predictions(result: Analysis) -> pd.DataFrame:
     """The analyzer's predictions (target scales that were not measured) in the report's
-    columns, with the status each one gets (``uncertain`` ones get no pass or fail)."""
+    columns; status, ``uncertain`` and ``far_extrapolated`` are the analyzer's
+    (``harness.analysis``), never recomputed here."""
     p = result.predictions
     columns = [*KEYS, "scale", "cores", "efficiency", "pi95_low", "pi95_high", "model",
                "extrapolation", "far_extrapolated", "uncertain", "target", "status"]
     if p.empty or "scale" not in p:
         return pd.DataFrame(columns=columns)
-    p = p.copy()
-    p["far_extrapolated"] = p["extrapolation"].astype(float) > FAR_EXTRAPOLATION
-    p["uncertain"] = p["uncertain"].astype(bool) if "uncertain" in p else False
-    target = p["target"].astype(float)
-    p["status"] = np.where(p["uncertain"], "uncertain", np.where(
-        target.isna(), "no-target", np.where(p["efficiency"] > target, "pass", "fail")))
     return p.reindex(columns=columns).reset_index(drop=True)
 
 
