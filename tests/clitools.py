@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 
 def harness(*args, env=None, timeout=300):
@@ -34,3 +35,21 @@ def assert_refused(done, needle, out):
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
     assert not out.exists() or not any(p.is_file() for p in out.rglob("*"))
+
+
+def processes_with(marker: str) -> dict[int, list[str]]:
+    """pid -> argv of the live (not zombie) processes whose environment holds ``marker`` (an
+    exact ``NAME=value`` entry), read from /proc."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            if stat[stat.rindex(")") + 2] == "Z":
+                continue
+            if marker.encode() in (entry / "environ").read_bytes().split(b"\0"):
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().decode().split("\0")
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, or not ours to read
+    return found

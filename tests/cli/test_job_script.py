@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from clitools import harness
+from clitools import harness, processes_with
 
 from harness import records
 
@@ -79,22 +79,6 @@ def test_a_requeued_task_keeps_its_measurements_and_runs_only_what_is_missing(tm
     assert new.workload == "param" and new.run_id.endswith("-j77-r1-a2") and new.status == "ok"
 
 
-def _processes_with(marker: str) -> dict[int, list[str]]:
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            if stat[stat.rindex(")") + 2] == "Z":
-                continue
-            if marker.encode() in (entry / "environ").read_bytes().split(b"\0"):
-                found[int(entry.name)] = (entry / "cmdline").read_bytes().decode().split("\0")
-        except (OSError, ValueError, IndexError):
-            continue
-    return found
-
-
 @pytest.mark.parametrize("signum", [signal.SIGUSR1, signal.SIGTERM])
 def test_a_signal_from_slurm_records_what_was_cut(tmp_path, signum):
     """The time-limit warning (SIGUSR1, --signal=B:USR1@...) or scancel/preemption (SIGTERM):
@@ -111,7 +95,7 @@ def test_a_signal_from_slurm_records_what_was_cut(tmp_path, signum):
     try:
         deadline = time.monotonic() + 180
         while not any("--run-id" in argv and "python" in Path(argv[0]).name
-                      for argv in _processes_with(marker).values()):
+                      for argv in processes_with(marker).values()):
             assert proc.poll() is None, proc.communicate()[1][-2000:]
             assert time.monotonic() < deadline, "the first run never started"
             time.sleep(0.1)
@@ -124,9 +108,9 @@ def test_a_signal_from_slurm_records_what_was_cut(tmp_path, signum):
             proc.wait()
     assert proc.returncode == 1, err
     deadline = time.monotonic() + 30
-    while _processes_with(marker) and time.monotonic() < deadline:
+    while processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _processes_with(marker) == {}
+    assert processes_with(marker) == {}
     recs = {r.workload: r for r in _records(sweep).values()}
     assert set(recs) == {"cfd", "param"}
     name = "SIGUSR1" if signum == signal.SIGUSR1 else "SIGTERM"

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from clitools import processes_with
 
 from harness import records
 
@@ -21,23 +22,6 @@ pytestmark = pytest.mark.mpi
 # a 2-rank run that computes for a long while, so a signal finds its ranks at work
 LONG_RUN = ["run", "cfd", "--ranks", "2", "--size", "small", "--set", "steps=30000",
             "--set", "nu=0.0", "--reps", "1000", "--warmup", "0"]
-
-
-def processes_with(marker: str) -> dict[int, list[str]]:
-    """pid -> argv of the live (not zombie) processes whose environment holds ``marker``."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            if stat[stat.rindex(")") + 2] == "Z":
-                continue
-            if marker.encode() in (entry / "environ").read_bytes().split(b"\0"):
-                found[int(entry.name)] = (entry / "cmdline").read_bytes().decode().split("\0")
-        except (OSError, ValueError, IndexError):
-            continue
-    return found
 
 
 def _ranks(marker: str) -> set[int]:

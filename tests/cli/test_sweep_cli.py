@@ -13,7 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from clitools import harness
+from clitools import harness, processes_with
 from rich.console import Console
 
 from harness import records, sweep
@@ -143,23 +143,6 @@ def test_a_run_past_its_time_limit_is_recorded_as_failed(tmp_path):
     assert "failed (timeout after 2 s)" in " ".join(" ".join(progress).split())  # rich wraps
     (rec,) = run_records(tmp_path / "s3").values()
     assert rec.status == "failed" and "timeout after 2 s" in rec.error
-
-
-def processes_with(marker):
-    """pid -> argv of the live (not zombie) processes whose environment holds ``marker``."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            if stat[stat.rindex(")") + 2] == "Z":
-                continue
-            if marker.encode() in (entry / "environ").read_bytes().split(b"\0"):
-                found[int(entry.name)] = (entry / "cmdline").read_bytes().decode().split("\0")
-        except (OSError, ValueError, IndexError):
-            continue  # gone meanwhile, or not ours to read
-    return found
 
 
 def test_sigterm_stops_the_run_in_progress_and_resume_completes_the_sweep(tmp_path):
