@@ -45,7 +45,7 @@ def test_every_documented_state(code, name, kind):
 def test_the_sets_partition_the_documented_states():
     assert not (jobstate.FINISHED & jobstate.FAILED or jobstate.FINISHED & jobstate.ACTIVE
                 or jobstate.FAILED & jobstate.ACTIVE)
-    assert jobstate.STATES == {name for _, name, _ in DOCUMENTED}
+    assert {name for _, name, _ in DOCUMENTED} == jobstate.STATES
     assert set(jobstate.CODES.values()) == jobstate.STATES
     assert all(isinstance(s, frozenset) for s in (jobstate.FINISHED, jobstate.FAILED,
                                                   jobstate.ACTIVE))
