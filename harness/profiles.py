@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import SpecError
+from harness.launch.launchers import REGISTRY
 from harness.limits import MAX_CORES, MAX_CORES_PER_NODE, MAX_REPETITIONS, MAX_TIME_LIMIT
 
 if sys.version_info >= (3, 11):
@@ -24,7 +25,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-LAUNCHERS = ("srun", "mpiexec")
+#: the launcher names a profile may choose (:data:`harness.launch.launchers.REGISTRY`)
+LAUNCHERS = tuple(REGISTRY)
 PROFILE_KEYS = {
     "name", "partition", "account", "qos", "constraint", "cores_per_node", "full_nodes",
     "exclusive", "launcher", "mpi", "preamble", "python", "sbatch_options", "array_throttle",
@@ -248,8 +250,8 @@ def load_profile(table: dict[str, Any] | str | Path, source: str = "<profile>") 
     Raises
     ------
     SpecError
-        Unknown keys, a value that fails its pattern, a non-positive count, a launcher other
-        than ``srun`` or ``mpiexec``.
+        Unknown keys, a value that fails its pattern, a non-positive count, a launcher that
+        is not registered (``srun``, ``mpiexec``).
     """
     if not isinstance(table, dict):
         source = str(table)
@@ -277,7 +279,8 @@ def load_profile(table: dict[str, Any] | str | Path, source: str = "<profile>") 
         raise SpecError(f"{path}: full_nodes = true needs cores_per_node in the profile")
     launcher = table.get("launcher", "srun")
     if launcher not in LAUNCHERS:
-        raise SpecError(f"{path}: launcher {launcher!r} is not allowed; use srun or mpiexec")
+        raise SpecError(f"{path}: launcher {launcher!r} is not allowed; use "
+                        + " or ".join(LAUNCHERS))
     out["launcher"] = launcher
     out["mpi"] = identifier(table.get("mpi", "pmi2"), "mpi", SLURM_NAME_RE, path,
                         "name an srun --mpi plugin such as pmi2")

@@ -26,7 +26,7 @@ from mpi4py import MPI
 from harness import cpus as cpu_info
 from harness import provenance, rankside, records, workloads
 from harness.errors import HarnessError, ParameterError, RecordError
-from harness.launch import local
+from harness.launch import launchers, local
 from harness.timing import (
     PhaseTimer,
     compiled_signatures,
@@ -323,7 +323,7 @@ def _measure_in(opts: RunOptions, comm: Any, workload: workloads.Workload,
         sys.stderr.write("harness: warning: a kernel was compiled inside the timed region (a "
                          "type the warm-up did not see); use --warmup >= 1\n")
     rec.provenance = provenance.collect(
-        mpi_library, {"cpus_per_node": topo.cpus_per_node, "launcher": launcher_name()})
+        mpi_library, {"cpus_per_node": topo.cpus_per_node, "launcher": launchers.launcher_name()})
     if not verification.passed:
         rec.error = (f"verification failed: error {verification.error:.3e} > tolerance "
                      f"{verification.tolerance:.1e} ({verification.method})")
@@ -335,16 +335,6 @@ def _inject_fault(rank: int) -> None:
     rank leaves a ``failed`` record and hangs no one)."""
     if os.environ.get("HARNESS_INJECT_FAULT", "").strip() == str(rank):
         raise RuntimeError(f"fault injected on rank {rank} by HARNESS_INJECT_FAULT")
-
-
-def launcher_name() -> str:
-    """How this process was started: srun, mpiexec, or singleton (no launcher)."""
-    env = os.environ
-    if "SLURM_STEP_ID" in env and ("PMI_FD" in env or "PMIX_RANK" in env or "PMI_RANK" in env):
-        return "srun"
-    if any(k in env for k in ("PMI_RANK", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE", "PMI_FD")):
-        return "mpiexec"
-    return "singleton"
 
 
 __all__ = ["HarnessError", "RunOptions", "Topology", "execute", "failed_record", "topology"]

@@ -21,7 +21,6 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -44,6 +43,7 @@ from rich.table import Table
 
 from harness import atomic, provenance, records, sweeplock
 from harness.errors import BadInputError, RecordError
+from harness.launch.command import run_command
 from harness.launch.local import (
     Terminated,
     child_env,
@@ -241,24 +241,6 @@ class LocalResult:
     interrupted: bool = False
 
 
-def _run_command(point: Point, out: Path, sweep_id: str, run_id: str) -> list[str]:
-    """The ``harness run`` command line of one repetition of ``point``.
-
-    ``harness/launch/templates/scale.sbatch.j2`` writes the same command line with the same
-    options in the same order (tests/unit/test_slurm_render.py holds the two together).
-    """
-    cmd = [sys.executable, "-m", "harness", "run", point.workload, "--ranks", str(point.ranks),
-           "--mode", point.mode, "--size", point.size, "--variant", point.variant]
-    for key, value in sorted(point.params.items()):
-        cmd += ["--set", f"{key}={value}"]
-    if point.reps is not None:
-        cmd += ["--reps", str(point.reps)]
-    if point.warmup is not None:
-        cmd += ["--warmup", str(point.warmup)]
-    return [*cmd, "--out", str(out), "--sweep-id", sweep_id, "--run-id", run_id,
-            "--time-limit", str(point.time_limit)]
-
-
 def fallback_record(point: dict[str, Any], out: Path, sweep_id: str, run_id: str,
                     error: str) -> records.RunRecord:
     """Write a ``failed`` record for a run that ended without one, so nothing goes missing.
@@ -284,7 +266,8 @@ def run_point(point: Point, out: Path, sweep_id: str) -> records.RunRecord:
     """
     run_id = f"{point.key}-{uuid.uuid4().hex[:8]}"
     env = child_env(OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
-    proc = subprocess.Popen(_run_command(point, out, sweep_id, run_id), stdout=subprocess.PIPE,
+    argv = run_command(point, out, sweep_id, run_id, time_limit=point.time_limit)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
                             preexec_fn=die_with_parent)
     try:

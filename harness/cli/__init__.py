@@ -26,7 +26,7 @@ COMMANDS: dict[str, str] = {
     "smoke": "harness.cli.smoke:smoke",
     "analyze": "harness.cli.analyze:analyze",
     "sweep": "harness.cli.sweep:sweep",
-    "status": "harness.cli.sweep:status",
+    "status": "harness.cli.status:status",
     "report": "harness.cli.report:report",
     "plan": "harness.cli.plan:plan",
     "kpi": "harness.cli.kpi:kpi",

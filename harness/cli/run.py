@@ -1,7 +1,8 @@
 """``harness run``: one workload, one rank count, one record.
 
 Outside MPI with ``--ranks N`` (or with ``--time-limit``) the command validates its input, then
-relaunches itself under ``mpiexec -n N`` and supervises the run: it kills a run that passes its
+relaunches itself under ``mpiexec -n N`` (:mod:`harness.launch.launchers`; the command line from
+:func:`harness.launch.command.run_command`) and supervises the run: it kills a run that passes its
 time limit, and when the run dies without a record it writes one with status ``failed`` and the
 error text, so nothing is lost. Started by ``mpiexec``/``srun`` it runs in place.
 """
@@ -19,7 +20,7 @@ import click
 
 from harness import records
 from harness.errors import BadInputError, HarnessError, RunFailedError, UsageError
-from harness.launch import local
+from harness.launch import command, launchers, local
 from harness.limits import MAX_CORES, MAX_REPS, MAX_TIME_LIMIT, MAX_WARMUP
 
 
@@ -153,12 +154,9 @@ def run(workload: str, ranks: int | None, mode: str, size: str, settings: tuple[
         harness run cfd --ranks 2 --size small --set steps=200 --variant overlap
     """
     overrides = parse_settings(settings)
-    tasks = local.srun_without_pmi()
-    if tasks is not None:
-        raise UsageError(
-            f"started by srun as one of {tasks} tasks without an MPI plugin (PMI): each task "
-            "would be an MPI world of its own; use srun --mpi=pmi2 (or the plugin the site's "
-            "MPI speaks: srun --mpi=list), or the profile's mpi = \"pmi2\"")
+    problem = launchers.misuse()
+    if problem is not None:
+        raise UsageError(problem)
     records.check_id("sweep id", sweep_id)
     if run_id is not None:
         records.check_id("run id", run_id)
@@ -167,7 +165,7 @@ def run(workload: str, ranks: int | None, mode: str, size: str, settings: tuple[
         repetitions=reps, warmup=warmup, out=out, sweep_id=sweep_id, run_id=run_id,
         expected_ranks=ranks, keep_files=keep_files,
     )
-    if local.under_mpi_launcher() or (ranks in (None, 1) and time_limit is None):
+    if launchers.under_launcher() or (ranks in (None, 1) and time_limit is None):
         _run_in_place(kwargs, as_json, supervised)
     else:
         _relaunch(kwargs, ranks or 1, time_limit, as_json)
@@ -229,17 +227,14 @@ def _relaunch(kwargs: dict[str, Any], ranks: int, time_limit: float | None,
                                  kwargs["variant"])
     check_out(kwargs["out"], kwargs["sweep_id"])
     run_id = kwargs["run_id"] or records.new_run_id()
-    child = [sys.executable, "-m", "harness", "run", kwargs["workload"], "--ranks", str(ranks),
-             "--mode", kwargs["mode"], "--size", kwargs["size"], "--variant", variant,
-             "--reps", str(kwargs["repetitions"]), "--warmup", str(kwargs["warmup"]),
-             "--out", str(kwargs["out"]), "--sweep-id", kwargs["sweep_id"],
-             "--run-id", run_id, "--supervised"]
-    for key, value in kwargs["overrides"].items():
-        child += ["--set", f"{key}={value}"]
-    if kwargs["keep_files"]:
-        child.append("--keep-files")
+    case = command.Case(kwargs["workload"], variant, kwargs["mode"], kwargs["size"], ranks,
+                        kwargs["overrides"], kwargs["repetitions"], kwargs["warmup"])
+    # the time limit stays with this supervisor: the child gets none
+    child = command.run_command(case, kwargs["out"], kwargs["sweep_id"], run_id,
+                                flags=["--supervised", *(["--keep-files"] if kwargs["keep_files"]
+                                                         else [])])
     try:
-        done = local.run_supervised(local.mpiexec_command(ranks, child), time_limit)
+        done = local.run_supervised(launchers.mpiexec_command(ranks, child), time_limit)
     finally:  # a rank killed outright leaves its scratch files: they go whatever happened
         if not kwargs["keep_files"]:
             runner.remove_scratch(kwargs["out"], kwargs["sweep_id"], run_id)

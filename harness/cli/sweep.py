@@ -1,8 +1,7 @@
-"""``harness sweep`` and ``harness status``: parse the options, delegate, report the outcome."""
+"""``harness sweep``: parse the options, delegate, report the outcome."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -132,14 +131,3 @@ def _print_plan(spec: Spec) -> None:
         total += point.repetitions
     click.echo(f"{total} run(s) in {len(spec.points)} point(s); nothing was run or written")
 
-
-@click.command()
-@click.argument("sweep_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, envvar="HARNESS_STATUS_JSON",
-              help="Print the report as one JSON document.")
-def status(sweep_dir: Path, as_json: bool) -> None:
-    """Show the job states and the records present versus expected for SWEEP_DIR."""
-    from harness.launch import slurm
-
-    report = slurm.status(sweep_dir)
-    click.echo(json.dumps(report, indent=2) if as_json else slurm.format_status(report))

@@ -1,9 +1,9 @@
-"""The local launcher: start a command under ``mpiexec -n N`` and supervise it.
+"""Running a child here and supervising it: its environment, its time limit, its process group.
 
-``mpiexec`` is looked up next to the running Python first (the ``mpich`` wheel installs it in
-the virtualenv's ``bin``), then on ``PATH``; ``HARNESS_MPIEXEC`` overrides both and
-``HARNESS_MPIEXEC_ARGS`` adds flags (e.g. ``--bind-to core``). Open MPI refuses to run as root
-or to oversubscribe without flags, which are added when it is detected.
+Whatever the harness starts locally (``harness run`` under ``mpiexec``, a sweep's runs) goes
+through :func:`run_supervised` or :func:`die_with_parent`: the child dies with its parent, and on
+a time limit, Ctrl-C or SIGTERM its whole process group is stopped. How the ranks are started
+(the ``mpiexec`` command line) is :mod:`harness.launch.launchers`' job.
 """
 
 from __future__ import annotations
@@ -11,21 +11,13 @@ from __future__ import annotations
 import collections
 import ctypes
 import os
-import shlex
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 from harness.errors import LaunchError
-
-#: environment variables that mean "this process was started by an MPI launcher"
-LAUNCHED_BY_MPI = ("PMI_RANK", "PMI_SIZE", "PMI_FD", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE",
-                   "MPI_LOCALNRANKS", "HYDI_CONTROL_FD")
-
 
 #: prefixes of the variables that set the options (``HARNESS_<COMMAND>_<OPTION>``) of the
 #: commands a sweep, ``harness smoke`` or a job script starts (run; analyze, report and kpi in
@@ -97,69 +89,6 @@ def die_with_parent() -> None:
     _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     if os.getppid() != _PARENT_PID:  # the parent died before prctl took effect
         os.kill(os.getpid(), signal.SIGTERM)
-
-
-def under_mpi_launcher() -> bool:
-    """True when an MPI launcher (mpiexec, srun with a PMI plugin) started this process."""
-    return any(k in os.environ for k in LAUNCHED_BY_MPI)
-
-
-def srun_without_pmi(environ: dict[str, str] | None = None) -> int | None:
-    """The task count when ``srun`` started this process as one of several tasks without an
-    MPI plugin (``--mpi=none``, or a site default the MPI library does not speak): every task
-    would be an MPI world of 1. None otherwise."""
-    env = os.environ if environ is None else environ
-    try:
-        tasks = int(env.get("SLURM_STEP_NUM_TASKS") or env.get("SLURM_NTASKS") or 0)
-    except ValueError:
-        return None
-    if "SLURM_STEP_ID" in env and "SLURM_PROCID" in env and tasks > 1 and not any(
-            k in env for k in LAUNCHED_BY_MPI):
-        return tasks
-    return None
-
-
-def find_mpiexec() -> str:
-    """Path of the ``mpiexec`` to use.
-
-    Raises
-    ------
-    LaunchError
-        When none is found; the message says how to provide one.
-    """
-    explicit = os.environ.get("HARNESS_MPIEXEC")
-    if explicit:
-        return explicit
-    beside = Path(sys.executable).parent / "mpiexec"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("mpiexec")
-    if found:
-        return found
-    raise LaunchError(
-        "mpiexec not found: install the 'mpich' wheel into this environment, load the site's "
-        "MPI module, or set HARNESS_MPIEXEC"
-    )
-
-
-def _is_open_mpi(mpiexec: str) -> bool:
-    try:
-        out = subprocess.run([mpiexec, "--version"], capture_output=True, text=True,
-                             timeout=20, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return "open mpi" in (out.stdout + out.stderr).lower()
-
-
-def mpiexec_command(ranks: int, command: list[str]) -> list[str]:
-    """``mpiexec -n ranks [flags] command...`` for this machine."""
-    mpiexec = find_mpiexec()
-    flags = shlex.split(os.environ.get("HARNESS_MPIEXEC_ARGS", ""))
-    if _is_open_mpi(mpiexec):
-        flags.append("--oversubscribe")
-        if os.geteuid() == 0:
-            flags.append("--allow-run-as-root")
-    return [mpiexec, "-n", str(ranks), *flags, *command]
 
 
 @dataclass

@@ -1,14 +1,17 @@
-"""The Slurm backend: render ``harness/launch/templates/*.j2`` into sbatch scripts, submit
-them, report job states.
+"""The Slurm backend: render ``harness/launch/templates/*.j2`` into sbatch scripts and submit
+them (their job states: :mod:`harness.launch.jobstate`).
 
 One job per core count runs every point of the spec at that count; the spec's repetitions are
 the job's array tasks. An analysis job follows with ``--dependency=afterany:<ids>``. Scripts
 are rendered with autoescape off and ``StrictUndefined``: every value that reaches a script was
 validated by :mod:`harness.specs` and goes through the ``q`` filter (:func:`shlex.quote`) or,
 in ``#SBATCH`` lines, the ``sbatch`` filter that refuses anything but plain tokens. The site
-preamble is the one exception, documented as the site's own shell. Job ids are written to
-``sweep.json`` after each successful ``sbatch``, so a failed submission leaves a record of what
-went out and a retry (``--resume``) submits nothing twice.
+preamble is the one exception, documented as the site's own shell. Each run's command line —
+the profile's launcher (:mod:`harness.launch.launchers`) before ``harness run``
+(:func:`harness.launch.command.run_command`) — reaches the template already quoted
+(:func:`harness.launch.command.shell_command`). Job ids are written to ``sweep.json`` after each
+successful ``sbatch``, so a failed submission leaves a record of what went out and a retry
+(``--resume``) submits nothing twice.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import jinja2
 
 from harness import records, sweep, sweeplock
 from harness.errors import BadInputError, LaunchError, SchedulerError, SpecError
+from harness.launch import command, launchers
 from harness.launch.local import OPTION_PREFIXES
 from harness.limits import MAX_TIME_LIMIT
 from harness.profiles import PATH_RE, format_time_limit
@@ -177,11 +181,7 @@ def render(spec: Spec, sweep_dir: Path, python: str | None = None) -> list[JobSc
     _checked_path(str(sweep_dir), "sweep directory")
     python = _checked_path(python or spec.profile.python or sys.executable, "python")
     cache = spec.profile.numba_cache_dir or str(sweep_dir.parent / "numba-cache")
-    if spec.profile.launcher == "srun":
-        # one rank per core, pinned: a rank that migrates between cores measures the scheduler
-        launch = ["srun", f"--mpi={spec.profile.mpi}", "--cpu-bind=cores"]
-    else:
-        launch = [str(Path(python).parent / "mpiexec")]
+    launcher = launchers.get(spec.profile.launcher).for_job(python, spec.profile.mpi)
     env = environment()
     common = dict(option_prefixes=OPTION_PREFIXES, sweep_id=sweep_dir.name, spec_name=spec.name,
                   out=str(sweep_dir.parent), sweep_dir=str(sweep_dir), python=python,
@@ -193,9 +193,11 @@ def render(spec: Spec, sweep_dir: Path, python: str | None = None) -> list[JobSc
     for cores in spec.cores:
         points = spec.points_at(cores)
         lines = scale_sbatch_lines(spec, cores, sweep_dir)
+        runs = [(p, command.shell_command(launcher.wrap(cores, command.run_command(
+            p, sweep_dir.parent, sweep_dir.name, command.RUN_ID_IN_SCRIPT,
+            time_limit=p.time_limit, python=python)))) for p in points]
         text = env.get_template("scale.sbatch.j2").render(
-            **common, sbatch_lines=lines, cores=cores, points=points,
-            launch=[*launch, "-n", str(cores)])
+            **common, sbatch_lines=lines, cores=cores, runs=runs)
         name = f"{spec.name}-p{cores}"
         jobs.append(JobScript(key=f"p{cores}", name=name, path=sweep_dir / "jobs" /
                               f"{name}.sbatch", text=text, sbatch_lines=lines, cores=cores,
@@ -316,6 +318,5 @@ def _submit_locked(spec: Spec, scripts: list[JobScript], sweep_dir: Path, state:
 
 
 from harness.launch.jobscript import ensure_record  # noqa: E402  (re-exported)
-from harness.launch.slurm_status import format_status, status  # noqa: E402  (re-exported)
 
-__all__ = ["JobScript", "ensure_record", "format_status", "render", "status", "submit"]
+__all__ = ["JobScript", "ensure_record", "render", "submit"]

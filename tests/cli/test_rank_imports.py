@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.launch.local import mpiexec_command
+from harness.launch.launchers import mpiexec_command
 from harness.rankside import RANK_EXCLUDED
 
 HERE = Path(__file__).resolve().parent

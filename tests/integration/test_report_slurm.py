@@ -12,6 +12,8 @@ import time
 import pytest
 from clitools import harness
 
+from harness.launch import jobstate
+
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 HINT = "slurm/local-cluster.sh install && slurm/local-cluster.sh start"
 
@@ -66,8 +68,7 @@ report = true
     while True:
         status = json.loads(harness("status", sweep_dir, "--json").stdout)
         analysis = next(j for j in status["jobs"] if j["key"] == "analysis")
-        if analysis["state"].split()[0] not in ("PENDING", "CONFIGURING", "RUNNING",
-                                                "COMPLETING", "SUBMITTED", "UNKNOWN"):
+        if jobstate.classify(analysis["state"]) in ("finished", "failed"):
             break
         if time.monotonic() > deadline:
             pytest.fail(f"the analysis job did not end in 300 s: {status['jobs']}")

@@ -14,11 +14,10 @@ import pytest
 from clitools import harness
 
 from harness import records
+from harness.launch import jobstate
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
-FINAL = ("COMPLETED", "FAILED", "TIMEOUT", "CANCELLED", "OUT_OF_MEMORY", "NODE_FAIL",
-         "UNKNOWN", "BOOT_FAIL", "DEADLINE", "PREEMPTED")
 START_HINT = ("for a one-node cluster here: slurm/local-cluster.sh install && "
               "slurm/local-cluster.sh start")
 
@@ -82,8 +81,7 @@ def wait_for(sweep_dir, timeout=300):
         done = harness("status", sweep_dir, "--json")
         assert done.returncode == 0, done.stderr
         report = json.loads(done.stdout)
-        states = [j["state"].split("x")[0] for j in report["jobs"]]
-        if all(s in FINAL for s in states):
+        if all(jobstate.ended(j["state"]) for j in report["jobs"]):
             return report
         if time.monotonic() > deadline:
             subprocess.run(["squeue"], check=False)
@@ -109,7 +107,7 @@ def test_two_scale_sweep_runs_end_to_end_on_slurm(tmp_path, cluster):
     # just submitted, every job is in the controller: one squeue call (or sacct) reports them
     early = json.loads(harness("status", sweep_dir, "--json").stdout)
     assert {j["source"] for j in early["jobs"]} <= {"squeue", "sacct"}, early["jobs"]
-    states = {part.split("x")[0] for j in early["jobs"] for part in j["state"].split()}
+    states = {s for j in early["jobs"] for s in jobstate.summary_states(j["state"])}
     assert states <= {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "COMPLETED"}, states
 
     report = wait_for(sweep_dir)

@@ -5,14 +5,14 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from harness import cli, records, sweep
 from harness.errors import BadInputError, LaunchError, SpecError
-from harness.launch import slurm, slurm_status
+from harness.launch import launchers, local, slurm
 from harness.specs import load_spec
 
 PLATFORM_LIKE = """
@@ -239,10 +239,73 @@ def test_rendered_job_runs_every_point_with_its_run_id(tmp_path):
         "--sweep-id", "sw", "--run-id", f"{point.key}-j77-r1-a0", "--time-limit", "300"]]
 
 
+REAL_POPEN = subprocess.Popen
+
+
+def _run_id_blanked(argv):
+    """``argv`` from ``-m`` on (after the launcher and the interpreter), its run id blanked."""
+    argv = list(argv[argv.index("-m"):])
+    argv[argv.index("--run-id") + 1] = "RUN"
+    return argv
+
+
+def local_sweep_argv(point, out, monkeypatch):
+    """What the local sweep passes to Popen for one run of ``point`` (the run never starts)."""
+    seen = []
+    real = REAL_POPEN
+
+    class NoRun:
+        returncode, pid = 0, 0
+
+        def communicate(self, timeout=None):
+            return "", ""
+
+    def popen(argv, *args, **kwargs):  # others (git for the provenance) run as usual
+        if isinstance(argv, list) and argv[1:4] == ["-m", "harness", "run"]:
+            seen.append(argv)
+            return NoRun()
+        return real(argv, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    rec = sweep.run_point(point, out, "sw")  # no record: the sweep writes a failed one
+    assert rec.status == "failed"
+    (argv,) = seen
+    return argv
+
+
+def relaunch_argv(point, out, monkeypatch):
+    """What ``harness run --ranks N`` outside MPI runs under mpiexec for ``point``'s case (the
+    supervised child is not started)."""
+    for var in (*launchers.Mpiexec.environment, *launchers.Srun.environment):
+        monkeypatch.delenv(var, raising=False)
+    seen = []
+
+    def no_run(argv, time_limit=None):
+        seen.append(argv)
+        return local.Completed(returncode=2, timed_out=False, interrupted=False, stderr_tail="")
+
+    monkeypatch.setattr(local, "run_supervised", no_run)
+    args = ["run", point.workload, "--ranks", str(point.ranks), "--mode", point.mode,
+            "--size", point.size, "--variant", point.variant,
+            *[x for k, v in point.params.items() for x in ("--set", f"{k}={v}")],
+            *(["--reps", str(point.reps)] if point.reps is not None else []),
+            *(["--warmup", str(point.warmup)] if point.warmup is not None else []),
+            "--out", str(out), "--sweep-id", "sw", "--run-id", "r1",
+            "--time-limit", str(point.time_limit)]
+    done = CliRunner().invoke(cli.cli, args)
+    assert done.exit_code == 2, done.output  # the stand-in child's "bad input": no record
+    (argv,) = seen
+    return argv
+
+
 @pytest.mark.parametrize("extra", ["", "reps = 2\nwarmup = 0\n"])
-def test_the_job_script_and_the_local_sweep_run_the_same_command(tmp_path, extra):
-    """scale.sbatch.j2 and sweep._run_command build `harness run` separately: for the same
-    point they must pass the same options with the same values, in the same order."""
+def test_the_job_script_the_local_sweep_and_the_relaunch_run_the_same_command(
+        tmp_path, monkeypatch, extra):
+    """The three places that start `harness run` for a point — the Slurm job script, the local
+    sweep and `harness run --ranks N` relaunching itself under mpiexec — pass the same options
+    with the same values in the same order. The relaunched child gets no time limit (its
+    supervisor keeps it), is marked --supervised, and gets harness run's own --reps and
+    --warmup where the spec leaves them out."""
     text = SMALL.replace('time_limit = "05:00"', 'time_limit = "05:00"\n' + extra).replace(
         "params = { steps = 3 }", 'params = { steps = 3, nu = 0.02, kx = 3 }\n'
         'variants = ["blocking", "overlap"]\nmodes = ["strong", "weak"]')
@@ -255,10 +318,18 @@ def test_the_job_script_and_the_local_sweep_run_the_same_command(tmp_path, extra
     points = spec.points_at(2)
     assert len(calls) == len(points) == 4
     for point, argv in zip(points, calls, strict=True):
-        script = argv[argv.index("-m"):]  # after timeout, the launcher and the interpreter
-        local = sweep._run_command(point, tmp_path, "sw", f"{point.key}-j8-r0-a0")
-        assert local[0] == sys.executable
-        assert script == local[1:]
+        assert argv[argv.index("-m") - 1] == str(python)
+        script = _run_id_blanked(argv)
+        assert argv[script.index("--run-id") + argv.index("-m") + 1] == f"{point.key}-j8-r0-a0"
+        swept = local_sweep_argv(point, tmp_path, monkeypatch)
+        assert swept[0] == sys.executable and _run_id_blanked(swept) == script
+        relaunched = relaunch_argv(point, tmp_path, monkeypatch)
+        assert relaunched[relaunched.index("-m") - 1] == sys.executable
+        expected = [x for x in script if x not in ("--time-limit", str(point.time_limit))]
+        if not extra:  # harness run's defaults, passed on to the child
+            at = expected.index("--out")
+            expected[at:at] = ["--reps", "5", "--warmup", "1"]
+        assert _run_id_blanked(relaunched) == [*expected, "--supervised"]
         if extra:
             assert script[script.index("--reps"):][:4] == ["--reps", "2", "--warmup", "0"]
 
@@ -369,163 +440,11 @@ def test_missing_partition_is_a_spec_error(tmp_path):
         slurm.render(spec, tmp_path / "sw")
 
 
-# -- status ------------------------------------------------------------------------------------
-
-
-def fake_queries(monkeypatch, answers):
-    """Answer slurm._query by command prefix; returns the list of commands asked."""
-    calls = []
-
-    def query(cmd):
-        calls.append(cmd)
-        for prefix, (rc, out, err) in answers.items():
-            if " ".join(cmd).startswith(prefix):
-                return subprocess.CompletedProcess(cmd, rc, out, err)
-        return None
-
-    monkeypatch.setattr(slurm_status, "_query", query)
-    return calls
-
-
-def submitted_sweep(tmp_path, ids):
-    spec = spec_from(tmp_path, SMALL)
-    sweep_dir, state = sweep.open_sweep(spec, tmp_path, "sw", False, "slurm")
-    for job, job_id in zip(slurm.render(spec, sweep_dir), ids, strict=True):
-        state["jobs"].append({"key": job.key, "name": job.name, "job_id": job_id,
-                              "array": job.array, "points": job.points})
-    sweep.write_state(sweep_dir, state)
-    return spec, sweep_dir
-
-
-def test_status_from_one_squeue_call_and_inferred_when_jobs_left(tmp_path, monkeypatch):
-    spec, sweep_dir = submitted_sweep(tmp_path, ["11", "12", None])
-    p1 = spec.points_at(1)[0]
-    sweep.fallback_record(p1.to_dict(), tmp_path, "sw", f"{p1.key}-j11-r0", "boom")
-    calls = fake_queries(monkeypatch, {
-        "sacct": (1, "", "sacct: error: Slurm accounting storage is disabled\n"),
-        "squeue": (0, "12|RUNNING\n", ""),  # 11 has left the controller
-    })
-    report = slurm.status(sweep_dir)
-    # one squeue call for every submitted job, finished ones included; no per-job scontrol
-    assert [c[0] for c in calls] == ["sacct", "squeue"]
-    squeue = calls[1]
-    assert "--jobs=11,12" in squeue and "--states=all" in squeue and "--array" in squeue
-    rows = {r["key"]: r for r in report["jobs"]}
-    assert (rows["p1"]["state"], rows["p1"]["records"], rows["p1"]["expected"]) == ("FAILED", 1, 1)
-    assert rows["p1"]["source"] == "left the queue; inferred from records (1 not ok)"
-    assert (rows["p2"]["state"], rows["p2"]["source"]) == ("RUNNING", "squeue")
-    assert rows["analysis"]["state"] == "NOT SUBMITTED"
-    assert report["records"] == {"ok": 0, "verification_failed": 0, "failed": 1, "present": 1,
-                                 "unreadable": 0, "expected": 2}
-    text = slurm.format_status(report)
-    assert "RUNNING" in text and "1 of 2 expected present" in text
-
-
-def test_status_from_squeue_with_array_tasks_and_finished_jobs(tmp_path, monkeypatch):
-    _, sweep_dir = submitted_sweep(tmp_path, ["41", "42", "43"])
-    fake_queries(monkeypatch, {"sacct": (1, "", "disabled"), "squeue": (
-        0, "41|COMPLETED\n42_0|RUNNING\n42_1|PENDING\n42_2|PENDING\n43|PENDING\n"
-           "4200|RUNNING\n", "")})  # 4200: not this sweep's
-    rows = {r["key"]: (r["state"], r["source"]) for r in slurm.status(sweep_dir)["jobs"]}
-    assert rows == {"p1": ("COMPLETED", "squeue"), "p2": ("PENDINGx2 RUNNINGx1", "squeue"),
-                    "analysis": ("PENDING", "squeue")}
-
-
-def test_status_asks_squeue_only_for_jobs_sacct_does_not_know(tmp_path, monkeypatch):
-    _, sweep_dir = submitted_sweep(tmp_path, ["51", "52", "53"])
-    calls = fake_queries(monkeypatch, {"sacct": (0, "51|COMPLETED\n52|RUNNING\n", ""),
-                                       "squeue": (0, "53|PENDING\n", "")})
-    rows = {r["key"]: (r["state"], r["source"]) for r in slurm.status(sweep_dir)["jobs"]}
-    assert rows == {"p1": ("COMPLETED", "sacct"), "p2": ("RUNNING", "sacct"),
-                    "analysis": ("PENDING", "squeue")}
-    assert "--jobs=53" in calls[1]
-
-
-def test_status_from_sacct_with_array_tasks(tmp_path, monkeypatch):
-    _, sweep_dir = submitted_sweep(tmp_path, ["21", "22", "23"])
-    calls = fake_queries(monkeypatch, {"sacct": (0, "21|COMPLETED\n22_0|COMPLETED\n22_1|TIMEOUT\n"
-                                                    "23|CANCELLED by 0\n", "")})
-    rows = {r["key"]: r for r in slurm.status(sweep_dir)["jobs"]}
-    assert rows["p1"]["state"] == "COMPLETED" and rows["p1"]["source"] == "sacct"
-    assert rows["p2"]["state"] == "COMPLETEDx1 TIMEOUTx1"
-    assert rows["analysis"]["state"] == "CANCELLED"
-    assert [c[0] for c in calls] == ["sacct"]  # sacct knew them all: no squeue
-
-
-@pytest.mark.parametrize(("squeue", "gone"), [
-    ((1, "", "slurm_load_jobs error: Invalid job id specified\n"), "left the queue"),
-    ((1, "", "squeue: error: Unable to contact slurm controller\n"), "squeue did not answer"),
-    (None, "squeue did not answer"),  # not installed, or timed out
-])
-def test_status_of_vanished_jobs_without_records_is_unknown(tmp_path, monkeypatch, squeue, gone):
-    _, sweep_dir = submitted_sweep(tmp_path, ["31", "32", "33"])
-    answers = {"sacct": (1, "", "disabled")}
-    if squeue is not None:
-        answers["squeue"] = squeue
-    fake_queries(monkeypatch, answers)
-    rows = slurm.status(sweep_dir)["jobs"]
-    assert [r["state"] for r in rows] == ["UNKNOWN"] * 3
-    assert all(r["source"].startswith(gone + ";") for r in rows)
-    (sweep_dir / "analysis.json").write_text("{}")
-    assert slurm.status(sweep_dir)["jobs"][2]["state"] == "COMPLETED"
-
-
-def test_status_of_a_directory_without_a_sweep(tmp_path):
-    with pytest.raises(BadInputError, match="not a sweep directory"):
-        slurm.status(tmp_path)
-
-
 def test_sbatch_filter_refuses_non_tokens():
     for bad in ["a b", "a\nb", "a'b", 'a"b', "$x", "a;b", "`x`", "--mem=0\n", "a\n", "\na"]:
         with pytest.raises(LaunchError):
             slurm._sbatch_token(bad)
     assert slurm._sbatch_token("--constraint=a&b|c") == "--constraint=a&b|c"
-
-
-def test_a_recycled_job_id_is_not_taken_for_the_sweeps_job(tmp_path, monkeypatch):
-    """The controller's counter restarted: ids 11 and 12 now name other jobs (another name, or
-    the same name submitted a day later). The sweep's jobs are judged by their records."""
-    spec, sweep_dir = submitted_sweep(tmp_path, ["11", "12", "13"])
-    state = sweep.read_state(sweep_dir)
-    for job in state["jobs"]:
-        job["submitted_at"] = "2026-11-30T03:00:00+00:00"
-    sweep.write_state(sweep_dir, state)
-    for point in spec.points:
-        rec = records.RunRecord(
-            run_id=f"{point.key}-j{11 if point.ranks == 1 else 12}-r0-a0", sweep_id="sw",
-            workload="cfd", variant=point.variant, mode="strong", size="tiny",
-            params=point.resolved, ranks=point.ranks, status="ok", seconds=[0.1],
-            verification={"passed": True, "method": "m", "checksum": {}, "error": 0.0,
-                          "tolerance": 1.0})
-        records.write(tmp_path, rec)
-    (sweep_dir / "analysis.json").write_text("{}")
-    # Slurm prints local time without a zone: one second after sbatch answered, or a day later
-    ours = datetime(2026, 11, 30, 3, 0, 1, tzinfo=timezone.utc).astimezone().replace(tzinfo=None)
-    local, later = ours.isoformat(), (ours + timedelta(days=1)).isoformat()
-    fake_queries(monkeypatch, {"sacct": (1, "", "disabled"), "squeue": (
-        0, f"11|RUNNING|someone-else|{local}\n12|PENDING|small-p2|{later}\n"
-           f"13|RUNNING|small-analysis|{local}\n", "")})
-    rows = {r["key"]: r for r in slurm.status(sweep_dir)["jobs"]}
-    assert rows["p1"]["state"] == "COMPLETED" and rows["p2"]["state"] == "COMPLETED"
-    assert "job id 11 now names another job (someone-else" in rows["p1"]["source"]
-    assert "job id 12 now names another job (small-p2" in rows["p2"]["source"]
-    assert (rows["analysis"]["state"], rows["analysis"]["source"]) == ("RUNNING", "squeue")
-
-
-def test_a_requeued_tasks_attempts_count_once(tmp_path, monkeypatch):
-    spec, sweep_dir = submitted_sweep(tmp_path, ["61", "62", "63"])
-    (point,) = spec.points_at(1)
-    sweep.fallback_record(point.to_dict(), tmp_path, "sw", f"{point.key}-j61-r0-a0", "cut")
-    rec = records.RunRecord(
-        run_id=f"{point.key}-j61-r0-a1", sweep_id="sw", workload="cfd", variant=point.variant,
-        mode="strong", size="tiny", params=point.resolved, ranks=1, status="ok", seconds=[0.1],
-        verification={"passed": True, "method": "m", "checksum": {}, "error": 0.0,
-                      "tolerance": 1.0})
-    records.write(tmp_path, rec)
-    fake_queries(monkeypatch, {"sacct": (1, "", "disabled"), "squeue": (1, "", "Invalid job id")})
-    rows = {r["key"]: r for r in slurm.status(sweep_dir)["jobs"]}
-    assert (rows["p1"]["records"], rows["p1"]["expected"], rows["p1"]["state"]) == (
-        1, 1, "COMPLETED")
 
 
 # -- what a Slurm admin expects ------------------------------------------------------------------
