@@ -44,14 +44,13 @@ import pandas as pd
 
 from harness import record_schema, records
 from harness.analysis import KEYS, MAX_CORES, MODES, PHASE, PHASE_MAX
+from harness.documents import ANALYSIS_FAMILY
 from harness.errors import DataError, RecordError
 
 REQUIRED = ("workload", "mode", "cores", "seconds")
 #: the key columns a CSV may have (``problem`` is derived from them)
 CSV_LABELS = ("workload", "mode", "variant", "size")
 EXCLUDED_COLUMNS = ("source", "workload", "mode", "variant", "cores", "reason")
-#: documents ``harness analyze --format json`` writes (a sweep's analysis.json): not inputs
-ANALYSIS_SCHEMA = "harness.analysis/"
 _CSV_FORMAT = "columns workload, mode, cores, seconds (optional: variant, size, phase_<name>)"
 
 
@@ -346,7 +345,7 @@ def _read_record(path: Path, in_directory: bool) -> records.RunRecord | str | No
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise RecordError(f"{path}: not valid JSON ({e})") from e
     schema = data.get("schema") if isinstance(data, dict) else None
-    if isinstance(schema, str) and schema.startswith(ANALYSIS_SCHEMA):
+    if isinstance(schema, str) and schema.startswith(ANALYSIS_FAMILY):
         return "analysis"
     if not (isinstance(schema, str) and schema.startswith("harness.run")):
         return None

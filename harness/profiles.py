@@ -3,7 +3,7 @@
 A profile says where and how a sweep's jobs run on a cluster: partition, account, qos,
 constraint, cores per node, launcher (``srun`` or ``mpiexec``), the site's preamble. This module
 also holds what specs and profiles share: Slurm time limits (all six ``sbatch --time`` forms),
-the strict identifier patterns, TOML reading and the one-line :class:`~harness.errors.SpecError`
+the strict identifier patterns and the one-line :class:`~harness.errors.SpecError`
 messages that name the file and the key.
 """
 
@@ -11,18 +11,13 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.errors import SpecError
 from harness.limits import MAX_CORES, MAX_CORES_PER_NODE, MAX_REPETITIONS, MAX_TIME_LIMIT
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+from harness.tomlfile import read_toml
 
 LAUNCHERS = ("srun", "mpiexec")
 PROFILE_KEYS = {
@@ -195,48 +190,6 @@ def identifier(value: Any, what: str, pattern: re.Pattern[str], path: str, rule:
     if not isinstance(value, str) or not pattern.fullmatch(value):
         raise SpecError(f"{path}: {what} {value!r} is not allowed; {rule}")
     return value
-
-
-#: a spec larger than this is not a spec (and reading it whole would be the first fault)
-MAX_SPEC_BYTES = 1 << 20
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    """Read a TOML file: UTF-8 without a byte-order mark, at most :data:`MAX_SPEC_BYTES`.
-
-    Raises
-    ------
-    SpecError
-        One line naming the file: missing, unreadable, too large, not UTF-8, starting with a
-        byte-order mark, or not valid TOML.
-    """
-    try:
-        if path.is_file() and path.stat().st_size > MAX_SPEC_BYTES:
-            raise SpecError(f"{path}: larger than {MAX_SPEC_BYTES >> 20} MiB; not a spec")
-        with path.open("rb") as fh:
-            raw = fh.read(MAX_SPEC_BYTES + 1)
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such spec file") from None
-    except IsADirectoryError:
-        raise SpecError(f"{path}: is a directory, not a spec file") from None
-    except OSError as e:
-        raise SpecError(f"{path}: cannot read ({e.strerror})") from None
-    if len(raw) > MAX_SPEC_BYTES:
-        raise SpecError(f"{path}: larger than {MAX_SPEC_BYTES >> 20} MiB; not a spec")
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raise SpecError(f"{path}: starts with a UTF-8 byte-order mark; save it as UTF-8 "
-                        "without BOM")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise SpecError(f"{path}: not UTF-8 text (byte {e.start} is {raw[e.start]:#04x}); "
-                        "save it as UTF-8") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise SpecError(f"{path}: not valid TOML ({e})") from None
-    except RecursionError:
-        raise SpecError(f"{path}: not valid TOML (nested too deeply)") from None
 
 
 # -- profile -----------------------------------------------------------------------------------

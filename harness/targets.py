@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import SpecError
-from harness.profiles import tomllib  # the project's one tomllib/tomli shim
+from harness.tomlfile import tomllib
 
 DEFAULT_BASELINE_CORES = 5
 DEFAULT_P2_ALERT = 0.70
