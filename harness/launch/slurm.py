@@ -25,7 +25,7 @@ from typing import Any
 
 import jinja2
 
-from harness import records, sweep, sweeplock
+from harness import records, sweeplock, sweepstate
 from harness.errors import BadInputError, LaunchError, SchedulerError, SpecError
 from harness.launch.local import OPTION_PREFIXES
 from harness.limits import MAX_TIME_LIMIT
@@ -249,12 +249,12 @@ def submit(spec: Spec, out: str | Path, sweep_id: str | None = None, resume: boo
     check_slurm(spec)
     if not dry_run and shutil.which("sbatch") is None:
         raise BadInputError("sbatch not found; use --local or --dry-run")
-    sweep_dir, _ = sweep.open_sweep(spec, out, sweep_id, resume, "slurm")
+    sweep_dir, _ = sweepstate.open_sweep(spec, out, sweep_id, resume, "slurm")
     scripts = render(spec, sweep_dir)  # may refuse the spec: before anything is written
     for warning in node_local_warnings(spec, Path(sweep_dir).resolve()):
         sys.stderr.write(warning + "\n")
     with sweeplock.hold(sweep_dir):  # one submitter; read the state again under the lock
-        _, state = sweep.open_sweep(spec, out, sweep_dir.name, resume, "slurm")
+        _, state = sweepstate.open_sweep(spec, out, sweep_dir.name, resume, "slurm")
         return _submit_locked(spec, scripts, sweep_dir, state, dry_run, echo)
 
 
@@ -274,7 +274,7 @@ def _submit_locked(spec: Spec, scripts: list[JobScript], sweep_dir: Path, state:
     } for job in scripts]
     state["dry_run"] = dry_run and not any(j["job_id"] for j in state["jobs"])
     state["state"] = "dry-run" if state["dry_run"] else "submitting"
-    sweep.write_state(sweep_dir, state)
+    sweepstate.write_state(sweep_dir, state)
     if dry_run:
         for job in scripts:
             echo(f"# ==> {job.path} <==")
@@ -299,18 +299,18 @@ def _submit_locked(spec: Spec, scripts: list[JobScript], sweep_dir: Path, state:
             job_id = _sbatch(cmd)
         except (SchedulerError, BadInputError) as e:
             state["state"] = "submission failed"
-            sweep.write_state(sweep_dir, state)
+            sweepstate.write_state(sweep_dir, state)
             went = [j["name"] for j in state["jobs"] if j["job_id"]]
             raise SchedulerError(
                 f"{e}; {len(went)} of {len(scripts)} jobs went out (in {sweep_dir}/sweep.json); "
                 f"rerun with --resume --sweep-id {state['sweep_id']} to submit the rest") from None
         entry.update(job_id=job_id, command=cmd, submitted_at=records.now_iso())
-        sweep.write_state(sweep_dir, state)
+        sweepstate.write_state(sweep_dir, state)
         ids.append(job_id)
         echo(f"{job.name}: submitted as job {job_id}")
     if not dry_run:
         state["state"] = "submitted"
-        sweep.write_state(sweep_dir, state)
+        sweepstate.write_state(sweep_dir, state)
         echo(f"sweep {state['sweep_id']}: follow it with `harness status {sweep_dir}`")
     return state
 

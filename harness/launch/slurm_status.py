@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness import records, sweep
+from harness import records, sweepstate
 
 #: seconds between sbatch's answer (sweep.json's submitted_at) and Slurm's submit time
 SUBMIT_SLACK = 300
@@ -136,8 +136,8 @@ def status(sweep_dir: str | Path) -> dict[str, Any]:
         When ``sweep_dir`` holds no ``sweep.json``.
     """
     sweep_dir = Path(sweep_dir).resolve()
-    state = sweep.read_state(sweep_dir)
-    recs, unreadable = sweep.sweep_records(sweep_dir)
+    state = sweepstate.read_state(sweep_dir)
+    recs, unreadable = sweepstate.sweep_records(sweep_dir)
     jobs = [j for j in state.get("jobs", []) if j.get("job_id")]
     wanted: Expected = {j["job_id"]: (j.get("name"), j.get("submitted_at")) for j in jobs}
     accounted, reused = _sacct(wanted) if wanted else None, {}

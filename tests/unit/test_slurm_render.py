@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli, records, sweep
+from harness import cli, records, sweep, sweepstate
 from harness.errors import BadInputError, LaunchError, SpecError
 from harness.launch import slurm, slurm_status
 from harness.specs import load_spec
@@ -279,8 +279,8 @@ def test_a_run_that_times_out_gets_a_failed_record_and_fails_the_job(tmp_path):
 
 def test_ensure_record_writes_one_failed_record(tmp_path):
     spec = spec_from(tmp_path, SMALL)
-    sweep_dir, state = sweep.open_sweep(spec, tmp_path, "sw", False, "slurm")
-    sweep.write_state(sweep_dir, state)
+    sweep_dir, state = sweepstate.open_sweep(spec, tmp_path, "sw", False, "slurm")
+    sweepstate.write_state(sweep_dir, state)
     point = spec.points_at(2)[0]
     run_id = f"{point.key}-j5-r0"
     slurm.ensure_record(sweep_dir, point.key, run_id, 124)
@@ -389,18 +389,18 @@ def fake_queries(monkeypatch, answers):
 
 def submitted_sweep(tmp_path, ids):
     spec = spec_from(tmp_path, SMALL)
-    sweep_dir, state = sweep.open_sweep(spec, tmp_path, "sw", False, "slurm")
+    sweep_dir, state = sweepstate.open_sweep(spec, tmp_path, "sw", False, "slurm")
     for job, job_id in zip(slurm.render(spec, sweep_dir), ids, strict=True):
         state["jobs"].append({"key": job.key, "name": job.name, "job_id": job_id,
                               "array": job.array, "points": job.points})
-    sweep.write_state(sweep_dir, state)
+    sweepstate.write_state(sweep_dir, state)
     return spec, sweep_dir
 
 
 def test_status_from_one_squeue_call_and_inferred_when_jobs_left(tmp_path, monkeypatch):
     spec, sweep_dir = submitted_sweep(tmp_path, ["11", "12", None])
     p1 = spec.points_at(1)[0]
-    sweep.fallback_record(p1.to_dict(), tmp_path, "sw", f"{p1.key}-j11-r0", "boom")
+    sweepstate.fallback_record(p1.to_dict(), tmp_path, "sw", f"{p1.key}-j11-r0", "boom")
     calls = fake_queries(monkeypatch, {
         "sacct": (1, "", "sacct: error: Slurm accounting storage is disabled\n"),
         "squeue": (0, "12|RUNNING\n", ""),  # 11 has left the controller
@@ -486,10 +486,10 @@ def test_a_recycled_job_id_is_not_taken_for_the_sweeps_job(tmp_path, monkeypatch
     """The controller's counter restarted: ids 11 and 12 now name other jobs (another name, or
     the same name submitted a day later). The sweep's jobs are judged by their records."""
     spec, sweep_dir = submitted_sweep(tmp_path, ["11", "12", "13"])
-    state = sweep.read_state(sweep_dir)
+    state = sweepstate.read_state(sweep_dir)
     for job in state["jobs"]:
         job["submitted_at"] = "2026-11-30T03:00:00+00:00"
-    sweep.write_state(sweep_dir, state)
+    sweepstate.write_state(sweep_dir, state)
     for point in spec.points:
         rec = records.RunRecord(
             run_id=f"{point.key}-j{11 if point.ranks == 1 else 12}-r0-a0", sweep_id="sw",
@@ -515,7 +515,7 @@ def test_a_recycled_job_id_is_not_taken_for_the_sweeps_job(tmp_path, monkeypatch
 def test_a_requeued_tasks_attempts_count_once(tmp_path, monkeypatch):
     spec, sweep_dir = submitted_sweep(tmp_path, ["61", "62", "63"])
     (point,) = spec.points_at(1)
-    sweep.fallback_record(point.to_dict(), tmp_path, "sw", f"{point.key}-j61-r0-a0", "cut")
+    sweepstate.fallback_record(point.to_dict(), tmp_path, "sw", f"{point.key}-j61-r0-a0", "cut")
     rec = records.RunRecord(
         run_id=f"{point.key}-j61-r0-a1", sweep_id="sw", workload="cfd", variant=point.variant,
         mode="strong", size="tiny", params=point.resolved, ranks=1, status="ok", seconds=[0.1],
