@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import SpecError
-from harness.limits import MAX_CORES, MAX_CORES_PER_NODE, MAX_REPETITIONS, MAX_TIME_LIMIT
+from harness.limits import MAX_CORES, MAX_CORES_PER_NODE, MAX_RUNS, MAX_TIME_LIMIT
 from harness.tomlfile import read_toml
 
 LAUNCHERS = ("srun", "mpiexec")
@@ -257,7 +257,7 @@ def load_profile(table: dict[str, Any] | str | Path, source: str = "<profile>") 
                    "write one --long-option[=value] without spaces or quotes per entry")
         out["sbatch_options"] = tuple(opts)
     out["array_throttle"] = optional_int(table, "array_throttle", "array_throttle", path,
-                                         MAX_REPETITIONS)
+                                         MAX_RUNS)
     if "memory_per_node" in table:
         out["memory_per_node"] = parse_memory(table["memory_per_node"],
                                               f"{path}: memory_per_node")

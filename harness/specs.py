@@ -1,12 +1,14 @@
 """Sweep specs: load a TOML file from ``jobs/``, validate it, expand it.
 
 A spec names the workloads to run (variants, modes, size, parameter overrides), the core counts
-(``baseline_cores`` times ``scales``, or explicit ``cores``), the repetitions per point, a time
-limit per run and a cluster profile (``harness/profiles.py``). The format is documented at the
-top of ``jobs/platform.toml``. Everything that can reach a batch script is checked against a
-strict pattern, and every workload point is resolved by the workload itself, so a spec that
-loads can be run or submitted without surprises. Errors are one-line
-:class:`~harness.errors.SpecError` messages that name the file and the key.
+(``baseline_cores`` times ``scales``, or explicit ``cores``), the runs per point (``runs``; each
+run makes ``reps`` timed repetitions), a time limit per run and a cluster profile
+(``harness/profiles.py``). The format is documented at the top of ``jobs/platform.toml``.
+Everything that can reach a batch script is checked against a strict pattern, and every workload
+point is resolved by the workload itself, so a spec that loads can be run or submitted without
+surprises. Errors are one-line :class:`~harness.errors.SpecError` messages that name the file
+and the key. The old name of ``runs``, ``repetitions``, still loads, with a one-line warning on
+stderr.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import itertools
 import json
 import math
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness import workloads
 from harness.errors import BadInputError, SpecError
-from harness.limits import MAX_CORES, MAX_REPETITIONS, MAX_REPS, MAX_WARMUP
+from harness.limits import MAX_CORES, MAX_REPS, MAX_RUNS, MAX_WARMUP
 from harness.profiles import (
     NAME_RE,
     Profile,
@@ -37,9 +40,12 @@ from harness.profiles import (
 from harness.tomlfile import read_toml
 
 SPEC_KEYS = {
-    "name", "description", "baseline_cores", "scales", "cores", "repetitions", "reps", "warmup",
+    "name", "description", "baseline_cores", "scales", "cores", "runs", "reps", "warmup",
     "time_limit", "job_time_limit", "profile", "workload", "analysis",
+    "repetitions",  # the old name of runs: still read, with a warning (DEPRECATED_KEYS)
 }
+#: old spec key -> the key that replaced it; a spec that uses the old one loads with a warning
+DEPRECATED_KEYS = {"repetitions": "runs"}
 WORKLOAD_KEYS = {"name", "variant", "variants", "mode", "modes", "size", "params", "scales",
                  "cores"}
 ANALYSIS_KEYS = {"time_limit", "report", "kpi_push", "store"}
@@ -65,7 +71,8 @@ class Analysis:
 
 @dataclass(frozen=True)
 class Point:
-    """One measurement point: a workload case at one core count, run ``repetitions`` times."""
+    """One measurement point: a workload case at one core count, run ``runs`` times (each run
+    makes ``reps`` timed repetitions, the harness's default when None)."""
 
     workload: str
     variant: str
@@ -74,7 +81,7 @@ class Point:
     params: dict[str, Any]
     resolved: dict[str, Any]
     ranks: int
-    repetitions: int
+    runs: int
     time_limit: int
     reps: int | None = None
     warmup: int | None = None
@@ -95,10 +102,12 @@ class Point:
         return f"{self.workload}/{self.variant} {self.mode} {self.size}{extra} p={self.ranks}"
 
     def to_dict(self) -> dict[str, Any]:
+        """The point as ``sweep.json`` (``harness.sweep/1``) stores it."""
         return {
             "key": self.key, "workload": self.workload, "variant": self.variant,
             "mode": self.mode, "size": self.size, "params": self.params,
-            "resolved": self.resolved, "ranks": self.ranks, "repetitions": self.repetitions,
+            "resolved": self.resolved, "ranks": self.ranks,
+            "repetitions": self.runs,  # runs per point, under the name sweep.json has always used
             "time_limit_s": self.time_limit, "reps": self.reps, "warmup": self.warmup,
         }
 
@@ -111,7 +120,7 @@ class Spec:
     path: str
     cores: tuple[int, ...]
     baseline_cores: int
-    repetitions: int
+    runs: int
     time_limit: int
     points: tuple[Point, ...]
     profile: Profile
@@ -238,6 +247,14 @@ def _profile(doc: dict[str, Any], path: Path) -> Profile:
     raise SpecError(f"{path}: profile must be a table or the path of a profile file")
 
 
+def _runs_key(doc: dict[str, Any], p: str) -> str:
+    """The key that gives the runs per point: ``runs``, or its old name ``repetitions``."""
+    if "runs" in doc and "repetitions" in doc:
+        raise SpecError(f"{p}: gives both runs and repetitions (the old name of runs); "
+                        "keep runs")
+    return "repetitions" if "repetitions" in doc else "runs"
+
+
 def load_spec(path: str | Path) -> Spec:
     """Load, validate and expand a sweep spec.
 
@@ -266,7 +283,8 @@ def load_spec(path: str | Path) -> Spec:
             if "baseline_cores" in doc else None)
     spec_cores = _counts(doc, base, "the spec", p)
     base = base if base is not None else spec_cores[0]
-    repetitions = positive_int(doc.get("repetitions", 1), "repetitions", p, MAX_REPETITIONS)
+    runs_key = _runs_key(doc, p)
+    runs = positive_int(doc.get(runs_key, 1), runs_key, p, MAX_RUNS)
     reps = optional_int(doc, "reps", "reps", p, MAX_REPS)
     warmup = optional_int(doc, "warmup", "warmup", p, MAX_WARMUP, minimum=0)
     time_limit = parse_time_limit(doc.get("time_limit", "10"), f"{p}: time_limit")
@@ -291,7 +309,7 @@ def load_spec(path: str | Path) -> Spec:
                                 f"{e}") from None
             points.append(Point(
                 workload=wl.name, variant=variant, mode=mode, size=size, params=dict(params),
-                resolved=resolved, ranks=ranks, repetitions=repetitions, time_limit=time_limit,
+                resolved=resolved, ranks=ranks, runs=runs, time_limit=time_limit,
                 reps=reps, warmup=warmup))
     keys = [pt.key for pt in points]
     if len(set(keys)) != len(keys):
@@ -304,12 +322,17 @@ def load_spec(path: str | Path) -> Spec:
                 raise SpecError(f"{p}: {c} cores do not fill whole nodes of {cpn} cores "
                                 f"(profile {profile.name} has full_nodes = true)")
     points.sort(key=lambda pt: pt.ranks)  # stable: spec order within a core count
-    return Spec(
-        name=name, path=p, cores=all_cores, baseline_cores=base, repetitions=repetitions,
+    spec = Spec(
+        name=name, path=p, cores=all_cores, baseline_cores=base, runs=runs,
         time_limit=time_limit, points=tuple(points), profile=profile,
         analysis=_analysis(doc, p), description=description, reps=reps, warmup=warmup,
         job_time_limit=job_time_limit,
     )
+    for old, new in DEPRECATED_KEYS.items():  # after every check: bad input stays one line
+        if old in doc:
+            sys.stderr.write(f"harness: warning: {p}: {old} is deprecated, it is the {new} per "
+                             f"point; write {new} = {doc[old]!r}\n")
+    return spec
 
 
 def check_slurm(spec: Spec) -> None:

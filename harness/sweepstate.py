@@ -133,9 +133,9 @@ def open_sweep(spec: Spec, out: str | os.PathLike[str], sweep_id: str | None, re
         "host": socket.gethostname(),
         "cores": list(spec.cores),
         "baseline_cores": spec.baseline_cores,
-        "repetitions": spec.repetitions,
+        "repetitions": spec.runs,  # runs per point: the key harness.sweep/1 has always had
         "points": points,
-        "expected_records": sum(p.repetitions for p in spec.points),
+        "expected_records": sum(p.runs for p in spec.points),
         "jobs": [],
         "state": "new",
     }
@@ -174,7 +174,7 @@ def tally(state: dict[str, Any], sweep_dir: Path) -> list[dict[str, Any]]:
             "point": point,
             "ok": sum(r.status == "ok" for r in mine),
             "failed": sum(r.status != "ok" for r in mine),
-            "expected": point["repetitions"],
+            "expected": point["repetitions"],  # sweep.json's name for the runs per point
             "seconds": [statistics.median(r.seconds) for r in mine
                         if r.status == "ok" and r.seconds],
             "errors": [r.error for r in mine if r.status != "ok" and r.error],
@@ -205,7 +205,7 @@ def runs_to_do(spec: Spec, state: dict[str, Any], sweep_dir: Path,
     todo: list[Point] = []
     skipped = 0
     for point in spec.points:
-        have = min(done.get(point.key, 0), point.repetitions)
+        have = min(done.get(point.key, 0), point.runs)
         skipped += have
-        todo += [point] * (point.repetitions - have)
+        todo += [point] * (point.runs - have)
     return todo, skipped

@@ -203,8 +203,8 @@ def _print_plan(spec: Spec) -> None:
     """``--local --dry-run``: every run the sweep would make, one line each; nothing written."""
     total = 0
     for point in spec.points:
-        click.echo(f"{point.repetitions} x {point.label}")
-        total += point.repetitions
+        click.echo(f"{point.runs} x {point.label}")
+        total += point.runs
     click.echo(f"{total} run(s) in {len(spec.points)} point(s); nothing was run or written")
 
 

@@ -1,7 +1,7 @@
 """The Slurm backend: render ``harness/launch/templates/*.j2`` into sbatch scripts, submit
 them, report job states.
 
-One job per core count runs every point of the spec at that count; the spec's repetitions are
+One job per core count runs every point of the spec at that count; the spec's runs per point are
 the job's array tasks. An analysis job follows with ``--dependency=afterany:<ids>``. Scripts
 are rendered with autoescape off and ``StrictUndefined``: every value that reaches a script was
 validated by :mod:`harness.specs` and goes through the ``q`` filter (:func:`shlex.quote`) or,
@@ -126,9 +126,9 @@ def scale_sbatch_lines(spec: Spec, cores: int, sweep_dir: Path) -> list[str]:
         lines.append(f"--mem={prof.memory_per_node // (1 << 20)}M")
     # the batch shell gets SIGUSR1 this long before the time limit, to record what is cut
     lines.append(f"--signal=B:USR1@{min(SIGNAL_WARNING, max(seconds // 4, 10))}")
-    if spec.repetitions > 1:
+    if spec.runs > 1:
         throttle = f"%{prof.array_throttle}" if prof.array_throttle else ""
-        lines.append(f"--array=0-{spec.repetitions - 1}{throttle}")
+        lines.append(f"--array=0-{spec.runs - 1}{throttle}")
         pattern = "%x-%A_%a"
     else:
         pattern = "%x-%j"
@@ -199,7 +199,7 @@ def render(spec: Spec, sweep_dir: Path, python: str | None = None) -> list[JobSc
         name = f"{spec.name}-p{cores}"
         jobs.append(JobScript(key=f"p{cores}", name=name, path=sweep_dir / "jobs" /
                               f"{name}.sbatch", text=text, sbatch_lines=lines, cores=cores,
-                              array=spec.repetitions, points=[p.key for p in points]))
+                              array=spec.runs, points=[p.key for p in points]))
     lines = analysis_sbatch_lines(spec, sweep_dir)
     text = env.get_template("analysis.sbatch.j2").render(
         **common, sbatch_lines=lines, report=spec.analysis.report,

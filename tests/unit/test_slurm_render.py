@@ -19,7 +19,7 @@ PLATFORM_LIKE = """
 name = "plat"
 baseline_cores = 5
 scales = [1, 500]
-repetitions = 3
+runs = 3
 time_limit = "00:20:00"
 
 [profile]
