@@ -54,7 +54,7 @@ def problem(tmp_path_factory):
     m, lay = case.m, case.layout
     b = np.empty(lay.rows)
     kernel.assemble_load(m, lay.box, *map(float, wave_numbers(0)), b)
-    # our columns index the extended vector (a ghost layer around the box); SciPy's the owned one
+    # our columns index the extended vector (a halo layer around the box); SciPy's the owned one
     ext = m + 2
     c = case.cols.astype(np.int64)
     i, j, k = c % ext - 1, (c // ext) % ext - 1, c // (ext * ext) - 1

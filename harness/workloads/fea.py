@@ -5,13 +5,13 @@ Gauss quadrature (``kernels/fea.py``); the (n − 1)³ interior unknowns are spl
 in boxes of a 3D process grid (``harness/decomposition/box.py``). One repetition is one batch
 job:
 
-1. ``assemble``: every rank assembles the CSR rows it owns (ghost columns for the layer of
+1. ``assemble``: every rank assembles the CSR rows it owns (halo columns for the layer of
    nodes around its box). The matrix is rebuilt in every repetition — a batch job starts from the
    mesh — and the load vector of each case is assembled before its solve, also under
    ``assemble``.
 2. for each of ``cases`` load cases, one after another, reusing the matrix: conjugate gradient
    from x = 0 to a relative residual ``tol`` (or ``maxiter`` iterations) — ``compute`` (fused
-   Numba kernels), ``halo`` (the ghost layer of the search direction — faces, edges and
+   Numba kernels), ``halo`` (the halo layer of the search direction — faces, edges and
    corners of the box, up to 26 neighbours — before each product),
    ``reduce`` (the two dot products per iteration);
 3. ``io``: the solution is written to the run's scratch directory for real, in the variant's
@@ -153,7 +153,7 @@ class FEACase(Case):
             raise ParameterError(f"n={params['n']}: {e}") from None
         self.box = lay.box
         self.lx, self.ly, self.lz = lay.extents
-        self.halo = boxes.GhostExchange(comm, lay)
+        self.halo = boxes.HaloExchange(comm, lay)
         self.writer = boxio.BoxWriter(comm, lay, variant)
         self.nnz = kernel.local_nnz(m, lay.box)
         self.nnz_global = kernel.local_nnz(m, (0, m, 0, m, 0, m))
@@ -165,7 +165,7 @@ class FEACase(Case):
         self.b = np.zeros(lay.rows)
         self.r = np.zeros(lay.rows)
         self.q = np.zeros(lay.rows)
-        self.p = np.zeros(lay.extended)  # the box and a ghost layer around it
+        self.p = np.zeros(lay.extended)  # the box and a halo layer around it
         self.acc = exactsum.new_accumulator()
         self.case_iterations = [0] * cases
         self.residuals = [math.inf] * cases

@@ -1,4 +1,4 @@
-"""FEA boxes, ghost exchange, exact reductions, checksums and written files; holds at any rank
+"""FEA boxes, halo exchange, exact reductions, checksums and written files; holds at any rank
 count."""
 
 import shutil
@@ -58,7 +58,7 @@ def test_too_few_nodes_are_refused():
 
 
 @pytest.mark.parametrize("m", [4, 9])
-def test_ghost_exchange_fills_faces_edges_and_corners(m):
+def test_halo_exchange_fills_faces_edges_and_corners(m):
     if m < max(MPI.Compute_dims(size, 3)):
         pytest.skip("fewer nodes per axis than ranks along an axis")
     lay = layout(m)
@@ -66,9 +66,9 @@ def test_ghost_exchange_fills_faces_edges_and_corners(m):
     glob = np.arange(m ** 3, dtype=np.float64).reshape(m, m, m)
     v = np.full((z1 - z0 + 2, y1 - y0 + 2, x1 - x0 + 2), -1.0)
     v[1:-1, 1:-1, 1:-1] = glob[z0:z1, y0:y1, x0:x1]
-    exchange = box.GhostExchange(comm, lay)
+    exchange = box.HaloExchange(comm, lay)
     exchange.exchange(v.reshape(-1))
-    # the whole ghost layer inside the domain comes from the neighbours; outside stays -1
+    # the whole halo layer inside the domain comes from the neighbours; outside stays -1
     padded = np.full((m + 2, m + 2, m + 2), -1.0)
     padded[1:-1, 1:-1, 1:-1] = glob
     np.testing.assert_array_equal(v, padded[z0:z1 + 2, y0:y1 + 2, x0:x1 + 2])
