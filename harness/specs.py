@@ -60,8 +60,10 @@ ANALYSIS_COMMANDS = {"report": ("report", "harness report"),
 
 
 @dataclass(frozen=True)
-class Analysis:
-    """The job that runs after the scale jobs: analyze always; report and KPI push when asked."""
+class AnalysisSettings:
+    """The spec's ``[analysis]`` table: the job that runs after the scale jobs (analyze always;
+    report and KPI push when asked); not the analysis itself, :class:`harness.analysis.Analysis`.
+    """
 
     time_limit: int = 600
     report: bool = False
@@ -71,7 +73,8 @@ class Analysis:
 
 @dataclass(frozen=True)
 class Point:
-    """One measurement point: a workload case at one core count, run ``runs`` times (each run
+    """One measurement point: a workload configuration (workload, variant, mode, size,
+    parameters) at one core count, run ``runs`` times (each run
     makes ``reps`` timed repetitions, the harness's default when None)."""
 
     workload: str
@@ -88,7 +91,8 @@ class Point:
 
     @property
     def key(self) -> str:
-        """A stable, file-name-safe identity: the same case gives the same key in every run."""
+        """A stable, file-name-safe identity: the same configuration at the same core
+        count gives the same key in every run."""
         ident = json.dumps([self.workload, self.variant, self.mode, self.size, self.params],
                            sort_keys=True)
         digest = hashlib.sha256(ident.encode()).hexdigest()[:8]
@@ -114,7 +118,8 @@ class Point:
 
 @dataclass(frozen=True)
 class Spec:
-    """A validated sweep spec; :attr:`points` lists every (case, core count) it asks for."""
+    """A validated sweep spec; :attr:`points` lists every (configuration, core count) it
+    asks for."""
 
     name: str
     path: str
@@ -124,7 +129,7 @@ class Spec:
     time_limit: int
     points: tuple[Point, ...]
     profile: Profile
-    analysis: Analysis
+    analysis: AnalysisSettings
     description: str = ""
     reps: int | None = None
     warmup: int | None = None
@@ -182,7 +187,7 @@ def _counts(table: dict[str, Any], base: int | None, where: str, path: str) -> t
     return tuple(sorted(counts))
 
 
-def _workload_cases(entry: Any, where: str, path: str) -> tuple[Any, list[str], list[str], str,
+def _workload_entry(entry: Any, where: str, path: str) -> tuple[Any, list[str], list[str], str,
                                                                 dict[str, Any]]:
     if not isinstance(entry, dict):
         raise SpecError(f"{path}: {where} must be a table")
@@ -219,7 +224,7 @@ def _workload_cases(entry: Any, where: str, path: str) -> tuple[Any, list[str], 
     return wl, variants, modes, size, params
 
 
-def _analysis(doc: dict[str, Any], p: str) -> Analysis:
+def _analysis(doc: dict[str, Any], p: str) -> AnalysisSettings:
     table = doc.get("analysis", {})
     if not isinstance(table, dict):
         raise SpecError(f"{p}: [analysis] must be a table")
@@ -228,7 +233,7 @@ def _analysis(doc: dict[str, Any], p: str) -> Analysis:
     if store is not None:
         identifier(store, "analysis store", STORE_RE, p, "use a URL like sqlite:///results/kpi.sqlite")
     switches = {key: boolean(table, key, "[analysis] ", p) for key in ANALYSIS_COMMANDS}
-    return Analysis(
+    return AnalysisSettings(
         time_limit=parse_time_limit(table.get("time_limit", "10"), f"{p}: [analysis] time_limit"),
         report=switches["report"], kpi_push=switches["kpi_push"], store=store,
     )
@@ -266,7 +271,7 @@ def load_spec(path: str | Path) -> Spec:
     SpecError
         One line naming the file and what is wrong: unknown keys, non-positive scales or counts,
         core counts that do not fill whole nodes when the profile asks for that, a malformed
-        time limit, a bad identifier, a workload case its workload refuses.
+        time limit, a bad identifier, a configuration its workload refuses.
     """
     path = Path(path)
     p = str(path)
@@ -298,7 +303,7 @@ def load_spec(path: str | Path) -> Spec:
     points: list[Point] = []
     for index, entry in enumerate(entries):
         where = f"[[workload]] #{index + 1}"
-        wl, variants, modes, size, params = _workload_cases(entry, where, p)
+        wl, variants, modes, size, params = _workload_entry(entry, where, p)
         cores = (_counts(entry, base, where, p) if "cores" in entry or "scales" in entry
                  else spec_cores)
         for ranks, variant, mode in itertools.product(cores, variants, modes):
@@ -313,7 +318,7 @@ def load_spec(path: str | Path) -> Spec:
                 reps=reps, warmup=warmup))
     keys = [pt.key for pt in points]
     if len(set(keys)) != len(keys):
-        raise SpecError(f"{p}: two [[workload]] tables ask for the same case")
+        raise SpecError(f"{p}: two [[workload]] tables ask for the same point")
     all_cores = tuple(sorted({pt.ranks for pt in points}))
     if profile.full_nodes:
         cpn = profile.cores_per_node

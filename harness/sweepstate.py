@@ -142,7 +142,7 @@ def open_sweep(spec: Spec, out: str | os.PathLike[str], sweep_id: str | None, re
     return sweep_dir, state
 
 
-def _same_case(point: dict[str, Any], rec: records.RunRecord) -> bool:
+def _same_point(point: dict[str, Any], rec: records.RunRecord) -> bool:
     if (rec.workload, rec.variant, rec.mode, rec.size, rec.ranks) != (
             point["workload"], point["variant"], point["mode"], point["size"], point["ranks"]):
         return False
@@ -169,7 +169,7 @@ def tally(state: dict[str, Any], sweep_dir: Path) -> list[dict[str, Any]]:
     recs, _ = sweep_records(sweep_dir)
     rows = []
     for point in state["points"]:
-        mine = [r for r in recs if _same_case(point, r)]
+        mine = [r for r in recs if _same_point(point, r)]
         rows.append({
             "point": point,
             "ok": sum(r.status == "ok" for r in mine),

@@ -79,7 +79,7 @@ def test_formatted_time_limit_parses_back(seconds):
 # -- a valid spec and its points ---------------------------------------------------------------
 
 
-def test_points_are_the_product_of_cases_and_cores(tmp_path):
+def test_points_are_the_product_of_configurations_and_cores(tmp_path):
     spec = load_spec(write(tmp_path, """
 name = "grid"
 baseline_cores = 2
@@ -291,7 +291,7 @@ def test_params_are_checked_by_the_workload(tmp_path, params, fragment):
     assert fragment in message and "spec.toml" in message
 
 
-def test_a_case_the_workload_refuses_at_one_core_count_names_it(tmp_path):
+def test_a_configuration_the_workload_refuses_at_one_core_count_names_it(tmp_path):
     text = BASE.replace("cores = [1, 2]", "cores = [1, 2500]") + "params = { n = 8 }\n"
     message = error_of(tmp_path, text)
     assert "2500 cores" in message and "n=8" in message
@@ -309,9 +309,9 @@ def test_bad_workload_tables(tmp_path, entry, fragment):
     assert fragment in error_of(tmp_path, text)
 
 
-def test_missing_workloads_and_duplicate_cases(tmp_path):
+def test_missing_workloads_and_duplicate_points(tmp_path):
     assert "[[workload]]" in error_of(tmp_path, 'name = "t"\ncores = [1]\n')
-    assert "same case" in error_of(tmp_path, BASE + '[[workload]]\nname = "cfd"\n')
+    assert "same point" in error_of(tmp_path, BASE + '[[workload]]\nname = "cfd"\n')
 
 
 def test_not_toml_and_missing_file(tmp_path):
