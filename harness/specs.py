@@ -288,15 +288,40 @@ def load_spec(path: str | Path) -> Spec:
             if "baseline_cores" in doc else None)
     spec_cores = _counts(doc, base, "the spec", p)
     base = base if base is not None else spec_cores[0]
-    runs_key = _runs_key(doc, p)
-    runs = positive_int(doc.get(runs_key, 1), runs_key, p, MAX_RUNS)
-    reps = optional_int(doc, "reps", "reps", p, MAX_REPS)
-    warmup = optional_int(doc, "warmup", "warmup", p, MAX_WARMUP, minimum=0)
-    time_limit = parse_time_limit(doc.get("time_limit", "10"), f"{p}: time_limit")
+    per_point = _per_point(doc, p)
     job_time_limit = (parse_time_limit(doc["job_time_limit"], f"{p}: job_time_limit")
                       if "job_time_limit" in doc else None)
     profile = _profile(doc, path)
+    points = _expand(doc, base, spec_cores, per_point, p)
+    all_cores = _check_points(points, profile, p)
+    spec = Spec(
+        name=name, path=p, cores=all_cores, baseline_cores=base, points=tuple(points),
+        profile=profile, analysis=_analysis(doc, p), description=description,
+        job_time_limit=job_time_limit, **per_point,
+    )
+    for old, new in DEPRECATED_KEYS.items():  # after every check: bad input stays one line
+        if old in doc:
+            sys.stderr.write(f"harness: warning: {p}: {old} is deprecated, it is the {new} per "
+                             f"point; write {new} = {doc[old]!r}\n")
+    return spec
 
+
+def _per_point(doc: dict[str, Any], p: str) -> dict[str, Any]:
+    """What every point of the spec shares: ``runs``, ``reps``, ``warmup`` and ``time_limit``
+    (seconds), checked against their limits."""
+    runs_key = _runs_key(doc, p)
+    return {
+        "runs": positive_int(doc.get(runs_key, 1), runs_key, p, MAX_RUNS),
+        "reps": optional_int(doc, "reps", "reps", p, MAX_REPS),
+        "warmup": optional_int(doc, "warmup", "warmup", p, MAX_WARMUP, minimum=0),
+        "time_limit": parse_time_limit(doc.get("time_limit", "10"), f"{p}: time_limit"),
+    }
+
+
+def _expand(doc: dict[str, Any], base: int, spec_cores: tuple[int, ...],
+            per_point: dict[str, Any], p: str) -> list[Point]:
+    """Every point of the ``[[workload]]`` tables, in spec order, each resolved by its
+    workload at its core count."""
     entries = doc.get("workload")
     if not isinstance(entries, list) or not entries:
         raise SpecError(f"{p}: a spec needs at least one [[workload]] table")
@@ -314,8 +339,14 @@ def load_spec(path: str | Path) -> Spec:
                                 f"{e}") from None
             points.append(Point(
                 workload=wl.name, variant=variant, mode=mode, size=size, params=dict(params),
-                resolved=resolved, ranks=ranks, runs=runs, time_limit=time_limit,
-                reps=reps, warmup=warmup))
+                resolved=resolved, ranks=ranks, **per_point))
+    return points
+
+
+def _check_points(points: list[Point], profile: Profile, p: str) -> tuple[int, ...]:
+    """Refuse two tables that ask for one point, and core counts that leave a node part-used
+    when the profile says ``full_nodes``; sort the points by core count (stable: spec order
+    within a count) and return the core counts."""
     keys = [pt.key for pt in points]
     if len(set(keys)) != len(keys):
         raise SpecError(f"{p}: two [[workload]] tables ask for the same point")
@@ -326,18 +357,8 @@ def load_spec(path: str | Path) -> Spec:
             if c > cpn and c % cpn:
                 raise SpecError(f"{p}: {c} cores do not fill whole nodes of {cpn} cores "
                                 f"(profile {profile.name} has full_nodes = true)")
-    points.sort(key=lambda pt: pt.ranks)  # stable: spec order within a core count
-    spec = Spec(
-        name=name, path=p, cores=all_cores, baseline_cores=base, runs=runs,
-        time_limit=time_limit, points=tuple(points), profile=profile,
-        analysis=_analysis(doc, p), description=description, reps=reps, warmup=warmup,
-        job_time_limit=job_time_limit,
-    )
-    for old, new in DEPRECATED_KEYS.items():  # after every check: bad input stays one line
-        if old in doc:
-            sys.stderr.write(f"harness: warning: {p}: {old} is deprecated, it is the {new} per "
-                             f"point; write {new} = {doc[old]!r}\n")
-    return spec
+    points.sort(key=lambda pt: pt.ranks)
+    return all_cores
 
 
 def check_slurm(spec: Spec) -> None:
