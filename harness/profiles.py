@@ -209,18 +209,39 @@ def load_profile(table: dict[str, Any] | str | Path, source: str = "<profile>") 
         table = read_toml(Path(table))
     path = source
     check_keys(table, PROFILE_KEYS, "[profile]", path)
-    word = "letters, digits, '_', '.' or '-' (up to 64)"
     out: dict[str, Any] = {"source": source}
+    _names(table, out, path)
+    _nodes(table, out, path)
+    _launch(table, out, path)
+    _script_lines(table, out, path)
+    _limits(table, out, path)
+    _staging(table, out, path)
+    return Profile(**out)
+
+
+#: what a Slurm name may be made of, as the messages say it
+_NAME_WORD = "letters, digits, '_', '.' or '-' (up to 64)"
+
+
+def _names(table: dict[str, Any], out: dict[str, Any], path: str) -> None:
+    """The profile's name and the Slurm names it passes on: partition, account, qos,
+    constraint."""
+    word = _NAME_WORD
     out["name"] = identifier(table.get("name", "default"), "profile name", NAME_RE, path, word)
     if "partition" in table:
         out["partition"] = identifier(table["partition"], "partition", PARTITION_RE, path,
-                                  f"use {word}, several joined by ','")
+                                      f"use {word}, several joined by ','")
     for key in ("account", "qos"):
         if key in table:
             out[key] = identifier(table[key], key, SLURM_NAME_RE, path, f"use {word}")
     if "constraint" in table:
         out["constraint"] = identifier(table["constraint"], "constraint", CONSTRAINT_RE, path,
-                                   "use feature names joined by '&', '|' or ','")
+                                       "use feature names joined by '&', '|' or ','")
+
+
+def _nodes(table: dict[str, Any], out: dict[str, Any], path: str) -> None:
+    """Cores per node and how nodes are used: ``full_nodes`` (which needs cores_per_node),
+    ``exclusive``."""
     if "cores_per_node" in table:
         out["cores_per_node"] = positive_int(table["cores_per_node"], "cores_per_node", path,
                                              MAX_CORES_PER_NODE)
@@ -228,12 +249,21 @@ def load_profile(table: dict[str, Any] | str | Path, source: str = "<profile>") 
     out["exclusive"] = boolean(table, "exclusive", "profile ", path)
     if out["full_nodes"] and "cores_per_node" not in out:
         raise SpecError(f"{path}: full_nodes = true needs cores_per_node in the profile")
+
+
+def _launch(table: dict[str, Any], out: dict[str, Any], path: str) -> None:
+    """The launcher (``srun`` or ``mpiexec``) and srun's ``--mpi`` plugin."""
     launcher = table.get("launcher", "srun")
     if launcher not in LAUNCHERS:
         raise SpecError(f"{path}: launcher {launcher!r} is not allowed; use srun or mpiexec")
     out["launcher"] = launcher
     out["mpi"] = identifier(table.get("mpi", "pmi2"), "mpi", SLURM_NAME_RE, path,
-                        "name an srun --mpi plugin such as pmi2")
+                            "name an srun --mpi plugin such as pmi2")
+
+
+def _script_lines(table: dict[str, Any], out: dict[str, Any], path: str) -> None:
+    """What reaches the job scripts as written: the site's preamble (one shell line each),
+    the paths of the Python and of the Numba cache, extra ``#SBATCH`` options."""
     if "preamble" in table:
         lines = table["preamble"]
         if isinstance(lines, str):
@@ -247,23 +277,25 @@ def load_profile(table: dict[str, Any] | str | Path, source: str = "<profile>") 
     for key in ("python", "numba_cache_dir"):
         if key in table:
             out[key] = identifier(table[key], key, PATH_RE, path,
-                              "use an absolute path of letters, digits and '_./+-'")
+                                  "use an absolute path of letters, digits and '_./+-'")
     if "sbatch_options" in table:
         opts = table["sbatch_options"]
         if not isinstance(opts, list):
             raise SpecError(f"{path}: sbatch_options must be a list like ['--mem=0']")
         for opt in opts:
             identifier(opt, "sbatch_options entry", SBATCH_OPTION_RE, path,
-                   "write one --long-option[=value] without spaces or quotes per entry")
+                       "write one --long-option[=value] without spaces or quotes per entry")
         out["sbatch_options"] = tuple(opts)
+
+
+def _limits(table: dict[str, Any], out: dict[str, Any], path: str) -> None:
+    """The array throttle, the memory of a node and the most nodes a job may have."""
     out["array_throttle"] = optional_int(table, "array_throttle", "array_throttle", path,
                                          MAX_RUNS)
     if "memory_per_node" in table:
         out["memory_per_node"] = parse_memory(table["memory_per_node"],
                                               f"{path}: memory_per_node")
     out["max_nodes"] = optional_int(table, "max_nodes", "max_nodes", path, MAX_CORES)
-    _staging(table, out, path)
-    return Profile(**out)
 
 
 def _staging(table: dict[str, Any], out: dict[str, Any], path: str) -> None:
