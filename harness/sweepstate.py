@@ -86,6 +86,17 @@ def open_sweep(spec: Spec, out: str | os.PathLike[str], sweep_id: str | None, re
         holds one, when there is nothing to resume (``--resume --sweep-id`` of a sweep that
         does not exist), or when the spec changed since the sweep began.
     """
+    out, sweep_id = _choose_id(spec, out, sweep_id, resume)
+    sweep_dir = out / sweep_id
+    if (sweep_dir / STATE_FILE).exists():
+        return sweep_dir, _reopen(spec, sweep_dir, resume, backend)
+    return sweep_dir, _new_state(spec, out, sweep_id, backend)
+
+
+def _choose_id(spec: Spec, out: str | os.PathLike[str], sweep_id: str | None,
+               resume: bool) -> tuple[Path, str]:
+    """The writable ``out`` and the sweep's id: the one given, the latest sweep of the spec
+    (``resume``), or a new ``<spec name>-<UTC time>[-n]``."""
     if sweep_id is not None:
         try:
             records.check_id("sweep id", sweep_id)
@@ -107,22 +118,30 @@ def open_sweep(spec: Spec, out: str | os.PathLike[str], sweep_id: str | None, re
         records.check_id("sweep id", sweep_id)
     except RecordError as e:
         raise BadInputError(str(e)) from None
-    sweep_dir = out / sweep_id
+    return out, sweep_id
+
+
+def _reopen(spec: Spec, sweep_dir: Path, resume: bool, backend: str) -> dict[str, Any]:
+    """The state of the sweep already in ``sweep_dir``, when ``resume`` asks for it and the
+    spec and backend are the ones it began with."""
+    if not resume:
+        raise BadInputError(f"{sweep_dir} already holds a sweep; pass --resume to complete "
+                            "it, or choose another --sweep-id or --out")
+    state = read_state(sweep_dir)
     points = [p.to_dict() for p in spec.points]
-    if (sweep_dir / STATE_FILE).exists():
-        if not resume:
-            raise BadInputError(f"{sweep_dir} already holds a sweep; pass --resume to complete "
-                                "it, or choose another --sweep-id or --out")
-        state = read_state(sweep_dir)
-        if state.get("spec", {}).get("name") != spec.name or state.get("points") != points:
-            raise BadInputError(f"{sweep_dir}: the spec {spec.path} changed since this sweep "
-                                "began; start a new sweep")
-        if state.get("backend") != backend and not state.get("dry_run"):
-            raise BadInputError(f"{sweep_dir} is a {state.get('backend')} sweep; resume it "
-                                f"with --{state.get('backend')}")
-        state["backend"] = backend
-        return sweep_dir, state
-    state = {
+    if state.get("spec", {}).get("name") != spec.name or state.get("points") != points:
+        raise BadInputError(f"{sweep_dir}: the spec {spec.path} changed since this sweep "
+                            "began; start a new sweep")
+    if state.get("backend") != backend and not state.get("dry_run"):
+        raise BadInputError(f"{sweep_dir} is a {state.get('backend')} sweep; resume it "
+                            f"with --{state.get('backend')}")
+    state["backend"] = backend
+    return state
+
+
+def _new_state(spec: Spec, out: Path, sweep_id: str, backend: str) -> dict[str, Any]:
+    """The ``sweep.json`` of a new sweep (not yet written)."""
+    return {
         "schema": SWEEP_SCHEMA,
         "sweep_id": sweep_id,
         "spec": {"name": spec.name, "path": str(Path(spec.path).resolve()),
@@ -134,12 +153,11 @@ def open_sweep(spec: Spec, out: str | os.PathLike[str], sweep_id: str | None, re
         "cores": list(spec.cores),
         "baseline_cores": spec.baseline_cores,
         "repetitions": spec.runs,  # runs per point: the key harness.sweep/1 has always had
-        "points": points,
+        "points": [p.to_dict() for p in spec.points],
         "expected_records": sum(p.runs for p in spec.points),
         "jobs": [],
         "state": "new",
     }
-    return sweep_dir, state
 
 
 def _same_point(point: dict[str, Any], rec: records.RunRecord) -> bool:

@@ -100,6 +100,13 @@ def sweep(spec: Path, backend: str, dry_run: bool, resume: bool, out: Path,
         slurm.submit(loaded, out, sweep_id=sweep_id, resume=resume, dry_run=dry_run,
                      echo=click.echo)
         return
+    _local(loaded, out, sweep_id, resume, write_report, push_kpis, store_url)
+
+
+def _local(loaded: Spec, out: Path, sweep_id: str | None, resume: bool, write_report: bool,
+           push_kpis: bool, store_url: str | None) -> None:
+    """Run the sweep here with its progress drawn, then push and report as asked; exit 1
+    when a run did not pass, 143 on SIGTERM."""
     from harness.launch.local import EXIT_SIGTERM, Terminated
     from harness.sweep import run_local
 
