@@ -8,7 +8,7 @@
  *     c'[i,j] = cc*c[i,j] + cs*c[i+1,j] + cn*c[i-1,j] + ce*c[i,j+1] + cw*c[i,j-1]
  * Decomposition: MPI_Dims_create on 2 dimensions, MPI_Cart_create periodic, block rows and
  * columns (the first N mod P blocks one larger, as harness/decomposition/blocks.py). Each rank
- * holds its block with one ghost layer, (rows+2) x (cols+2), row-major.
+ * holds its block with one halo layer, (rows+2) x (cols+2), row-major.
  * Per step: non-blocking halo exchange (MPI_Irecv x 4, MPI_Isend x 4 — rows contiguous,
  * columns as an MPI_Type_vector — then MPI_Waitall), the update of the whole block, swap; every
  * RESIDUAL_EVERY-th step the update also takes max |c' - c| and an MPI_Allreduce(MAX) follows,

@@ -1,6 +1,6 @@
 /*
  * C reference for the CFD kernel (kernels/cfd.py): the same arithmetic, loop order and periodic
- * ghost fill, so that its cell-update rate can be held against the Numba kernel's.
+ * halo fill, so that its cell-update rate can be held against the Numba kernel's.
  *
  * Scheme: periodic unit square, N x N cells, h = 1/N, (i, j) = (row, column); explicit Euler,
  * first-order upwind advection with velocity (u, v), central diffusion with nu, written with the
@@ -9,8 +9,8 @@
  *     c'[i,j] = cc*c[i,j] + cs*c[i+1,j] + cn*c[i-1,j] + ce*c[i,j+1] + cw*c[i,j-1]
  *
  * evaluated left to right in that order (as the Numba kernel does). Both arrays are padded to
- * (N+2) x (N+2), row-major, with one ghost layer; every step first copies the opposite edges into
- * the ghost layer (corners untouched, as kernels.cfd.fill_periodic_ghosts), then updates rows
+ * (N+2) x (N+2), row-major, with one halo layer; every step first copies the opposite edges into
+ * the halo layer (corners untouched, as kernels.cfd.fill_periodic_halo), then updates rows
  * 1..N, columns 1..N (rows outer, columns inner), then swaps the arrays.
  *
  * Initial condition: sin(2*pi*t/N) with t = ((kx*i) mod N + (ky*j) mod N) mod N on the global
@@ -49,7 +49,7 @@ typedef struct {
     double cc, cs, cn, ce, cw;
 } coefficients;
 
-static void fill_periodic_ghosts(double *c, long n) {
+static void fill_periodic_halo(double *c, long n) {
     const long w = n + 2;
     memcpy(&c[0 * w + 1], &c[n * w + 1], (size_t)n * sizeof(double));
     memcpy(&c[(n + 1) * w + 1], &c[1 * w + 1], (size_t)n * sizeof(double));
@@ -166,13 +166,13 @@ int main(int argc, char **argv) {
     }
 
     /* warm-up: one step whose result is discarded (no swap) */
-    fill_periodic_ghosts(c, n);
+    fill_periodic_halo(c, n);
     update(c, out, n, k);
 
     for (long r = 0; r < reps; r++) {
         const double t0 = now();
         for (long s = 0; s < steps; s++) {
-            fill_periodic_ghosts(c, n);
+            fill_periodic_halo(c, n);
             update(c, out, n, k);
             double *t = c;
             c = out;

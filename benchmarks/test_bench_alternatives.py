@@ -46,14 +46,15 @@ _medians: dict[str, float] = {}
 def _case(workload, size, variant, tmp_path_factory):
     params, variant = workload.resolve(size, {}, "strong", 1, variant)
     workload.precompile()
-    case = workload.setup(MPI.COMM_SELF, params, variant, tmp_path_factory.mktemp(workload.name))
-    return params, case
+    instance = workload.setup(MPI.COMM_SELF, params, variant,
+                              tmp_path_factory.mktemp(workload.name))
+    return params, instance
 
 
-def _run(case, phases):
+def _run(instance, phases):
     timer = PhaseTimer(phases)
-    case.reset()
-    case.run(timer)
+    instance.reset()
+    instance.run(timer)
 
 
 def _ratio(benchmark, capsys, name, ours_key, theirs_key, unit, detail):
@@ -67,21 +68,21 @@ def _ratio(benchmark, capsys, name, ours_key, theirs_key, unit, detail):
 
 
 @pytest.fixture(scope="module")
-def param_case(tmp_path_factory):
+def param_instance(tmp_path_factory):
     return _case(ParameterStudy(), PARAM_SIZE, "static", tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
-def opt_case(tmp_path_factory):
+def opt_instance(tmp_path_factory):
     return _case(Optimization(), OPT_SIZE, "sync", tmp_path_factory)
 
 
 @pytest.mark.benchmark(group="param vs NumPy")
-def test_param_ours(benchmark, param_case):
-    params, case = param_case
-    _run(case, ParameterStudy.phases)  # warm-up
-    benchmark.pedantic(_run, args=(case, ParameterStudy.phases), rounds=ROUNDS, iterations=1)
-    assert case.verify().passed
+def test_param_ours(benchmark, param_instance):
+    params, instance = param_instance
+    _run(instance, ParameterStudy.phases)  # warm-up
+    benchmark.pedantic(_run, args=(instance, ParameterStudy.phases), rounds=ROUNDS, iterations=1)
+    assert instance.verify().passed
     _medians["param_ours"] = benchmark.stats.stats.median
     benchmark.extra_info.update({"size": PARAM_SIZE, "cases": params["cases"],
                                  "cases_per_s": params["cases"] / _medians["param_ours"]})
@@ -90,13 +91,13 @@ def test_param_ours(benchmark, param_case):
 
 
 @pytest.mark.benchmark(group="param vs NumPy")
-def test_param_numpy(benchmark, param_case, capsys):
-    params, case = param_case
+def test_param_numpy(benchmark, param_instance, capsys):
+    params, instance = param_instance
     grid = param_kernel.case_grid(0, params["cases"], params["cases"], params["steps"],
                                   params["spread"])
     theirs = alternatives.param_numpy(*grid)
-    _run(case, ParameterStudy.phases)
-    deviation = np.max(np.abs(theirs - case.results) / (1.0 + np.abs(case.results)))
+    _run(instance, ParameterStudy.phases)
+    deviation = np.max(np.abs(theirs - instance.results) / (1.0 + np.abs(instance.results)))
     assert deviation <= 1e-12, f"NumPy RK4 differs from the kernel by {deviation:.3e}"
     benchmark.pedantic(alternatives.param_numpy, args=grid, rounds=ROUNDS, iterations=1)
     _medians["param_numpy"] = benchmark.stats.stats.median
@@ -108,13 +109,13 @@ def test_param_numpy(benchmark, param_case, capsys):
 
 
 @pytest.mark.benchmark(group="opt vs scipy differential_evolution")
-def test_opt_ours(benchmark, opt_case):
-    _, case = opt_case
-    _run(case, Optimization.phases)  # warm-up
-    benchmark.pedantic(_run, args=(case, Optimization.phases), rounds=ROUNDS, iterations=1)
-    assert case.verify().passed
+def test_opt_ours(benchmark, opt_instance):
+    _, instance = opt_instance
+    _run(instance, Optimization.phases)  # warm-up
+    benchmark.pedantic(_run, args=(instance, Optimization.phases), rounds=ROUNDS, iterations=1)
+    assert instance.verify().passed
     _medians["opt_ours"] = benchmark.stats.stats.median
-    evaluations = case.evaluations()
+    evaluations = instance.evaluations()
     benchmark.extra_info.update({"size": OPT_SIZE, "evaluations": evaluations,
                                  "evaluations_per_s": evaluations / _medians["opt_ours"]})
     checks.fom(benchmark, "opt", evaluations / _medians["opt_ours"],
@@ -122,12 +123,12 @@ def test_opt_ours(benchmark, opt_case):
 
 
 @pytest.mark.benchmark(group="opt vs scipy differential_evolution")
-def test_opt_scipy(benchmark, opt_case, capsys):
-    params, case = opt_case
+def test_opt_scipy(benchmark, opt_instance, capsys):
+    params, instance = opt_instance
     fid = opt_kernel.function_id(params["function"])
     lower, upper = opt_kernel.BOUNDS[fid]
     cost, pop = params["cost"], params["population"]
-    budget = case.evaluations()  # population x generations, what our timed run makes
+    budget = instance.evaluations()  # population x generations, what our timed run makes
 
     counted = [0]
 
@@ -140,7 +141,7 @@ def test_opt_scipy(benchmark, opt_case, capsys):
         opt_kernel.evaluate(np.ascontiguousarray(x), fid, cost, out)
         return out
 
-    initial = case.initial.copy()
+    initial = instance.initial.copy()
     np.testing.assert_allclose(objective(initial.T), kernel_values(initial), rtol=1e-12)
     results = []
 

@@ -4,7 +4,7 @@ and the same update written in NumPy slicing.
 Targets (recorded in ``extra_info["checks"]``, judged by ``make bench-check``):
 
 * Numba ≥ 0.9× the cell-update rate of ``benchmarks/cfd_reference.c`` (same five-coefficient
-  update, same loop order, same periodic ghost fill) built with ``gcc -O3 -march=native``;
+  update, same loop order, same periodic halo fill) built with ``gcc -O3 -march=native``;
 * the kernel's effective bandwidth, at the harness's 16 bytes per update (one 8-byte read, one
   8-byte write), ≥ 0.85× the STREAM copy rate of a Numba loop (``benchmarks/stream.py``: 16 B
   per element counted, arrays ≥ 4× the last-level cache) measured in this process;
@@ -14,7 +14,7 @@ Targets (recorded in ``extra_info["checks"]``, judged by ``make bench-check``):
 What is timed, per round (compile, JIT and first touch of every array stay outside):
 
 * ``test_stream``: STREAM copy and triad (Numba loops), best and median of rounds.
-* ``test_numba_step_loop``: ``steps`` steps of ``fill_periodic_ghosts`` + ``update`` + swap;
+* ``test_numba_step_loop``: ``steps`` steps of ``fill_periodic_halo`` + ``update`` + swap;
   rate = n²·steps / median round.
 * ``test_numpy_slicing``: the same steps with the update as one NumPy slicing expression.
 * ``test_c_reference``: pytest-benchmark times the whole process (allocation, initial
@@ -74,7 +74,7 @@ def new_grid(n: int) -> Grid:
              kernel.stencil_coefficients(n, p["nu"], p["u"], p["v"], dt))
     g.c[1:-1, 1:-1] = kernel.fourier_mode(n, p["kx"], p["ky"], 0, n, 0, n)
     # compile (or load from cache) and write every page of ``out``; the result is discarded
-    kernel.fill_periodic_ghosts(g.c)
+    kernel.fill_periodic_halo(g.c)
     kernel.update(g.c, g.out, *g.whole, *g.coefficients)
     return g
 
@@ -99,10 +99,10 @@ def rates() -> dict[str, float]:
 
 
 def numba_round(grid: Grid, steps: int) -> None:
-    """``steps`` serial steps: periodic ghost fill, update, swap."""
+    """``steps`` serial steps: periodic halo fill, update, swap."""
     c, out = grid.c, grid.out
     for _ in range(steps):
-        kernel.fill_periodic_ghosts(c)
+        kernel.fill_periodic_halo(c)
         kernel.update(c, out, *grid.whole, *grid.coefficients)
         c, out = out, c
     grid.c, grid.out = c, out
@@ -119,7 +119,7 @@ def numpy_round(grid: Grid, steps: int) -> None:
     """``steps`` serial steps as :func:`numba_round`, the update in NumPy slicing."""
     c, out = grid.c, grid.out
     for _ in range(steps):
-        kernel.fill_periodic_ghosts(c)
+        kernel.fill_periodic_halo(c)
         numpy_update(c, out, *grid.coefficients)
         c, out = out, c
     grid.c, grid.out = c, out
@@ -198,7 +198,7 @@ def test_c_reference(benchmark, bench_size, c_reference, grid, rates):
 
 @pytest.mark.benchmark(group="cfd Numba step loop")
 def test_numba_step_loop(benchmark, bench_size, grid, rates):
-    """``steps`` serial steps of the Numba kernel: periodic ghost fill, update, swap."""
+    """``steps`` serial steps of the Numba kernel: periodic halo fill, update, swap."""
     benchmark.pedantic(numba_round, args=(grid, bench_size.steps), rounds=bench_size.rounds,
                        iterations=1)
     assert np.isfinite(grid.c).all()

@@ -48,21 +48,21 @@ def problem(tmp_path_factory):
     params, variant = wl.resolve(SIZE, {"cases": 1, "tol": 1e-30, "maxiter": ITERATIONS},
                                  "strong", 1, "gather")
     wl.precompile()
-    case = wl.setup(MPI.COMM_SELF, params, variant, tmp_path_factory.mktemp("fea"))
-    case.reset()
-    case.assemble()
-    m, lay = case.m, case.layout
+    instance = wl.setup(MPI.COMM_SELF, params, variant, tmp_path_factory.mktemp("fea"))
+    instance.reset()
+    instance.assemble()
+    m, lay = instance.m, instance.layout
     b = np.empty(lay.rows)
     kernel.assemble_load(m, lay.box, *map(float, wave_numbers(0)), b)
-    # our columns index the extended vector (a ghost layer around the box); SciPy's the owned one
+    # our columns index the extended vector (a halo layer around the box); SciPy's the owned one
     ext = m + 2
-    c = case.cols.astype(np.int64)
+    c = instance.cols.astype(np.int64)
     i, j, k = c % ext - 1, (c // ext) % ext - 1, c // (ext * ext) - 1
     owned = ((k * m + j) * m + i).astype(np.int32)
-    matrix = sp.csr_matrix((case.vals, owned, case.rowptr.astype(np.int32)),
+    matrix = sp.csr_matrix((instance.vals, owned, instance.rowptr.astype(np.int32)),
                            shape=(lay.rows, lay.rows))
     assert matrix.indices.dtype == np.int32 and matrix.indptr.dtype == np.int32
-    return case, matrix, b
+    return instance, matrix, b
 
 
 def _report(benchmark, name):
@@ -85,12 +85,12 @@ def one_blas_thread():
 
 
 def test_cg_ours(benchmark, problem):
-    case, _, b = problem
+    instance, _, b = problem
     x = np.zeros_like(b)
     timer = PhaseTimer(FEA.phases)
 
     def solve():
-        return case.solve(b, x, timer)
+        return instance.solve(b, x, timer)
 
     iterations, _ = benchmark.pedantic(solve, rounds=ROUNDS, iterations=1, warmup_rounds=1)
     assert iterations == ITERATIONS

@@ -30,7 +30,7 @@ compute phase.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -406,61 +406,97 @@ def analyze(repetitions: pd.DataFrame, targets: Targets, baseline_cores: int | N
     provenance = pooling.provenance(checked, KEYS)
     points = scaling(summarize(checked), targets, baseline_cores)
     extra = np.asarray(list(predict_scales), dtype=np.float64)
-    groups, fits, predictions, alerts = [], [], [], []
-    model_eff = np.full(len(points), np.nan)
-    keep = np.ones(len(points), dtype=bool)
+    found = _Found(model_efficiency=np.full(len(points), np.nan),
+                   keep=np.ones(len(points), dtype=bool))
     for keys, group in points.groupby(KEYS, sort=True):
-        key = dict(zip(KEYS, keys, strict=True))
-        mode = key["mode"]
-        baseline = int(group["baseline_cores"].iloc[0])
-        base = group.loc[group["cores"] == baseline].iloc[0]
-        row: dict[str, object] = dict(key)
-        row.update(baseline_cores=baseline, baseline_seconds=float(base["seconds"]),
-                   core_counts=len(group), largest_scale=float(group["scale"].max()),
-                   model=None, model_choice="", runner_up=None, anchoring=None,
-                   provenance=provenance.get(keys, {}), warnings=warnings.get(keys, []))
-        notes = [*warnings.get(keys, []), *_notes(group, targets, baseline)]
-        verdict = bottleneck(group)
-        row.update(_bottleneck_columns(verdict), notes=notes)
-        groups.append(row)
-        if len(group) == 1:
-            keep[group.index] = False
-            reps = int(base["repetitions"])
-            notes.insert(0, "speedup undefined: only one core count measured "
-                            f"({cores_text(baseline)}, median {base['seconds']:.4g} s over {reps} "
-                            f"repetition{'s' if reps != 1 else ''}); measure at least two core "
-                            "counts")
-            refused = prediction.refused_fits(group, mode, float(base["seconds"]))
-            fits.append(models.fits_frame(refused).assign(chosen=False, **key))
-            continue
-        result = _predict(group, mode, targets, baseline, float(base["seconds"]), extra)
-        frame = models.fits_frame(result.fits)
-        if not frame.empty:
-            frame["chosen"] = [f is result.chosen for f in result.fits]
-        fits.append(frame.assign(**key))
-        notes.extend(result.notes)
-        row.update(model=result.chosen.model if result.chosen else None,
-                   model_choice=result.choice,
-                   runner_up=result.runner_up.model if result.runner_up else None,
-                   anchoring=result.chosen.anchoring if result.chosen else None)
-        for index, scale in zip(group.index, group["scale"], strict=True):
-            model_eff[index] = result.model_efficiency.get(float(scale), np.nan)
-        if result.chosen is not None and not result.predictions.empty:
-            predictions.append(result.predictions.assign(**key))
-            alerts += _predicted_alerts(result.predictions, keys, result.chosen.model,
-                                        targets.p2_alert)
-        if verdict["reason"]:
-            notes.append(str(verdict["reason"]))
-    points["model_efficiency"] = model_eff
-    points["model_residual"] = points["efficiency"] / model_eff - 1.0
-    measured = points.loc[keep].reset_index(drop=True)
+        _analyze_group(keys, group, targets, extra, warnings.get(keys, []),
+                       provenance.get(keys, {}), found)
+    return _assemble(points, found, targets)
+
+
+@dataclass
+class _Found:
+    """What :func:`analyze` gathers group by group: rows and frames to join at the end, each
+    point's modelled efficiency, and which points stay (not the lone point of a group)."""
+
+    model_efficiency: np.ndarray
+    keep: np.ndarray
+    groups: list[dict[str, object]] = field(default_factory=list)
+    fits: list[pd.DataFrame] = field(default_factory=list)
+    predictions: list[pd.DataFrame] = field(default_factory=list)
+    alerts: list[dict[str, object]] = field(default_factory=list)
+
+
+def _analyze_group(keys: tuple[str, ...], group: pd.DataFrame, targets: Targets,
+                   extra: np.ndarray, warnings: list[str], provenance: dict[str, Any],
+                   found: _Found) -> None:
+    """One group: its row (baseline, bottleneck, notes), then its fits and predictions, or
+    the note that one core count gives no speedup."""
+    key = dict(zip(KEYS, keys, strict=True))
+    baseline = int(group["baseline_cores"].iloc[0])
+    base = group.loc[group["cores"] == baseline].iloc[0]
+    row: dict[str, object] = dict(key)
+    row.update(baseline_cores=baseline, baseline_seconds=float(base["seconds"]),
+               core_counts=len(group), largest_scale=float(group["scale"].max()),
+               model=None, model_choice="", runner_up=None, anchoring=None,
+               provenance=provenance, warnings=warnings)
+    notes = [*warnings, *_notes(group, targets, baseline)]
+    verdict = bottleneck(group)
+    row.update(_bottleneck_columns(verdict), notes=notes)
+    found.groups.append(row)
+    if len(group) == 1:
+        found.keep[group.index] = False
+        reps = int(base["repetitions"])
+        notes.insert(0, "speedup undefined: only one core count measured "
+                        f"({cores_text(baseline)}, median {base['seconds']:.4g} s over {reps} "
+                        f"repetition{'s' if reps != 1 else ''}); measure at least two core "
+                        "counts")
+        refused = prediction.refused_fits(group, key["mode"], float(base["seconds"]))
+        found.fits.append(models.fits_frame(refused).assign(chosen=False, **key))
+        return
+    _model_group(keys, group, targets, extra, row, found)
+    if verdict["reason"]:
+        notes.append(str(verdict["reason"]))
+
+
+def _model_group(keys: tuple[str, ...], group: pd.DataFrame, targets: Targets,
+                 extra: np.ndarray, row: dict[str, Any], found: _Found) -> None:
+    """A group of two core counts or more: fit, choose, predict; the chosen model goes into
+    ``row``, its notes into ``row["notes"]``, its predicted alerts into ``found``."""
+    key = dict(zip(KEYS, keys, strict=True))
+    baseline, baseline_seconds = row["baseline_cores"], row["baseline_seconds"]
+    result = _predict(group, key["mode"], targets, baseline, baseline_seconds, extra)
+    frame = models.fits_frame(result.fits)
+    if not frame.empty:
+        frame["chosen"] = [f is result.chosen for f in result.fits]
+    found.fits.append(frame.assign(**key))
+    row["notes"].extend(result.notes)
+    row.update(model=result.chosen.model if result.chosen else None,
+               model_choice=result.choice,
+               runner_up=result.runner_up.model if result.runner_up else None,
+               anchoring=result.chosen.anchoring if result.chosen else None)
+    for index, scale in zip(group.index, group["scale"], strict=True):
+        found.model_efficiency[index] = result.model_efficiency.get(float(scale), np.nan)
+    if result.chosen is not None and not result.predictions.empty:
+        found.predictions.append(result.predictions.assign(**key))
+        found.alerts += _predicted_alerts(result.predictions, keys, result.chosen.model,
+                                          targets.p2_alert)
+
+
+def _assemble(points: pd.DataFrame, found: _Found, targets: Targets) -> Analysis:
+    """The :class:`Analysis` of the gathered groups: the points with their model columns (the
+    lone points of one-count groups left out), measured and predicted alerts in order."""
+    points["model_efficiency"] = found.model_efficiency
+    points["model_residual"] = points["efficiency"] / found.model_efficiency - 1.0
+    measured = points.loc[found.keep].reset_index(drop=True)
     alert_frame = pd.concat([_measured_alerts(measured, targets.p2_alert),
-                             pd.DataFrame(alerts, columns=ALERT_COLUMNS)], ignore_index=True)
+                             pd.DataFrame(found.alerts, columns=ALERT_COLUMNS)],
+                            ignore_index=True)
     return Analysis(
         points=measured,
-        groups=pd.DataFrame(groups),
-        fits=_frame(fits),
-        predictions=_frame(predictions),
+        groups=pd.DataFrame(found.groups),
+        fits=_frame(found.fits),
+        predictions=_frame(found.predictions),
         alerts=alert_frame.sort_values([*KEYS, "kind", "scale"], kind="stable",
                                        ignore_index=True),
         targets=targets,

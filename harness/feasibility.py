@@ -95,7 +95,7 @@ def plan_point(spec: Spec, point: Point, backend: str = "slurm") -> PlannedPoint
         refused = (f"needs {_gib(node_bytes)} on its first node ({per_node} ranks, rank 0 "
                    f"{_gib(sizes[0])}), more than {what} {_gib(limit)}")
     billed = nodes * cpn if (profile.exclusive and cpn) else ranks
-    core_hours = billed * point.time_limit * point.repetitions / 3600.0
+    core_hours = billed * point.time_limit * point.runs / 3600.0
     return PlannedPoint(point, nodes, per_node, max(sizes), node_bytes, core_hours, refused)
 
 

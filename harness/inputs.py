@@ -44,14 +44,13 @@ import pandas as pd
 
 from harness import record_schema, records
 from harness.analysis import KEYS, MAX_CORES, MODES, PHASE, PHASE_MAX
+from harness.documents import ANALYSIS_FAMILY
 from harness.errors import DataError, RecordError
 
 REQUIRED = ("workload", "mode", "cores", "seconds")
 #: the key columns a CSV may have (``problem`` is derived from them)
 CSV_LABELS = ("workload", "mode", "variant", "size")
 EXCLUDED_COLUMNS = ("source", "workload", "mode", "variant", "cores", "reason")
-#: documents ``harness analyze --format json`` writes (a sweep's analysis.json): not inputs
-ANALYSIS_SCHEMA = "harness.analysis/"
 _CSV_FORMAT = "columns workload, mode, cores, seconds (optional: variant, size, phase_<name>)"
 
 
@@ -174,6 +173,27 @@ def read_csv(path: str | os.PathLike[str], first_run: int = 0) -> pd.DataFrame:
         file, the line and column, and what is allowed.
     """
     path = Path(path)
+    frame = _csv_table(path)
+    out: dict[str, Any] = {
+        "workload": _label_column(path, frame, "workload", "workload must be a non-empty name"),
+        "mode": _label_column(path, frame, "mode", "mode must be strong or weak", allowed=MODES),
+        "variant": _label_column(path, frame, "variant", "variant must be a name", default=""),
+        "size": _label_column(path, frame, "size", "size must be a name", default=""),
+    }
+    out["problem"] = out["size"]  # a CSV names no overrides: the problem is its size
+    out["cores"] = _csv_cores(path, frame)
+    out["seconds"] = _csv_seconds(path, frame)
+    out["run"] = first_run + _run_numbers([*(out[k].codes for k in CSV_LABELS),
+                                           pd.factorize(out["cores"])[0]])
+    out["source"] = pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int8), [str(path)])
+    for column in sorted(c for c in frame.columns if _is_phase(c)):
+        out[column] = _csv_phase(path, frame, column)
+    return pd.DataFrame(out)
+
+
+def _csv_table(path: Path) -> pd.DataFrame:
+    """The rows of a timing CSV as pandas reads them (labels as text), with the required
+    columns present and wholly blank rows dropped; a :class:`DataError` for anything else."""
     try:
         # a row longer than the header is an error, not a silent index column
         with warnings.catch_warnings():
@@ -203,39 +223,40 @@ def read_csv(path: str | os.PathLike[str], first_run: int = 0) -> pd.DataFrame:
         frame = frame.loc[~blank]
     if frame.empty:
         raise DataError(f"{path}: no data rows; a timing CSV needs {_CSV_FORMAT}")
+    return frame
 
-    out: dict[str, Any] = {
-        "workload": _label_column(path, frame, "workload", "workload must be a non-empty name"),
-        "mode": _label_column(path, frame, "mode", "mode must be strong or weak", allowed=MODES),
-        "variant": _label_column(path, frame, "variant", "variant must be a name", default=""),
-        "size": _label_column(path, frame, "size", "size must be a name", default=""),
-    }
-    out["problem"] = out["size"]  # a CSV names no overrides: the problem is its size
+
+def _csv_cores(path: Path, frame: pd.DataFrame) -> np.ndarray:
+    """The ``cores`` column as int64: whole numbers >= 1 and below :data:`MAX_CORES`."""
     cores, unparsed = _numeric(frame, "cores")
     with np.errstate(invalid="ignore"):
         bad = (unparsed | ~np.isfinite(cores) | (cores < 1) | (cores >= MAX_CORES)
                | (cores != np.floor(cores)))
     if bad.any():
         raise _bad_cell(path, frame, bad, "cores", "cores must be a whole number >= 1 (and < 2^53)")
-    out["cores"] = cores.astype(np.int64)
+    return cores.astype(np.int64)
+
+
+def _csv_seconds(path: Path, frame: pd.DataFrame) -> np.ndarray:
+    """The ``seconds`` column as float64: finite numbers > 0."""
     seconds, unparsed = _numeric(frame, "seconds")
     with np.errstate(invalid="ignore"):
         bad = unparsed | ~np.isfinite(seconds) | (seconds <= 0)
     if bad.any():
         raise _bad_cell(path, frame, bad, "seconds", "seconds must be a number > 0")
-    out["seconds"] = seconds
-    out["run"] = first_run + _run_numbers([*(out[k].codes for k in CSV_LABELS),
-                                           pd.factorize(out["cores"])[0]])
-    out["source"] = pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int8), [str(path)])
-    for column in sorted(c for c in frame.columns if _is_phase(c)):
-        values, unparsed = _numeric(frame, column)
-        with np.errstate(invalid="ignore"):
-            bad = unparsed | np.isinf(values) | (values < 0)
-        if bad.any():
-            raise _bad_cell(path, frame, bad, column,
-                            "a phase time must be a number >= 0 (or left empty)")
-        out[column] = values
-    return pd.DataFrame(out)
+    return seconds
+
+
+def _csv_phase(path: Path, frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A ``phase_<name>`` or ``phasemax_<name>`` column as float64: numbers >= 0 or NaN
+    (empty cells)."""
+    values, unparsed = _numeric(frame, column)
+    with np.errstate(invalid="ignore"):
+        bad = unparsed | np.isinf(values) | (values < 0)
+    if bad.any():
+        raise _bad_cell(path, frame, bad, column,
+                        "a phase time must be a number >= 0 (or left empty)")
+    return values
 
 
 def _excluded(source: str, reason: str, rec: records.RunRecord | None = None) -> dict[str, Any]:
@@ -346,7 +367,7 @@ def _read_record(path: Path, in_directory: bool) -> records.RunRecord | str | No
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise RecordError(f"{path}: not valid JSON ({e})") from e
     schema = data.get("schema") if isinstance(data, dict) else None
-    if isinstance(schema, str) and schema.startswith(ANALYSIS_SCHEMA):
+    if isinstance(schema, str) and schema.startswith(ANALYSIS_FAMILY):
         return "analysis"
     if not (isinstance(schema, str) and schema.startswith("harness.run")):
         return None

@@ -2,7 +2,7 @@
 
 Specs (:mod:`harness.specs`, :mod:`harness.profiles`) and the command line
 (:mod:`harness.cli.run`) check each number against these before anything is written, so a
-typo such as ``repetitions = 1000000000`` is one line and exit 2, not a ``MemoryError`` or an
+typo such as ``runs = 1000000000`` is one line and exit 2, not a ``MemoryError`` or an
 ``--array=0-999999999`` in a job script.
 
 Sources: the largest machines of the TOP500 list run about 10 million cores (Sunway
@@ -17,7 +17,7 @@ MAX_CORES = 10_000_000
 #: cores of one node (the largest nodes have a few hundred; 16384 leaves room for any)
 MAX_CORES_PER_NODE = 16_384
 #: runs per point (a Slurm job array's tasks: Slurm's default MaxArraySize is 1001)
-MAX_REPETITIONS = 1000
+MAX_RUNS = 1000
 #: timed repetitions inside one run (each is one number in the record)
 MAX_REPS = 100_000
 #: untimed warm-up repetitions inside one run

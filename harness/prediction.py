@@ -156,23 +156,11 @@ def predict_group(group: pd.DataFrame, mode: str, baseline_cores: int, baseline_
     """
     group = group.sort_values("scale")
     usable = group.loc[group["scale"] >= 1.0]
-    notes: list[str] = []
-    below = group.loc[group["scale"] < 1.0]
-    if len(below):
-        listed = ", ".join(_cores(c) for c in below["cores"])
-        notes.append(f"{len(below)} point(s) below the baseline ({listed}): shown with their "
-                     "speedup, no target, not fitted")
-    noise = point_noise(usable)
-    flagged = (usable["scale"].to_numpy() > 1.0) & (
-        usable["efficiency"].to_numpy() > 1.0 + SUPERLINEAR_SIGMAS * noise)
-    superlinear = [float(s) for s in usable.loc[flagged, "scale"]]
-    if flagged.any():
-        notes.append(_superlinear_note(usable, flagged))
+    notes, superlinear = _data_notes(group, usable)
     kf_note = _karp_flatt_note(usable)
-    fit_group = usable
-    pts = _points(fit_group, baseline_seconds)
+    pts = _points(usable, baseline_seconds)
     empty = pd.DataFrame()
-    counts = [int(c) for c in fit_group["cores"]]
+    counts = [int(c) for c in usable["cores"]]
     if len(counts) < min(models.MIN_CORE_COUNTS.values()):
         listed = ", ".join(map(str, counts))
         notes.append(
@@ -185,6 +173,49 @@ def predict_group(group: pd.DataFrame, mode: str, baseline_cores: int, baseline_
         return GroupPrediction(_all_fits(pts, mode), None, None,
                                "no prediction: too few core counts", empty, notes=notes,
                                superlinear=superlinear)
+    fits, chosen, runner, why, off_trend = _choose(pts, mode, baseline_cores,
+                                                   baseline_seconds, notes)
+    if kf_note and not off_trend:
+        notes.append(kf_note)
+    if chosen is None:
+        notes.append(f"no prediction: {why}")
+        return GroupPrediction(fits, None, None, why, empty, notes=notes,
+                               superlinear=superlinear)
+    for name in chosen.at_bound:
+        notes.append(f"{chosen.model}: {name} = {chosen.params[name]:g} is at its bound; the "
+                     "data push the model to its limit, so read its predictions with care")
+    predictions = _predictions(chosen, group, scales, baseline_cores, baseline_seconds, notes)
+    at_points = models.predict(chosen, pts.scale, baseline_cores, baseline_seconds)
+    model_eff = dict(zip(map(float, pts.scale), map(float, at_points["efficiency"]),
+                         strict=True))
+    return GroupPrediction(fits, chosen, runner, why, predictions, model_eff, notes,
+                           superlinear, off_trend)
+
+
+def _data_notes(group: pd.DataFrame, usable: pd.DataFrame) -> tuple[list[str], list[float]]:
+    """Notes on the measured points before any fit (points below the baseline, superlinear
+    points) and the scales of the superlinear ones."""
+    notes: list[str] = []
+    below = group.loc[group["scale"] < 1.0]
+    if len(below):
+        listed = ", ".join(_cores(c) for c in below["cores"])
+        notes.append(f"{len(below)} point(s) below the baseline ({listed}): shown with their "
+                     "speedup, no target, not fitted")
+    noise = point_noise(usable)
+    flagged = (usable["scale"].to_numpy() > 1.0) & (
+        usable["efficiency"].to_numpy() > 1.0 + SUPERLINEAR_SIGMAS * noise)
+    superlinear = [float(s) for s in usable.loc[flagged, "scale"]]
+    if flagged.any():
+        notes.append(_superlinear_note(usable, flagged))
+    return notes, superlinear
+
+
+def _choose(pts: models.Points, mode: str, baseline_cores: int, baseline_seconds: float,
+            notes: list[str]) -> tuple[list[models.Fit], models.Fit | None, models.Fit | None,
+                                       str, bool]:
+    """The fits to list, the chosen model, the runner-up, why, and whether the baseline is off
+    the trend (then noted): a trend fit is kept only when the measured baseline lies outside
+    its interval, else the choice is made again among the anchored fits."""
     anchored, trend = _candidates(pts, mode)
     chosen, runner, why = models.choose(anchored + trend)
     off_trend = False
@@ -198,18 +229,17 @@ def predict_group(group: pd.DataFrame, mode: str, baseline_cores: int, baseline_
                 "predictions follow that trend and stay relative to the measured baseline")
         else:
             chosen, runner, why = models.choose(anchored)
-    if kf_note and not off_trend:
-        notes.append(kf_note)
     # a trend fit is listed when it is the chosen model or the runner-up the choice names
     fits = anchored + [f for f in (chosen, runner)
                        if f is not None and f.anchoring == "trend"]
-    if chosen is None:
-        notes.append(f"no prediction: {why}")
-        return GroupPrediction(fits, None, None, why, empty, notes=notes,
-                               superlinear=superlinear)
-    for name in chosen.at_bound:
-        notes.append(f"{chosen.model}: {name} = {chosen.params[name]:g} is at its bound; the "
-                     "data push the model to its limit, so read its predictions with care")
+    return fits, chosen, runner, why, off_trend
+
+
+def _predictions(chosen: models.Fit, group: pd.DataFrame, scales: np.ndarray,
+                 baseline_cores: int, baseline_seconds: float,
+                 notes: list[str]) -> pd.DataFrame:
+    """The chosen model's predictions at ``scales`` not measured, each marked ``uncertain``
+    when its interval spans more than :data:`models.MAX_INTERVAL_RATIO` (then noted)."""
     measured = group["scale"].to_numpy(dtype=np.float64)
     wanted = np.asarray(scales, dtype=np.float64)
     wanted = wanted[~np.isclose(wanted[:, None], measured[None, :]).any(axis=1)]
@@ -221,8 +251,4 @@ def predict_group(group: pd.DataFrame, mode: str, baseline_cores: int, baseline_
         notes.append(f"uncertain at {listed}: the 95 % interval there spans more than a factor "
                      f"{models.MAX_INTERVAL_RATIO:g}, so the data cannot carry the model that "
                      "far; no status or alert is given there: measure closer to those scales")
-    at_points = models.predict(chosen, pts.scale, baseline_cores, baseline_seconds)
-    model_eff = dict(zip(map(float, pts.scale), map(float, at_points["efficiency"]),
-                         strict=True))
-    return GroupPrediction(fits, chosen, runner, why, predictions, model_eff, notes,
-                           superlinear, off_trend)
+    return predictions

@@ -3,7 +3,7 @@
 A profile says where and how a sweep's jobs run on a cluster: partition, account, qos,
 constraint, cores per node, launcher (``srun`` or ``mpiexec``), the site's preamble. This module
 also holds what specs and profiles share: Slurm time limits (all six ``sbatch --time`` forms),
-the strict identifier patterns, TOML reading and the one-line :class:`~harness.errors.SpecError`
+the strict identifier patterns and the one-line :class:`~harness.errors.SpecError`
 messages that name the file and the key.
 """
 
@@ -11,19 +11,14 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.errors import SpecError
 from harness.launch.launchers import REGISTRY
-from harness.limits import MAX_CORES, MAX_CORES_PER_NODE, MAX_REPETITIONS, MAX_TIME_LIMIT
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+from harness.limits import MAX_CORES, MAX_CORES_PER_NODE, MAX_RUNS, MAX_TIME_LIMIT
+from harness.tomlfile import read_toml
 
 #: the launcher names a profile may choose (:data:`harness.launch.launchers.REGISTRY`)
 LAUNCHERS = tuple(REGISTRY)
@@ -199,48 +194,6 @@ def identifier(value: Any, what: str, pattern: re.Pattern[str], path: str, rule:
     return value
 
 
-#: a spec larger than this is not a spec (and reading it whole would be the first fault)
-MAX_SPEC_BYTES = 1 << 20
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    """Read a TOML file: UTF-8 without a byte-order mark, at most :data:`MAX_SPEC_BYTES`.
-
-    Raises
-    ------
-    SpecError
-        One line naming the file: missing, unreadable, too large, not UTF-8, starting with a
-        byte-order mark, or not valid TOML.
-    """
-    try:
-        if path.is_file() and path.stat().st_size > MAX_SPEC_BYTES:
-            raise SpecError(f"{path}: larger than {MAX_SPEC_BYTES >> 20} MiB; not a spec")
-        with path.open("rb") as fh:
-            raw = fh.read(MAX_SPEC_BYTES + 1)
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such spec file") from None
-    except IsADirectoryError:
-        raise SpecError(f"{path}: is a directory, not a spec file") from None
-    except OSError as e:
-        raise SpecError(f"{path}: cannot read ({e.strerror})") from None
-    if len(raw) > MAX_SPEC_BYTES:
-        raise SpecError(f"{path}: larger than {MAX_SPEC_BYTES >> 20} MiB; not a spec")
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raise SpecError(f"{path}: starts with a UTF-8 byte-order mark; save it as UTF-8 "
-                        "without BOM")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise SpecError(f"{path}: not UTF-8 text (byte {e.start} is {raw[e.start]:#04x}); "
-                        "save it as UTF-8") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise SpecError(f"{path}: not valid TOML ({e})") from None
-    except RecursionError:
-        raise SpecError(f"{path}: not valid TOML (nested too deeply)") from None
-
-
 # -- profile -----------------------------------------------------------------------------------
 
 
@@ -258,18 +211,39 @@ def load_profile(table: dict[str, Any] | str | Path, source: str = "<profile>") 
         table = read_toml(Path(table))
     path = source
     check_keys(table, PROFILE_KEYS, "[profile]", path)
-    word = "letters, digits, '_', '.' or '-' (up to 64)"
     out: dict[str, Any] = {"source": source}
+    _names(table, out, path)
+    _nodes(table, out, path)
+    _launch(table, out, path)
+    _script_lines(table, out, path)
+    _limits(table, out, path)
+    _staging(table, out, path)
+    return Profile(**out)
+
+
+#: what a Slurm name may be made of, as the messages say it
+_NAME_WORD = "letters, digits, '_', '.' or '-' (up to 64)"
+
+
+def _names(table: dict[str, Any], out: dict[str, Any], path: str) -> None:
+    """The profile's name and the Slurm names it passes on: partition, account, qos,
+    constraint."""
+    word = _NAME_WORD
     out["name"] = identifier(table.get("name", "default"), "profile name", NAME_RE, path, word)
     if "partition" in table:
         out["partition"] = identifier(table["partition"], "partition", PARTITION_RE, path,
-                                  f"use {word}, several joined by ','")
+                                      f"use {word}, several joined by ','")
     for key in ("account", "qos"):
         if key in table:
             out[key] = identifier(table[key], key, SLURM_NAME_RE, path, f"use {word}")
     if "constraint" in table:
         out["constraint"] = identifier(table["constraint"], "constraint", CONSTRAINT_RE, path,
-                                   "use feature names joined by '&', '|' or ','")
+                                       "use feature names joined by '&', '|' or ','")
+
+
+def _nodes(table: dict[str, Any], out: dict[str, Any], path: str) -> None:
+    """Cores per node and how nodes are used: ``full_nodes`` (which needs cores_per_node),
+    ``exclusive``."""
     if "cores_per_node" in table:
         out["cores_per_node"] = positive_int(table["cores_per_node"], "cores_per_node", path,
                                              MAX_CORES_PER_NODE)
@@ -277,13 +251,22 @@ def load_profile(table: dict[str, Any] | str | Path, source: str = "<profile>") 
     out["exclusive"] = boolean(table, "exclusive", "profile ", path)
     if out["full_nodes"] and "cores_per_node" not in out:
         raise SpecError(f"{path}: full_nodes = true needs cores_per_node in the profile")
+
+
+def _launch(table: dict[str, Any], out: dict[str, Any], path: str) -> None:
+    """The launcher (``srun`` or ``mpiexec``) and srun's ``--mpi`` plugin."""
     launcher = table.get("launcher", "srun")
     if launcher not in LAUNCHERS:
         raise SpecError(f"{path}: launcher {launcher!r} is not allowed; use "
                         + " or ".join(LAUNCHERS))
     out["launcher"] = launcher
     out["mpi"] = identifier(table.get("mpi", "pmi2"), "mpi", SLURM_NAME_RE, path,
-                        "name an srun --mpi plugin such as pmi2")
+                            "name an srun --mpi plugin such as pmi2")
+
+
+def _script_lines(table: dict[str, Any], out: dict[str, Any], path: str) -> None:
+    """What reaches the job scripts as written: the site's preamble (one shell line each),
+    the paths of the Python and of the Numba cache, extra ``#SBATCH`` options."""
     if "preamble" in table:
         lines = table["preamble"]
         if isinstance(lines, str):
@@ -297,23 +280,25 @@ def load_profile(table: dict[str, Any] | str | Path, source: str = "<profile>") 
     for key in ("python", "numba_cache_dir"):
         if key in table:
             out[key] = identifier(table[key], key, PATH_RE, path,
-                              "use an absolute path of letters, digits and '_./+-'")
+                                  "use an absolute path of letters, digits and '_./+-'")
     if "sbatch_options" in table:
         opts = table["sbatch_options"]
         if not isinstance(opts, list):
             raise SpecError(f"{path}: sbatch_options must be a list like ['--mem=0']")
         for opt in opts:
             identifier(opt, "sbatch_options entry", SBATCH_OPTION_RE, path,
-                   "write one --long-option[=value] without spaces or quotes per entry")
+                       "write one --long-option[=value] without spaces or quotes per entry")
         out["sbatch_options"] = tuple(opts)
+
+
+def _limits(table: dict[str, Any], out: dict[str, Any], path: str) -> None:
+    """The array throttle, the memory of a node and the most nodes a job may have."""
     out["array_throttle"] = optional_int(table, "array_throttle", "array_throttle", path,
-                                         MAX_REPETITIONS)
+                                         MAX_RUNS)
     if "memory_per_node" in table:
         out["memory_per_node"] = parse_memory(table["memory_per_node"],
                                               f"{path}: memory_per_node")
     out["max_nodes"] = optional_int(table, "max_nodes", "max_nodes", path, MAX_CORES)
-    _staging(table, out, path)
-    return Profile(**out)
 
 
 def _staging(table: dict[str, Any], out: dict[str, Any], path: str) -> None:

@@ -47,9 +47,9 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis import KEYS, POINT_COLUMNS, Analysis, cores_text, label
-from harness.inputs import ANALYSIS_SCHEMA
+from harness.documents import ANALYSIS_SCHEMA
 
-SCHEMA = f"{ANALYSIS_SCHEMA}1"
+SCHEMA = ANALYSIS_SCHEMA
 FORMATS = ("table", "json", "csv")
 _POINT_KEYS = [c for c in POINT_COLUMNS if c not in KEYS]
 

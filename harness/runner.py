@@ -1,4 +1,4 @@
-"""Run one case under MPI and build its run record.
+"""Run one workload instance under MPI and build its run record.
 
 The sequence on every rank: validate the parameters (before anything is written), compile the
 kernels (rank 0 first, filling the Numba cache, then the others), build the case, run the
@@ -249,39 +249,11 @@ def _measure_in(opts: RunOptions, comm: Any, workload: workloads.Workload,
                 params: dict[str, Any], variant: str, run_id: str, topo: Topology,
                 workdir: Path) -> tuple[records.RunRecord | None, Path | None]:
     rank, size = comm.Get_rank(), comm.Get_size()
-    case = workload.setup(comm, params, variant, workdir)
-    try:
-        timer = PhaseTimer(workload.phases)
-        for _ in range(opts.warmup):
-            if local.terminated_by is not None:
-                raise local.Terminated
-            case.reset()
-            time_repetition(comm, case.run, timer)
-        _inject_fault(rank)
-        started = rankside.process_age()  # process start to the first timed repetition
-        signatures = compiled_signatures()
-        local_seconds: list[float] = []
-        local_phases: list[dict[str, float]] = []
-        probe = ContentionProbe(comm, topo)
-        probe.start()
-        for _ in range(opts.repetitions):
-            if local.terminated_by is not None:  # a SIGTERM a library swallowed
-                raise local.Terminated
-            case.reset()
-            local_seconds.append(time_repetition(comm, case.run, timer))
-            local_phases.append(dict(timer.totals))
-        contention = probe.stop()
-        compiled_while_timed = compiled_signatures() != signatures
-        seconds = reduce_seconds(comm, local_seconds)
-        phases = reduce_phases(comm, workload.phases, local_phases)
-        verification = case.verify()
-        median = statistics.median(seconds["max"])
-        foms = ([f.to_dict() for f in case.foms(median, phases)] if verification.passed
-                else [])
-        work = case.work()
-        iterations = case.iterations
-    finally:
-        case.close()
+    measured = _measure_instance(opts, comm, workload, params, variant, topo, workdir)
+    seconds, phases, verification = measured.seconds, measured.phases, measured.verification
+    foms, work, iterations = measured.foms, measured.work, measured.iterations
+    started, contention = measured.started, measured.contention
+    compiled_while_timed = measured.compiled_while_timed
     # a kernel compiled inside the timed region on any rank taints the run's times
     compiled_while_timed = comm.allreduce(compiled_while_timed, op=MPI.LOR)
     startup = comm.gather(started, root=0)
@@ -328,6 +300,63 @@ def _measure_in(opts: RunOptions, comm: Any, workload: workloads.Workload,
         rec.error = (f"verification failed: error {verification.error:.3e} > tolerance "
                      f"{verification.tolerance:.1e} ({verification.method})")
     return rec, records.write(opts.out, rec)
+
+
+@dataclass
+class _Measured:
+    """What one rank's instance measured: times and phases reduced across ranks, the
+    verification, FOMs and work, and the rank's own startup, contention and compile flag."""
+
+    seconds: dict[str, list[float]]
+    phases: dict[str, dict[str, float]]
+    verification: workloads.Verification
+    foms: list[dict[str, Any]]
+    work: dict[str, Any]
+    iterations: int
+    started: float
+    contention: float | None
+    compiled_while_timed: bool
+
+
+def _measure_instance(opts: RunOptions, comm: Any, workload: workloads.Workload,
+                      params: dict[str, Any], variant: str, topo: Topology,
+                      workdir: Path) -> _Measured:
+    """Build this rank's instance, run the untimed warm-ups and the timed repetitions, reduce
+    the times across ranks, verify, and close the instance whatever happens. Collective."""
+    rank = comm.Get_rank()
+    instance = workload.setup(comm, params, variant, workdir)
+    try:
+        timer = PhaseTimer(workload.phases)
+        for _ in range(opts.warmup):
+            if local.terminated_by is not None:
+                raise local.Terminated
+            instance.reset()
+            time_repetition(comm, instance.run, timer)
+        _inject_fault(rank)
+        started = rankside.process_age()  # process start to the first timed repetition
+        signatures = compiled_signatures()
+        local_seconds: list[float] = []
+        local_phases: list[dict[str, float]] = []
+        probe = ContentionProbe(comm, topo)
+        probe.start()
+        for _ in range(opts.repetitions):
+            if local.terminated_by is not None:  # a SIGTERM a library swallowed
+                raise local.Terminated
+            instance.reset()
+            local_seconds.append(time_repetition(comm, instance.run, timer))
+            local_phases.append(dict(timer.totals))
+        contention = probe.stop()
+        compiled_while_timed = compiled_signatures() != signatures
+        seconds = reduce_seconds(comm, local_seconds)
+        phases = reduce_phases(comm, workload.phases, local_phases)
+        verification = instance.verify()
+        median = statistics.median(seconds["max"])
+        foms = ([f.to_dict() for f in instance.foms(median, phases)] if verification.passed
+                else [])
+        return _Measured(seconds, phases, verification, foms, instance.work(),
+                         instance.iterations, started, contention, compiled_while_timed)
+    finally:
+        instance.close()
 
 
 def _inject_fault(rank: int) -> None:

@@ -1,12 +1,14 @@
 """Sweep specs: load a TOML file from ``jobs/``, validate it, expand it.
 
 A spec names the workloads to run (variants, modes, size, parameter overrides), the core counts
-(``baseline_cores`` times ``scales``, or explicit ``cores``), the repetitions per point, a time
-limit per run and a cluster profile (``harness/profiles.py``). The format is documented at the
-top of ``jobs/platform.toml``. Everything that can reach a batch script is checked against a
-strict pattern, and every workload point is resolved by the workload itself, so a spec that
-loads can be run or submitted without surprises. Errors are one-line
-:class:`~harness.errors.SpecError` messages that name the file and the key.
+(``baseline_cores`` times ``scales``, or explicit ``cores``), the runs per point (``runs``; each
+run makes ``reps`` timed repetitions), a time limit per run and a cluster profile
+(``harness/profiles.py``). The format is documented at the top of ``jobs/platform.toml``.
+Everything that can reach a batch script is checked against a strict pattern, and every workload
+point is resolved by the workload itself, so a spec that loads can be run or submitted without
+surprises. Errors are one-line :class:`~harness.errors.SpecError` messages that name the file
+and the key. The old name of ``runs``, ``repetitions``, still loads, with a one-line warning on
+stderr.
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ import itertools
 import json
 import math
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness import workloads
-from harness.cli import COMMANDS
 from harness.errors import BadInputError, SpecError
-from harness.limits import MAX_CORES, MAX_REPETITIONS, MAX_REPS, MAX_WARMUP
+from harness.limits import MAX_CORES, MAX_REPS, MAX_RUNS, MAX_WARMUP
 from harness.profiles import (
     NAME_RE,
     Profile,
@@ -34,13 +36,16 @@ from harness.profiles import (
     optional_int,
     parse_time_limit,
     positive_int,
-    read_toml,
 )
+from harness.tomlfile import read_toml
 
 SPEC_KEYS = {
-    "name", "description", "baseline_cores", "scales", "cores", "repetitions", "reps", "warmup",
+    "name", "description", "baseline_cores", "scales", "cores", "runs", "reps", "warmup",
     "time_limit", "job_time_limit", "profile", "workload", "analysis",
+    "repetitions",  # the old name of runs: still read, with a warning (DEPRECATED_KEYS)
 }
+#: old spec key -> the key that replaced it; a spec that uses the old one loads with a warning
+DEPRECATED_KEYS = {"repetitions": "runs"}
 WORKLOAD_KEYS = {"name", "variant", "variants", "mode", "modes", "size", "params", "scales",
                  "cores"}
 ANALYSIS_KEYS = {"time_limit", "report", "kpi_push", "store"}
@@ -48,15 +53,17 @@ ANALYSIS_KEYS = {"time_limit", "report", "kpi_push", "store"}
 # Identifiers that end up on command lines or in URLs (applied with fullmatch, as in profiles)
 STORE_RE = re.compile(r"\A[a-z][a-z0-9+]*://[A-Za-z0-9_.:/@+-]*\Z")
 PARAM_KEY_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
-#: [analysis] switch -> (the harness command it needs, what the analysis job runs)
+#: [analysis] switch -> (the harness command it needs, what the analysis job runs); the command
+#: line registers these commands (tests/unit/test_specs.py checks that each one resolves)
 ANALYSIS_COMMANDS = {"report": ("report", "harness report"),
                      "kpi_push": ("kpi", "harness kpi push")}
 
 
 @dataclass(frozen=True)
-class Analysis:
-    """The job that runs after the scale jobs: analyze always; report and KPI push when asked
-    (:func:`load_spec` refuses those two until their commands exist)."""
+class AnalysisSettings:
+    """The spec's ``[analysis]`` table: the job that runs after the scale jobs (analyze always;
+    report and KPI push when asked); not the analysis itself, :class:`harness.analysis.Analysis`.
+    """
 
     time_limit: int = 600
     report: bool = False
@@ -66,7 +73,9 @@ class Analysis:
 
 @dataclass(frozen=True)
 class Point:
-    """One measurement point: a workload case at one core count, run ``repetitions`` times."""
+    """One measurement point: a workload configuration (workload, variant, mode, size,
+    parameters) at one core count, run ``runs`` times (each run
+    makes ``reps`` timed repetitions, the harness's default when None)."""
 
     workload: str
     variant: str
@@ -75,14 +84,15 @@ class Point:
     params: dict[str, Any]
     resolved: dict[str, Any]
     ranks: int
-    repetitions: int
+    runs: int
     time_limit: int
     reps: int | None = None
     warmup: int | None = None
 
     @property
     def key(self) -> str:
-        """A stable, file-name-safe identity: the same case gives the same key in every run."""
+        """A stable, file-name-safe identity: the same configuration at the same core
+        count gives the same key in every run."""
         ident = json.dumps([self.workload, self.variant, self.mode, self.size, self.params],
                            sort_keys=True)
         digest = hashlib.sha256(ident.encode()).hexdigest()[:8]
@@ -96,27 +106,30 @@ class Point:
         return f"{self.workload}/{self.variant} {self.mode} {self.size}{extra} p={self.ranks}"
 
     def to_dict(self) -> dict[str, Any]:
+        """The point as ``sweep.json`` (``harness.sweep/1``) stores it."""
         return {
             "key": self.key, "workload": self.workload, "variant": self.variant,
             "mode": self.mode, "size": self.size, "params": self.params,
-            "resolved": self.resolved, "ranks": self.ranks, "repetitions": self.repetitions,
+            "resolved": self.resolved, "ranks": self.ranks,
+            "repetitions": self.runs,  # runs per point, under the name sweep.json has always used
             "time_limit_s": self.time_limit, "reps": self.reps, "warmup": self.warmup,
         }
 
 
 @dataclass(frozen=True)
 class Spec:
-    """A validated sweep spec; :attr:`points` lists every (case, core count) it asks for."""
+    """A validated sweep spec; :attr:`points` lists every (configuration, core count) it
+    asks for."""
 
     name: str
     path: str
     cores: tuple[int, ...]
     baseline_cores: int
-    repetitions: int
+    runs: int
     time_limit: int
     points: tuple[Point, ...]
     profile: Profile
-    analysis: Analysis
+    analysis: AnalysisSettings
     description: str = ""
     reps: int | None = None
     warmup: int | None = None
@@ -174,7 +187,7 @@ def _counts(table: dict[str, Any], base: int | None, where: str, path: str) -> t
     return tuple(sorted(counts))
 
 
-def _workload_cases(entry: Any, where: str, path: str) -> tuple[Any, list[str], list[str], str,
+def _workload_entry(entry: Any, where: str, path: str) -> tuple[Any, list[str], list[str], str,
                                                                 dict[str, Any]]:
     if not isinstance(entry, dict):
         raise SpecError(f"{path}: {where} must be a table")
@@ -211,7 +224,7 @@ def _workload_cases(entry: Any, where: str, path: str) -> tuple[Any, list[str], 
     return wl, variants, modes, size, params
 
 
-def _analysis(doc: dict[str, Any], p: str) -> Analysis:
+def _analysis(doc: dict[str, Any], p: str) -> AnalysisSettings:
     table = doc.get("analysis", {})
     if not isinstance(table, dict):
         raise SpecError(f"{p}: [analysis] must be a table")
@@ -220,11 +233,7 @@ def _analysis(doc: dict[str, Any], p: str) -> Analysis:
     if store is not None:
         identifier(store, "analysis store", STORE_RE, p, "use a URL like sqlite:///results/kpi.sqlite")
     switches = {key: boolean(table, key, "[analysis] ", p) for key in ANALYSIS_COMMANDS}
-    for key, (command, runs) in ANALYSIS_COMMANDS.items():
-        if switches[key] and command not in COMMANDS:
-            raise SpecError(f"{p}: [analysis] {key} = true: `{runs}` does not exist yet; "
-                            f"remove {key} or set it to false")
-    return Analysis(
+    return AnalysisSettings(
         time_limit=parse_time_limit(table.get("time_limit", "10"), f"{p}: [analysis] time_limit"),
         report=switches["report"], kpi_push=switches["kpi_push"], store=store,
     )
@@ -243,6 +252,14 @@ def _profile(doc: dict[str, Any], path: Path) -> Profile:
     raise SpecError(f"{path}: profile must be a table or the path of a profile file")
 
 
+def _runs_key(doc: dict[str, Any], p: str) -> str:
+    """The key that gives the runs per point: ``runs``, or its old name ``repetitions``."""
+    if "runs" in doc and "repetitions" in doc:
+        raise SpecError(f"{p}: gives both runs and repetitions (the old name of runs); "
+                        "keep runs")
+    return "repetitions" if "repetitions" in doc else "runs"
+
+
 def load_spec(path: str | Path) -> Spec:
     """Load, validate and expand a sweep spec.
 
@@ -254,7 +271,7 @@ def load_spec(path: str | Path) -> Spec:
     SpecError
         One line naming the file and what is wrong: unknown keys, non-positive scales or counts,
         core counts that do not fill whole nodes when the profile asks for that, a malformed
-        time limit, a bad identifier, a workload case its workload refuses.
+        time limit, a bad identifier, a configuration its workload refuses.
     """
     path = Path(path)
     p = str(path)
@@ -271,21 +288,47 @@ def load_spec(path: str | Path) -> Spec:
             if "baseline_cores" in doc else None)
     spec_cores = _counts(doc, base, "the spec", p)
     base = base if base is not None else spec_cores[0]
-    repetitions = positive_int(doc.get("repetitions", 1), "repetitions", p, MAX_REPETITIONS)
-    reps = optional_int(doc, "reps", "reps", p, MAX_REPS)
-    warmup = optional_int(doc, "warmup", "warmup", p, MAX_WARMUP, minimum=0)
-    time_limit = parse_time_limit(doc.get("time_limit", "10"), f"{p}: time_limit")
+    per_point = _per_point(doc, p)
     job_time_limit = (parse_time_limit(doc["job_time_limit"], f"{p}: job_time_limit")
                       if "job_time_limit" in doc else None)
     profile = _profile(doc, path)
+    points = _expand(doc, base, spec_cores, per_point, p)
+    all_cores = _check_points(points, profile, p)
+    spec = Spec(
+        name=name, path=p, cores=all_cores, baseline_cores=base, points=tuple(points),
+        profile=profile, analysis=_analysis(doc, p), description=description,
+        job_time_limit=job_time_limit, **per_point,
+    )
+    for old, new in DEPRECATED_KEYS.items():  # after every check: bad input stays one line
+        if old in doc:
+            sys.stderr.write(f"harness: warning: {p}: {old} is deprecated, it is the {new} per "
+                             f"point; write {new} = {doc[old]!r}\n")
+    return spec
 
+
+def _per_point(doc: dict[str, Any], p: str) -> dict[str, Any]:
+    """What every point of the spec shares: ``runs``, ``reps``, ``warmup`` and ``time_limit``
+    (seconds), checked against their limits."""
+    runs_key = _runs_key(doc, p)
+    return {
+        "runs": positive_int(doc.get(runs_key, 1), runs_key, p, MAX_RUNS),
+        "reps": optional_int(doc, "reps", "reps", p, MAX_REPS),
+        "warmup": optional_int(doc, "warmup", "warmup", p, MAX_WARMUP, minimum=0),
+        "time_limit": parse_time_limit(doc.get("time_limit", "10"), f"{p}: time_limit"),
+    }
+
+
+def _expand(doc: dict[str, Any], base: int, spec_cores: tuple[int, ...],
+            per_point: dict[str, Any], p: str) -> list[Point]:
+    """Every point of the ``[[workload]]`` tables, in spec order, each resolved by its
+    workload at its core count."""
     entries = doc.get("workload")
     if not isinstance(entries, list) or not entries:
         raise SpecError(f"{p}: a spec needs at least one [[workload]] table")
     points: list[Point] = []
     for index, entry in enumerate(entries):
         where = f"[[workload]] #{index + 1}"
-        wl, variants, modes, size, params = _workload_cases(entry, where, p)
+        wl, variants, modes, size, params = _workload_entry(entry, where, p)
         cores = (_counts(entry, base, where, p) if "cores" in entry or "scales" in entry
                  else spec_cores)
         for ranks, variant, mode in itertools.product(cores, variants, modes):
@@ -296,11 +339,17 @@ def load_spec(path: str | Path) -> Spec:
                                 f"{e}") from None
             points.append(Point(
                 workload=wl.name, variant=variant, mode=mode, size=size, params=dict(params),
-                resolved=resolved, ranks=ranks, repetitions=repetitions, time_limit=time_limit,
-                reps=reps, warmup=warmup))
+                resolved=resolved, ranks=ranks, **per_point))
+    return points
+
+
+def _check_points(points: list[Point], profile: Profile, p: str) -> tuple[int, ...]:
+    """Refuse two tables that ask for one point, and core counts that leave a node part-used
+    when the profile says ``full_nodes``; sort the points by core count (stable: spec order
+    within a count) and return the core counts."""
     keys = [pt.key for pt in points]
     if len(set(keys)) != len(keys):
-        raise SpecError(f"{p}: two [[workload]] tables ask for the same case")
+        raise SpecError(f"{p}: two [[workload]] tables ask for the same point")
     all_cores = tuple(sorted({pt.ranks for pt in points}))
     if profile.full_nodes:
         cpn = profile.cores_per_node
@@ -308,13 +357,8 @@ def load_spec(path: str | Path) -> Spec:
             if c > cpn and c % cpn:
                 raise SpecError(f"{p}: {c} cores do not fill whole nodes of {cpn} cores "
                                 f"(profile {profile.name} has full_nodes = true)")
-    points.sort(key=lambda pt: pt.ranks)  # stable: spec order within a core count
-    return Spec(
-        name=name, path=p, cores=all_cores, baseline_cores=base, repetitions=repetitions,
-        time_limit=time_limit, points=tuple(points), profile=profile,
-        analysis=_analysis(doc, p), description=description, reps=reps, warmup=warmup,
-        job_time_limit=job_time_limit,
-    )
+    points.sort(key=lambda pt: pt.ranks)
+    return all_cores
 
 
 def check_slurm(spec: Spec) -> None:

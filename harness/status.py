@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from harness import records, sweep
+from harness import records, sweepstate
 from harness.launch import jobstate
 
 _ATTEMPT = re.compile(r"-a\d+\Z")
@@ -62,8 +62,8 @@ def status(sweep_dir: str | Path) -> dict[str, Any]:
         When ``sweep_dir`` holds no ``sweep.json``.
     """
     sweep_dir = Path(sweep_dir).resolve()
-    state = sweep.read_state(sweep_dir)
-    recs, unreadable = sweep.sweep_records(sweep_dir)
+    state = sweepstate.read_state(sweep_dir)
+    recs, unreadable = sweepstate.sweep_records(sweep_dir)
     accounted, queued, reused = _scheduler_states(state.get("jobs", []))
     rows = []
     for job in state.get("jobs", []):

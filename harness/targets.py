@@ -43,6 +43,7 @@ analyzer notes when a group's baseline differs from it. An example ships as
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import SpecError
-from harness.profiles import tomllib  # the project's one tomllib/tomli shim
+from harness.tomlfile import tomllib
 
 DEFAULT_BASELINE_CORES = 5
 DEFAULT_P2_ALERT = 0.70
@@ -147,17 +148,7 @@ def load(path: str | Path) -> Targets:
         names the file and the key.
     """
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as e:
-        raise SpecError(f"{path}: cannot read targets file ({e.strerror})") from e
-    except tomllib.TOMLDecodeError as e:
-        raise SpecError(f"{path}: not valid TOML ({e})") from e
-    except UnicodeDecodeError as e:
-        raise SpecError(f"{path}: not valid TOML (not UTF-8 text: byte {e.start})") from None
-    except ValueError as e:  # e.g. an integer too long to convert
-        raise SpecError(f"{path}: not valid TOML ({str(e).splitlines()[0][:120]})") from None
+    data = _read(path)
 
     def bad(key: str, why: str) -> SpecError:
         return SpecError(f"{path}: key {key!r} {why}")
@@ -173,7 +164,28 @@ def load(path: str | Path) -> Targets:
     alert = data.get("p2_alert", DEFAULT_P2_ALERT)
     if not _number(alert) or not 0 < alert <= 1:
         raise bad("p2_alert", f"is {_shown(alert)}; it must be a number in (0, 1]")
-    rows = data.get("target")
+    scales, efficiencies = _rows(data.get("target"), bad)
+    return Targets(tuple(scales), tuple(efficiencies), float(alert), baseline, str(path))
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """The parsed TOML of a targets file; a one-line :class:`SpecError` when it cannot be."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except OSError as e:
+        raise SpecError(f"{path}: cannot read targets file ({e.strerror})") from e
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"{path}: not valid TOML ({e})") from e
+    except UnicodeDecodeError as e:
+        raise SpecError(f"{path}: not valid TOML (not UTF-8 text: byte {e.start})") from None
+    except ValueError as e:  # e.g. an integer too long to convert
+        raise SpecError(f"{path}: not valid TOML ({str(e).splitlines()[0][:120]})") from None
+
+
+def _rows(rows: Any, bad: Callable[[str, str], SpecError]) -> tuple[list[float], list[float]]:
+    """Scales and efficiencies of the ``[[target]]`` tables, checked row by row (``bad``
+    makes the error that names the key)."""
     if not isinstance(rows, list) or not rows:
         raise bad("target", "must be one or more [[target]] tables with scale and efficiency")
     scales: list[float] = []
@@ -199,4 +211,4 @@ def load(path: str | Path) -> Targets:
             raise bad(f"{where}.efficiency", f"is {_shown(eff)}; it must be a number in (0, 1]")
         scales.append(float(scale))
         efficiencies.append(float(eff))
-    return Targets(tuple(scales), tuple(efficiencies), float(alert), baseline, str(path))
+    return scales, efficiencies

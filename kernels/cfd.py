@@ -12,7 +12,7 @@ five coefficients of :func:`stencil_coefficients` it is one multiply per neighbo
 
     c'[i,j] = cc·c[i,j] + cs·c[i+1,j] + cn·c[i−1,j] + ce·c[i,j+1] + cw·c[i,j−1]
 
-The kernels work on a rank's block with one ghost layer: an array of shape (rows + 2, cols + 2)
+The kernels work on a rank's block with one halo layer: an array of shape (rows + 2, cols + 2)
 whose border holds the neighbours' values. They take only arrays and numbers; the halo exchange
 lives in ``harness/decomposition/cartesian.py``.
 """
@@ -82,13 +82,13 @@ def fourier_mode(n: int, kx: int, ky: int, row0: int, rows: int, col0: int, cols
 
 @njit(cache=True)
 def update(c, out, r0, r1, c0, c1, cc, cs, cn, ce, cw):  # pragma: no cover - compiled
-    """out[i, j] for rows [r0, r1), cols [c0, c1) of the padded block (ghosts read only).
+    """out[i, j] for rows [r0, r1), cols [c0, c1) of the padded block (halo cells read only).
 
     ``c`` and ``out``: float64, C-contiguous, the same shape (rows + 2, cols + 2), distinct;
     ``r0, r1, c0, c1``: ints, padded indices; ``cc, cs, cn, ce, cw``: floats, the weights of
     :func:`stencil_coefficients`. Writes ``out`` in place.
 
-    Requires c0 >= 1 and c1 <= cols - 1 (the region lies inside the ghost layer). The inner loop
+    Requires c0 >= 1 and c1 <= cols - 1 (the region lies inside the halo layer). The inner loop
     runs over row slices indexed from 0: with an index that Numba cannot prove non-negative,
     every access would carry a wraparound check and LLVM would emit gathers and scatters
     instead of contiguous vector loads and stores (about 4x slower at 8192²).
@@ -159,8 +159,8 @@ def unpack_row(buf, c, row, c0, c1):  # pragma: no cover - compiled
         c[row, j] = buf[j - c0]
 
 
-def fill_periodic_ghosts(c: np.ndarray) -> None:
-    """Serial halo: copy the opposite edges of a whole periodic grid into its ghost layer.
+def fill_periodic_halo(c: np.ndarray) -> None:
+    """Serial halo: copy the opposite edges of a whole periodic grid into its halo layer.
 
     ``c``: float64, shape (N + 2, N + 2), changed in place (corners untouched).
     """

@@ -9,17 +9,17 @@ A rank owns the rows of a *box* of nodes ``box = (x0, x1, y0, y1, z0, z1)`` (hal
 int64 tuple), lx = x1 − x0 nodes along x, and so on. Its *owned* vectors (float64, shape
 (lz·ly·lx,)) hold the box in the same order, x fastest: owned index ``(kk·ly + jj)·lx + ii``.
 Vectors that feed a product with the matrix (the CG search direction) are *extended* by one
-ghost layer on every side: shape ((lz + 2)·(ly + 2)·(lx + 2),), index
+halo layer on every side: shape ((lz + 2)·(ly + 2)·(lx + 2),), index
 ``((kk + 1)·(ly + 2) + jj + 1)·(lx + 2) + ii + 1`` — the column numbering of the rank's CSR
 (int32 columns, int64 row pointers). The hex8 coupling reaches the 26 nodes around a node, so
-the ghost layer's faces, edges and corners are all read.
+the halo layer's faces, edges and corners are all read.
 
 Determinism: dot products are accumulated *exactly* (``kernels/exactsum.py``) into int64 limb
 arrays, which ranks add element-wise; the rounded result is then the same bits whatever the
 boxes are. Everything else is elementwise or a row's sum in a fixed column order, so the whole
 CG run does not depend on the decomposition.
 
-Kernels take only arrays and numbers; the ghost exchange and the reductions across ranks live in
+Kernels take only arrays and numbers; the halo exchange and the reductions across ranks live in
 ``harness/decomposition/box.py``.
 """
 

@@ -2,9 +2,9 @@
 
 A field of shape (nz, ny, nx) is held as a 1-D float64 array of nz·ny·nx entries, index
 ``(k·ny + j)·nx + i``. A *region* is ``(z0, z1, y0, y1, x0, x1)``, half-open, in those indices.
-The ghost exchange of ``harness/decomposition/box.py`` packs each face, edge and corner region
+The halo exchange of ``harness/decomposition/box.py`` packs each face, edge and corner region
 of a box's owned layer into a contiguous buffer, sends it, and unpacks what arrives into the
-matching region of the ghost layer.
+matching region of the halo layer.
 """
 
 from __future__ import annotations

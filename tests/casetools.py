@@ -1,4 +1,4 @@
-"""Drive a workload's case directly on a communicator, as the runner would (no timing rules).
+"""Drive a workload instance directly on a communicator, as the runner would (no timing rules).
 
 Import as ``from casetools import run_case`` (``tests/`` is on pytest's pythonpath).
 """
@@ -16,18 +16,18 @@ def run_case(workload: str, on: Any, variant: str, overrides: dict[str, Any],
              mode: str = "strong", reps: int = 1, close: bool = False,
              timer: PhaseTimer | None = None) -> tuple[Any, Any, PhaseTimer]:
     """Build ``workload`` (size tiny) on communicator ``on``, run ``reps`` repetitions and
-    verify; returns ``(case, verification, timer)``. ``close`` releases the case after;
+    verify; returns ``(instance, verification, timer)``. ``close`` releases the instance after;
     ``timer`` replaces the plain :class:`PhaseTimer` (one that records more, for a test)."""
     wl = workloads.get(workload)
     params, variant = wl.resolve("tiny", overrides, mode, on.Get_size(), variant)
     wl.precompile()
-    case = wl.setup(on, params, variant, Path("."))
+    instance = wl.setup(on, params, variant, Path("."))
     timer = timer if timer is not None else PhaseTimer(wl.phases)
     for _ in range(reps):
-        case.reset()
+        instance.reset()
         timer.reset()
-        case.run(timer)
-    verification = case.verify()
+        instance.run(timer)
+    verification = instance.verify()
     if close:
-        case.close()
-    return case, verification, timer
+        instance.close()
+    return instance, verification, timer

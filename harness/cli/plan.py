@@ -35,7 +35,7 @@ def plan(spec: Path, backend: str) -> None:
         p = pp.point
         click.echo(f"{pp.name[:44]:<44} {p.ranks:>6} {pp.nodes:>5} {pp.ranks_per_node:>8} "
                    f"{pp.memory_per_rank / 2 ** 20:>9.0f} {format_time_limit(p.time_limit):>10} "
-                   f"{p.repetitions:>4} {pp.core_hours:>10.1f}  "
+                   f"{p.runs:>4} {pp.core_hours:>10.1f}  "
                    f"{'REFUSED: ' + pp.refused if pp.refused else 'ok'}")
     total = sum(pp.core_hours for pp in planned)
     memory = loaded.profile.memory_per_node

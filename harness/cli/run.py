@@ -227,10 +227,10 @@ def _relaunch(kwargs: dict[str, Any], ranks: int, time_limit: float | None,
                                  kwargs["variant"])
     check_out(kwargs["out"], kwargs["sweep_id"])
     run_id = kwargs["run_id"] or records.new_run_id()
-    case = command.Case(kwargs["workload"], variant, kwargs["mode"], kwargs["size"], ranks,
-                        kwargs["overrides"], kwargs["repetitions"], kwargs["warmup"])
+    point = command.RunRequest(kwargs["workload"], variant, kwargs["mode"], kwargs["size"], ranks,
+                                 kwargs["overrides"], kwargs["repetitions"], kwargs["warmup"])
     # the time limit stays with this supervisor: the child gets none
-    child = command.run_command(case, kwargs["out"], kwargs["sweep_id"], run_id,
+    child = command.run_command(point, kwargs["out"], kwargs["sweep_id"], run_id,
                                 flags=["--supervised", *(["--keep-files"] if kwargs["keep_files"]
                                                          else [])])
     try:

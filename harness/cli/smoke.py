@@ -34,7 +34,7 @@ def smoke_points() -> list[Point]:
             for ranks in RANKS:
                 resolved, _ = wl.resolve("tiny", {}, "strong", ranks, variant)
                 points.append(Point(workload=name, variant=variant, mode="strong", size="tiny",
-                                    params={}, resolved=resolved, ranks=ranks, repetitions=1,
+                                    params={}, resolved=resolved, ranks=ranks, runs=1,
                                     time_limit=TIME_LIMIT, reps=3, warmup=1))
     return points
 

@@ -1,18 +1,34 @@
-"""``harness sweep``: parse the options, delegate, report the outcome."""
+"""``harness sweep``: parse the options, delegate, report the outcome.
+
+A local sweep's progress is drawn here (:class:`RichProgress`): a Rich progress bar and one
+line per run on stderr, the summary table of every point on stdout at the end.
+"""
 
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
 
 from harness.errors import RunFailedError, UsageError
 
 if TYPE_CHECKING:
-    from harness.specs import Spec
+    from harness.records import RunRecord
+    from harness.specs import Point, Spec
 
 BACKENDS = ("local", "slurm")
 
@@ -83,11 +99,19 @@ def sweep(spec: Path, backend: str, dry_run: bool, resume: bool, out: Path,
         slurm.submit(loaded, out, sweep_id=sweep_id, resume=resume, dry_run=dry_run,
                      echo=click.echo)
         return
+    _local(loaded, out, sweep_id, resume, write_report, push_kpis, store_url)
+
+
+def _local(loaded: Spec, out: Path, sweep_id: str | None, resume: bool, write_report: bool,
+           push_kpis: bool, store_url: str | None) -> None:
+    """Run the sweep here with its progress drawn, then push and report as asked; exit 1
+    when a run did not pass, 143 on SIGTERM."""
     from harness.launch.local import EXIT_SIGTERM, Terminated
     from harness.sweep import run_local
 
     try:
-        result = run_local(loaded, out, sweep_id=sweep_id, resume=resume)
+        result = run_local(loaded, out, sweep_id=sweep_id, resume=resume,
+                           events=RichProgress())
     except Terminated:  # Ctrl-C's path, then the exit status of a process ended by SIGTERM
         click.echo("harness: terminated (SIGTERM); the run in progress was stopped, finished "
                    "records are kept: --resume completes the sweep", err=True)
@@ -104,6 +128,64 @@ def sweep(spec: Path, backend: str, dry_run: bool, resume: bool, out: Path,
     if result.failed:
         raise RunFailedError(f"{result.failed} of {result.ran} runs did not pass; "
                              f"see the records in {result.sweep_dir}")
+
+
+class RichProgress:
+    """The local sweep's display (:class:`harness.sweep.SweepEvents`): progress (runs done of
+    the total, the point running, elapsed, ETA) and a line per run on ``err`` (stderr), the
+    summary table on ``out`` (stdout)."""
+
+    def __init__(self, out: Console | None = None, err: Console | None = None) -> None:
+        self.out = out or Console()
+        self.err = err or Console(stderr=True)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+        self.progress = Progress(*columns, console=self.err)
+        self.task = self.progress.add_task("starting", start=False)
+
+    def started(self, sweep_id: str, runs: int, skipped: int) -> None:
+        if skipped:
+            self.err.print(f"resume {sweep_id}: {skipped} run(s) already ok, {runs} to go")
+        self.progress.update(self.task, total=runs)
+        self.progress.start_task(self.task)  # elapsed and ETA count from here
+        self.progress.start()
+
+    def run_started(self, point: Point) -> None:
+        self.progress.update(self.task, description=point.label)
+
+    def run_finished(self, done: int, runs: int, point: Point, record: RunRecord) -> None:
+        secs = f" {statistics.median(record.seconds):.4g} s" if record.seconds else ""
+        note = f" ({record.error.splitlines()[0]})" if record.error else ""
+        self.progress.console.print(f"[{done}/{runs}] {point.label}: {record.status}{secs}{note}",
+                                    markup=False, highlight=False)
+        self.progress.advance(self.task)
+
+    def stopped(self) -> None:
+        self.progress.stop()
+
+    def ended(self, state: dict[str, Any], sweep_dir: Path) -> None:
+        self.out.print(summary_table(state, sweep_dir))
+        self.out.print(f"records in {sweep_dir}")
+
+
+def summary_table(state: dict[str, Any], sweep_dir: Path) -> Table:
+    """A table of every point: runs ok / expected, failures, median seconds, status."""
+    from harness.sweepstate import tally
+
+    table = Table(title=f"sweep {state['sweep_id']}", title_justify="left")
+    for col, justify in (("point", "left"), ("ranks", "right"), ("ok", "right"),
+                         ("failed", "right"), ("median s", "right"), ("status", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for row in tally(state, sweep_dir):
+        p = row["point"]
+        med = f"{statistics.median(row['seconds']):.4g}" if row["seconds"] else "-"
+        status = ("done" if row["ok"] >= row["expected"]
+                  else "failed" if row["failed"] else "missing")
+        name = f"{p['workload']}/{p['variant']} {p['mode']} {p['size']}"
+        name += "".join(f" {k}={v}" for k, v in sorted(p["params"].items()))
+        table.add_row(name, str(p["ranks"]), f"{row['ok']}/{row['expected']}",
+                      str(row["failed"]), med, status)
+    return table
 
 
 def _push(sweep_dir: Path, store_url: str | None) -> None:
@@ -127,7 +209,7 @@ def _print_plan(spec: Spec) -> None:
     """``--local --dry-run``: every run the sweep would make, one line each; nothing written."""
     total = 0
     for point in spec.points:
-        click.echo(f"{point.repetitions} x {point.label}")
-        total += point.repetitions
+        click.echo(f"{point.runs} x {point.label}")
+        total += point.runs
     click.echo(f"{total} run(s) in {len(spec.points)} point(s); nothing was run or written")
 

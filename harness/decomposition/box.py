@@ -9,7 +9,7 @@ nodes ``(x0, x1, y0, y1, z0, z1)``. The decomposition exists when every axis has
 nodes as ranks along it: m ≥ max(dims). :func:`largest_grid_dim` bounds max(dims) without MPI
 (see there), so inputs can be checked before anything starts.
 
-The trilinear 27-point coupling reaches every node around a node, so the ghost exchange before
+The trilinear 27-point coupling reaches every node around a node, so the halo exchange before
 each matrix–vector product talks to up to 26 neighbours: 6 faces, 12 edges and 8 corners of the
 box, each message one packed region of the owned layer (``kernels/halo3d.py``), non-blocking
 ``Isend``/``Irecv`` on the Cartesian communicator.
@@ -127,7 +127,7 @@ class BoxLayout:
 
     @property
     def extended(self) -> int:
-        """Length of an extended vector: the box and one ghost layer around it."""
+        """Length of an extended vector: the box and one halo layer around it."""
         lx, ly, lz = self.extents
         return (lx + 2) * (ly + 2) * (lz + 2)
 
@@ -175,7 +175,7 @@ def layout_of(comm: Any, m: int) -> BoxLayout:
 
 def _ranges(offset: int, extent: int) -> tuple[tuple[int, int], tuple[int, int]]:
     """(send, receive) index ranges along one axis of an extended box, for the neighbour at
-    ``offset`` ∈ {−1, 0, 1}: the owned layer next to it, and the ghost layer it fills."""
+    ``offset`` ∈ {−1, 0, 1}: the owned layer next to it, and the halo layer it fills."""
     if offset < 0:
         return (1, 2), (0, 1)
     if offset > 0:
@@ -196,7 +196,7 @@ def neighbour_offsets(layout: BoxLayout) -> list[tuple[int, int, int]]:
 
 
 def halo_doubles(layout: BoxLayout) -> int:
-    """Doubles one ghost exchange sends (and receives) for this box: the regions of
+    """Doubles one halo exchange sends (and receives) for this box: the regions of
     :func:`neighbour_offsets`."""
     lx, ly, lz = layout.extents
     total = 0
@@ -215,10 +215,10 @@ def _tag(offset: tuple[int, int, int]) -> int:
     return 300 + (dz + 1) * 9 + (dy + 1) * 3 + (dx + 1)
 
 
-class GhostExchange:
-    """Fills the ghost layer of an extended vector from the up to 26 neighbouring boxes.
+class HaloExchange:
+    """Fills the halo layer of an extended vector from the up to 26 neighbouring boxes.
 
-    Ghost regions that face the domain boundary are left as they are (no matrix column refers
+    Halo regions that face the domain boundary are left as they are (no matrix column refers
     to them).
     """
 
@@ -248,7 +248,7 @@ class GhostExchange:
         return len(self.links)
 
     def exchange(self, v: np.ndarray) -> None:
-        """Receive the ghost layer of the extended ``v`` and send the owned layer's regions."""
+        """Receive the halo layer of the extended ``v`` and send the owned layer's regions."""
         cart, ny, nx = self.cart, self.ny, self.nx
         requests = []
         for neighbour, _, tag_in, _, _, _, recv in self.links:

@@ -66,7 +66,7 @@ def compute_regions(rows: int, cols: int) -> tuple[list[tuple[int, int, int, int
     """Split a padded block's interior into an *inner* part and a *rim* for the overlap variant.
 
     Returns ``(inner, rim)``, lists of ``(r0, r1, c0, c1)`` in padded indices. Inner cells read
-    no ghost; rim cells (the first and last interior row and column) do. Together they cover
+    no halo cell; rim cells (the first and last interior row and column) do. Together they cover
     every interior cell exactly once, for any block size (a block of one or two rows is all rim).
     """
     inner: list[tuple[int, int, int, int]] = []
@@ -112,7 +112,7 @@ class HaloExchange:
     """Non-blocking exchange of the one-cell halo of a padded block on a :class:`CartesianGrid`.
 
     ``start(c)`` packs the four edges of the interior into contiguous buffers and posts
-    ``Irecv``/``Isend``; ``finish(c)`` waits and unpacks into the ghost layer. Corners are not
+    ``Irecv``/``Isend``; ``finish(c)`` waits and unpacks into the halo layer. Corners are not
     exchanged: the 5-point stencil never reads them.
     """
 

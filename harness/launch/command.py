@@ -22,9 +22,9 @@ from typing import Any, Protocol
 RUN_ID_IN_SCRIPT = "\0run_id"
 
 
-class RunCase(Protocol):
+class RunPoint(Protocol):
     """What ``harness run`` is asked to measure: a :class:`harness.specs.Point` or a
-    :class:`Case`."""
+    :class:`RunRequest`."""
 
     workload: str
     variant: str
@@ -39,8 +39,8 @@ class RunCase(Protocol):
 
 
 @dataclass(frozen=True)
-class Case:
-    """A ``harness run`` case outside a spec (``harness run --ranks N`` relaunching itself):
+class RunRequest:
+    """A ``harness run`` point outside a spec (``harness run --ranks N`` relaunching itself):
     the same fields as a spec's point, ``params`` being the ``--set`` overrides."""
 
     workload: str
@@ -53,28 +53,28 @@ class Case:
     warmup: int | None = None
 
 
-def run_command(case: RunCase, out: str | Path, sweep_id: str, run_id: str, *,
+def run_command(point: RunPoint, out: str | Path, sweep_id: str, run_id: str, *,
                 time_limit: float | None = None, python: str | None = None,
                 flags: Sequence[str] = ()) -> list[str]:
-    """The argument list of one ``harness run`` of ``case``.
+    """The argument list of one ``harness run`` of ``point``.
 
     ``PYTHON -m harness run WORKLOAD --ranks N --mode M --size S --variant V [--set K=V]...
     [--reps R] [--warmup W] --out OUT --sweep-id ID --run-id RUN [--time-limit T] [FLAGS...]``:
-    the overrides sorted by key, ``--reps``/``--warmup`` only when the case sets them (else
+    the overrides sorted by key, ``--reps``/``--warmup`` only when the point sets them (else
     ``harness run``'s defaults), the time limit in seconds as given (an int stays an int).
     ``python`` defaults to the running interpreter; ``flags`` are options without a value
     (``--supervised``, ``--keep-files``). Pass :data:`RUN_ID_IN_SCRIPT` as ``run_id`` for a
     job script (:func:`shell_command`).
     """
-    cmd = [python or sys.executable, "-m", "harness", "run", case.workload,
-           "--ranks", str(case.ranks), "--mode", case.mode, "--size", case.size,
-           "--variant", case.variant]
-    for key, value in sorted(case.params.items()):
+    cmd = [python or sys.executable, "-m", "harness", "run", point.workload,
+           "--ranks", str(point.ranks), "--mode", point.mode, "--size", point.size,
+           "--variant", point.variant]
+    for key, value in sorted(point.params.items()):
         cmd += ["--set", f"{key}={value}"]
-    if case.reps is not None:
-        cmd += ["--reps", str(case.reps)]
-    if case.warmup is not None:
-        cmd += ["--warmup", str(case.warmup)]
+    if point.reps is not None:
+        cmd += ["--reps", str(point.reps)]
+    if point.warmup is not None:
+        cmd += ["--warmup", str(point.warmup)]
     cmd += ["--out", str(out), "--sweep-id", sweep_id, "--run-id", run_id]
     if time_limit is not None:
         cmd += ["--time-limit", str(time_limit)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from harness import records, sweep
+from harness import records, sweepstate
 from harness.errors import BadInputError
 
 
@@ -29,7 +29,7 @@ def ensure_record(sweep_dir: str | Path, point_key: str, run_id: str, returncode
     (``returncode`` 124 or 137), lost with its launcher, or — with ``reason`` — stopped or never
     started because the job got a signal (time limit near, scancel, preemption)."""
     sweep_dir = Path(sweep_dir)
-    state = sweep.read_state(sweep_dir)
+    state = sweepstate.read_state(sweep_dir)
     if records.exists(sweep_dir.parent, state["sweep_id"], run_id) is not None:
         return
     point = _point(state, sweep_dir, point_key)
@@ -39,7 +39,7 @@ def ensure_record(sweep_dir: str | Path, point_key: str, run_id: str, returncode
         error = f"timeout after {point['time_limit_s']} s"
     else:
         error = f"the launcher exited with code {returncode} and the run left no record"
-    sweep.fallback_record(point, sweep_dir.parent, state["sweep_id"], run_id, error)
+    sweepstate.fallback_record(point, sweep_dir.parent, state["sweep_id"], run_id, error)
 
 
 def attempt_prefix(point_key: str, job: str, rep: str) -> str:
@@ -53,7 +53,7 @@ def done_before(sweep_dir: str | Path, point_key: str, job: str, rep: str) -> bo
     requeued job keeps its job and task ids; its points already measured are not run again)."""
     sweep_dir = Path(sweep_dir)
     prefix = attempt_prefix(point_key, job, rep)
-    recs, _ = sweep.sweep_records(sweep_dir)
+    recs, _ = sweepstate.sweep_records(sweep_dir)
     return any(r.status == "ok" and r.run_id.startswith(prefix) for r in recs)
 
 

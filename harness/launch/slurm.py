@@ -1,7 +1,7 @@
 """The Slurm backend: render ``harness/launch/templates/*.j2`` into sbatch scripts and submit
 them (their job states: :mod:`harness.launch.jobstate`).
 
-One job per core count runs every point of the spec at that count; the spec's repetitions are
+One job per core count runs every point of the spec at that count; the spec's runs per point are
 the job's array tasks. An analysis job follows with ``--dependency=afterany:<ids>``. Scripts
 are rendered with autoescape off and ``StrictUndefined``: every value that reaches a script was
 validated by :mod:`harness.specs` and goes through the ``q`` filter (:func:`shlex.quote`) or,
@@ -28,7 +28,7 @@ from typing import Any
 
 import jinja2
 
-from harness import records, sweep, sweeplock
+from harness import records, sweeplock, sweepstate
 from harness.errors import BadInputError, LaunchError, SchedulerError, SpecError
 from harness.launch import command, launchers
 from harness.launch.local import OPTION_PREFIXES
@@ -130,9 +130,9 @@ def scale_sbatch_lines(spec: Spec, cores: int, sweep_dir: Path) -> list[str]:
         lines.append(f"--mem={prof.memory_per_node // (1 << 20)}M")
     # the batch shell gets SIGUSR1 this long before the time limit, to record what is cut
     lines.append(f"--signal=B:USR1@{min(SIGNAL_WARNING, max(seconds // 4, 10))}")
-    if spec.repetitions > 1:
+    if spec.runs > 1:
         throttle = f"%{prof.array_throttle}" if prof.array_throttle else ""
-        lines.append(f"--array=0-{spec.repetitions - 1}{throttle}")
+        lines.append(f"--array=0-{spec.runs - 1}{throttle}")
         pattern = "%x-%A_%a"
     else:
         pattern = "%x-%j"
@@ -201,7 +201,7 @@ def render(spec: Spec, sweep_dir: Path, python: str | None = None) -> list[JobSc
         name = f"{spec.name}-p{cores}"
         jobs.append(JobScript(key=f"p{cores}", name=name, path=sweep_dir / "jobs" /
                               f"{name}.sbatch", text=text, sbatch_lines=lines, cores=cores,
-                              array=spec.repetitions, points=[p.key for p in points]))
+                              array=spec.runs, points=[p.key for p in points]))
     lines = analysis_sbatch_lines(spec, sweep_dir)
     text = env.get_template("analysis.sbatch.j2").render(
         **common, sbatch_lines=lines, report=spec.analysis.report,
@@ -251,12 +251,12 @@ def submit(spec: Spec, out: str | Path, sweep_id: str | None = None, resume: boo
     check_slurm(spec)
     if not dry_run and shutil.which("sbatch") is None:
         raise BadInputError("sbatch not found; use --local or --dry-run")
-    sweep_dir, _ = sweep.open_sweep(spec, out, sweep_id, resume, "slurm")
+    sweep_dir, _ = sweepstate.open_sweep(spec, out, sweep_id, resume, "slurm")
     scripts = render(spec, sweep_dir)  # may refuse the spec: before anything is written
     for warning in node_local_warnings(spec, Path(sweep_dir).resolve()):
         sys.stderr.write(warning + "\n")
     with sweeplock.hold(sweep_dir):  # one submitter; read the state again under the lock
-        _, state = sweep.open_sweep(spec, out, sweep_dir.name, resume, "slurm")
+        _, state = sweepstate.open_sweep(spec, out, sweep_dir.name, resume, "slurm")
         return _submit_locked(spec, scripts, sweep_dir, state, dry_run, echo)
 
 
@@ -276,7 +276,7 @@ def _submit_locked(spec: Spec, scripts: list[JobScript], sweep_dir: Path, state:
     } for job in scripts]
     state["dry_run"] = dry_run and not any(j["job_id"] for j in state["jobs"])
     state["state"] = "dry-run" if state["dry_run"] else "submitting"
-    sweep.write_state(sweep_dir, state)
+    sweepstate.write_state(sweep_dir, state)
     if dry_run:
         for job in scripts:
             echo(f"# ==> {job.path} <==")
@@ -301,18 +301,18 @@ def _submit_locked(spec: Spec, scripts: list[JobScript], sweep_dir: Path, state:
             job_id = _sbatch(cmd)
         except (SchedulerError, BadInputError) as e:
             state["state"] = "submission failed"
-            sweep.write_state(sweep_dir, state)
+            sweepstate.write_state(sweep_dir, state)
             went = [j["name"] for j in state["jobs"] if j["job_id"]]
             raise SchedulerError(
                 f"{e}; {len(went)} of {len(scripts)} jobs went out (in {sweep_dir}/sweep.json); "
                 f"rerun with --resume --sweep-id {state['sweep_id']} to submit the rest") from None
         entry.update(job_id=job_id, command=cmd, submitted_at=records.now_iso())
-        sweep.write_state(sweep_dir, state)
+        sweepstate.write_state(sweep_dir, state)
         ids.append(job_id)
         echo(f"{job.name}: submitted as job {job_id}")
     if not dry_run:
         state["state"] = "submitted"
-        sweep.write_state(sweep_dir, state)
+        sweepstate.write_state(sweep_dir, state)
         echo(f"sweep {state['sweep_id']}: follow it with `harness status {sweep_dir}`")
     return state
 

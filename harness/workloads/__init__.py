@@ -9,9 +9,9 @@ from __future__ import annotations
 import importlib
 
 from harness.errors import UsageError
-from harness.workloads.base import FOM, MODES, SIZES, Case, Param, Verification, Workload
+from harness.workloads.base import FOM, MODES, SIZES, Instance, Param, Verification, Workload
 
-__all__ = ["FOM", "MODES", "SIZES", "Case", "Param", "Verification", "Workload", "get", "names"]
+__all__ = ["FOM", "MODES", "SIZES", "Instance", "Param", "Verification", "Workload", "get", "names"]
 
 _REGISTRY: dict[str, str] = {
     "cfd": "harness.workloads.cfd:CFD",

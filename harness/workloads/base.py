@@ -1,7 +1,8 @@
 """The workload interface every kernel family implements.
 
 A *workload* knows its parameters, named sizes, variants and phases, and builds a per-rank
-*case* from validated parameters. The runner (``harness/runner.py``) drives a case: untimed
+*instance* from validated parameters: that rank's share of one problem (its arrays, its
+communicator, its files). The runner (``harness/runner.py``) drives an instance: untimed
 warm-up, timed repetitions, verification, figure of merit. Workloads never call MPI themselves;
 they pass the communicator to ``harness/decomposition`` helpers and time phases with the
 ``PhaseTimer`` the runner hands them.
@@ -146,10 +147,11 @@ class PhaseCost:
         return asdict(self)
 
 
-class Case(ABC):
-    """Per-rank state of one run. Built (collectively) by :meth:`Workload.setup`."""
+class Instance(ABC):
+    """A workload instance: one rank's state for one run. Built (collectively) by
+    :meth:`Workload.setup`."""
 
-    #: work items per repetition (time steps, CG iterations, generations, cases)
+    #: work items per repetition (time steps, CG iterations, generations, parameter-study cases)
     iterations: int = 1
 
     @abstractmethod
@@ -185,7 +187,7 @@ class Case(ABC):
 
 
 class Workload(ABC):
-    """A workload family: parameters, sizes, variants, phases, and how to build a case."""
+    """A workload family: parameters, sizes, variants, phases, and how to build an instance."""
 
     name: ClassVar[str]
     description: ClassVar[str]
@@ -193,7 +195,7 @@ class Workload(ABC):
     variants: ClassVar[tuple[str, ...]]
     #: variants whose checksum is identical at any rank count
     deterministic_variants: ClassVar[tuple[str, ...]]
-    #: the entries of :meth:`Case.work` that every run of one problem at one rank count does
+    #: the entries of :meth:`Instance.work` that every run of one problem at one rank count does
     #: identically (iteration, update and case counts); recorded as ``fixed_work``, and the
     #: analyzer never pools runs whose fixed work differs
     fixed_work: ClassVar[tuple[str, ...]] = ()
@@ -267,7 +269,7 @@ class Workload(ABC):
         """Bytes of the arrays rank ``rank`` of ``ranks`` allocates for a run of ``params``
         (resolved), from the parameters alone, without MPI — what a scheduler must give it
         beyond the interpreter and the compiled kernels. Each workload counts its own arrays;
-        the tests compare the count with a real case's arrays.
+        the tests compare the count with a real instance's arrays.
         """
         raise NotImplementedError(f"{self.name} does not estimate its memory")
 
@@ -296,11 +298,11 @@ class Workload(ABC):
         """
 
     @abstractmethod
-    def setup(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path) -> Case:
-        """Build this rank's case. Collective; untimed.
+    def setup(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path) -> Instance:
+        """Build this rank's instance. Collective; untimed.
 
-        The case communicates on a duplicate of ``comm`` (``comm.Dup()``, freed by
-        :meth:`Case.close`), so its fixed message tags never meet another library's messages
+        The instance communicates on a duplicate of ``comm`` (``comm.Dup()``, freed by
+        :meth:`Instance.close`), so its fixed message tags never meet another library's messages
         on ``comm``.
 
         ``workdir`` is a per-run scratch directory, the same path on every rank and on a file

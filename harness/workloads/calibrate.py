@@ -18,7 +18,7 @@ from typing import Any
 from harness.decomposition import collectives
 from harness.decomposition.blocks import block_range
 from harness.timing import PhaseTimer
-from harness.workloads.base import FOM, Case, Param, Verification, Workload
+from harness.workloads.base import FOM, Instance, Param, Verification, Workload
 from kernels import calibrate as kernel
 
 PROBE_ITERATIONS = 50  # short enough that the chain is still far from its fixed point
@@ -59,12 +59,13 @@ class Calibrate(Workload):
     def precompile(self) -> None:
         kernel.precompile()
 
-    def setup(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path) -> Case:
-        """The case, on a duplicate of ``comm`` that its :meth:`~Case.close` frees. Collective."""
-        return CalibrateCase(comm.Dup(), params)
+    def setup(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path) -> Instance:
+        """The instance, on a duplicate of ``comm`` that its :meth:`~Instance.close` frees.
+        Collective."""
+        return CalibrateInstance(comm.Dup(), params)
 
 
-class CalibrateCase(Case):
+class CalibrateInstance(Instance):
     def __init__(self, comm: Any, params: dict[str, Any]):
         self.comm = comm
         rank, size = comm.Get_rank(), comm.Get_size()

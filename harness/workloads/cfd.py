@@ -19,7 +19,7 @@ import numpy as np
 from harness.decomposition import cartesian, collectives
 from harness.errors import ParameterError
 from harness.timing import PhaseTimer
-from harness.workloads.base import FOM, Case, Param, Verification, Workload
+from harness.workloads.base import FOM, Instance, Param, Verification, Workload
 from kernels import cfd as kernel
 
 BYTES_PER_UPDATE = 16  # one 8-byte read and one 8-byte write per cell update, caches ideal
@@ -98,7 +98,7 @@ class CFD(Workload):
 
     def memory_per_rank(self, params: dict[str, Any], variant: str, ranks: int,
                         rank: int = 0) -> int:
-        """Bytes of :class:`CFDCase`'s arrays on ``rank``: the padded block twice (c, out) and
+        """Bytes of :class:`CFDInstance`'s arrays on ``rank``: the padded block twice (c, out) and
         the eight edge buffers of the halo exchange, float64."""
         dims = cartesian.grid_dims(ranks, 2)
         s = cartesian.block_of(params["n"], dims, (rank // dims[1], rank % dims[1]))
@@ -107,12 +107,13 @@ class CFD(Workload):
     def precompile(self) -> None:
         kernel.precompile()
 
-    def setup(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path) -> Case:
-        """The case, on a duplicate of ``comm`` that its :meth:`~Case.close` frees. Collective."""
-        return CFDCase(comm.Dup(), params, variant)
+    def setup(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path) -> Instance:
+        """The instance, on a duplicate of ``comm`` that its :meth:`~Instance.close` frees.
+        Collective."""
+        return CFDInstance(comm.Dup(), params, variant)
 
 
-class CFDCase(Case):
+class CFDInstance(Instance):
     def __init__(self, comm: Any, params: dict[str, Any], variant: str):
         self.comm = comm
         self.params = params

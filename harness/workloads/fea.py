@@ -5,13 +5,13 @@ Gauss quadrature (``kernels/fea.py``); the (n − 1)³ interior unknowns are spl
 in boxes of a 3D process grid (``harness/decomposition/box.py``). One repetition is one batch
 job:
 
-1. ``assemble``: every rank assembles the CSR rows it owns (ghost columns for the layer of
+1. ``assemble``: every rank assembles the CSR rows it owns (halo columns for the layer of
    nodes around its box). The matrix is rebuilt in every repetition — a batch job starts from the
-   mesh — and the load vector of each case is assembled before its solve, also under
+   mesh — and the load vector of each load case is assembled before its solve, also under
    ``assemble``.
 2. for each of ``cases`` load cases, one after another, reusing the matrix: conjugate gradient
    from x = 0 to a relative residual ``tol`` (or ``maxiter`` iterations) — ``compute`` (fused
-   Numba kernels), ``halo`` (the ghost layer of the search direction — faces, edges and
+   Numba kernels), ``halo`` (the halo layer of the search direction — faces, edges and
    corners of the box, up to 26 neighbours — before each product),
    ``reduce`` (the two dot products per iteration);
 3. ``io``: the solution is written to the run's scratch directory for real, in the variant's
@@ -27,13 +27,13 @@ with dims = ``MPI.Compute_dims(ranks, 3)`` (recorded in the run's ``work``).
 
 Load case c has the manufactured solution u = G_a(x)·G_b(y)·G_c(z), G_w(t) = (1 + t)·sin(wπt),
 with (a, b, c) = (1 + c mod 3, 1 + ⌊c/3⌋ mod 3, 1 + ⌊c/9⌋ mod 3) — not an eigenvector of the
-discrete operator, so CG needs its full ~2n iterations. Verification: every case's CG converged;
-the max nodal error, divided by π²(a² + b² + c²)·h², is at most ``ERROR_CONSTANT`` (second order:
-the observed constant is 0.12–0.36 for n from 8 to 32 and every (a, b, c), at most 0.42 on
-coarser meshes); and a checksum — sum and L2 norm of all cases' solutions — accumulated exactly
-(``kernels/exactsum.py``) and rounded once, so that it does not depend on the rank count (stated
-tolerance ``CHECKSUM_TOLERANCE`` relative; by construction it is the same bits, as are the CG
-iterates: every dot product is reduced the same way).
+discrete operator, so CG needs its full ~2n iterations. Verification: every load case's CG
+converged; the max nodal error, divided by π²(a² + b² + c²)·h², is at most ``ERROR_CONSTANT``
+(second order: the observed constant is 0.12–0.36 for n from 8 to 32 and every (a, b, c), at
+most 0.42 on coarser meshes); and a checksum — sum and L2 norm of all load cases' solutions —
+accumulated exactly (``kernels/exactsum.py``) and rounded once, so that it does not depend on
+the rank count (stated tolerance ``CHECKSUM_TOLERANCE`` relative; by construction it is the same
+bits, as are the CG iterates: every dot product is reduced the same way).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from harness.decomposition import box as boxes
 from harness.decomposition import boxio, collectives
 from harness.errors import ParameterError
 from harness.timing import PhaseTimer
-from harness.workloads.base import FOM, Case, Param, Verification, Workload
+from harness.workloads.base import FOM, Instance, Param, Verification, Workload
 from kernels import exactsum, halo3d
 from kernels import fea as kernel
 
@@ -59,16 +59,16 @@ CHECKSUM_TOLERANCE = 1e-10  # relative, between rank counts
 _INT32 = 2**31
 
 
-def wave_numbers(case: int) -> tuple[int, int, int]:
-    """(a, b, c) of load case ``case``: 27 distinct triples in {1, 2, 3}³, then repeating."""
-    return 1 + case % 3, 1 + (case // 3) % 3, 1 + (case // 9) % 3
+def wave_numbers(load_case: int) -> tuple[int, int, int]:
+    """(a, b, c) of load case ``load_case``: 27 distinct triples in {1, 2, 3}³, then repeating."""
+    return 1 + load_case % 3, 1 + (load_case // 3) % 3, 1 + (load_case // 9) % 3
 
 
-def solution_path(workdir: Path, variant: str, case: int, rank: int = 0) -> Path:
-    """File that holds load case ``case`` (of ``rank``, for ``per-rank``)."""
+def solution_path(workdir: Path, variant: str, load_case: int, rank: int = 0) -> Path:
+    """File that holds load case ``load_case`` (of ``rank``, for ``per-rank``)."""
     if variant == "per-rank":
-        return Path(workdir) / f"fea-case{case:03d}-rank{rank:05d}.f64"
-    return Path(workdir) / f"fea-case{case:03d}.f64"
+        return Path(workdir) / f"fea-case{load_case:03d}-rank{rank:05d}.f64"
+    return Path(workdir) / f"fea-case{load_case:03d}.f64"
 
 
 class FEA(Workload):
@@ -124,23 +124,24 @@ class FEA(Workload):
 
     def memory_per_rank(self, params: dict[str, Any], variant: str, ranks: int,
                         rank: int = 0) -> int:
-        """Bytes of :class:`FEACase`'s arrays on ``rank``: CSR (8 B per row pointer, 12 B per
-        non-zero), the case solutions, b, r, q and verify's exact-solution scratch (owned), p
+        """Bytes of :class:`FEAInstance`'s arrays on ``rank``: CSR (8 B per row pointer, 12 B per
+        non-zero), the load cases' solutions, b, r, q and verify's exact-solution scratch (owned), p
         (extended), the halo buffers and, on rank 0 with ``gather``, two m³ buffers. Boxes from
         :func:`harness.decomposition.box.balanced_dims`; rank 0's is the largest.
         """
         m = params["n"] - 1
-        return _case_bytes(m, boxes.box_layout(m, ranks, rank), params["cases"], variant)
+        return _instance_bytes(m, boxes.box_layout(m, ranks, rank), params["cases"], variant)
 
     def precompile(self) -> None:
         kernel.precompile()
         halo3d.precompile()
-    def setup(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path) -> Case:
-        """The case, on a duplicate of ``comm`` that its :meth:`~Case.close` frees. Collective."""
-        return FEACase(comm.Dup(), params, variant, Path(workdir))
+    def setup(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path) -> Instance:
+        """The instance, on a duplicate of ``comm`` that its :meth:`~Instance.close` frees.
+        Collective."""
+        return FEAInstance(comm.Dup(), params, variant, Path(workdir))
 
 
-class FEACase(Case):
+class FEAInstance(Instance):
     def __init__(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path):
         self.comm = comm
         self.params = params
@@ -153,7 +154,7 @@ class FEACase(Case):
             raise ParameterError(f"n={params['n']}: {e}") from None
         self.box = lay.box
         self.lx, self.ly, self.lz = lay.extents
-        self.halo = boxes.GhostExchange(comm, lay)
+        self.halo = boxes.HaloExchange(comm, lay)
         self.writer = boxio.BoxWriter(comm, lay, variant)
         self.nnz = kernel.local_nnz(m, lay.box)
         self.nnz_global = kernel.local_nnz(m, (0, m, 0, m, 0, m))
@@ -165,14 +166,14 @@ class FEACase(Case):
         self.b = np.zeros(lay.rows)
         self.r = np.zeros(lay.rows)
         self.q = np.zeros(lay.rows)
-        self.p = np.zeros(lay.extended)  # the box and a ghost layer around it
+        self.p = np.zeros(lay.extended)  # the box and a halo layer around it
         self.acc = exactsum.new_accumulator()
-        self.case_iterations = [0] * cases
+        self.load_case_iterations = [0] * cases
         self.residuals = [math.inf] * cases
 
     def reset(self) -> None:
         self.solutions[:] = 0.0
-        self.case_iterations = [0] * self.params["cases"]
+        self.load_case_iterations = [0] * self.params["cases"]
         self.residuals = [math.inf] * self.params["cases"]
         self.iterations = 0
 
@@ -231,9 +232,9 @@ class FEACase(Case):
         timer.add("reduce", reduce)
         return iterations, (math.sqrt(rr) / norm_b if norm_b > 0 else 0.0)
 
-    def write(self, case: int, x: np.ndarray) -> None:
-        """Write one case's solution in the variant's pattern (collective)."""
-        path = solution_path(self.workdir, self.variant, case, self.layout.rank)
+    def write(self, load_case: int, x: np.ndarray) -> None:
+        """Write one load case's solution in the variant's pattern (collective)."""
+        path = solution_path(self.workdir, self.variant, load_case, self.layout.rank)
         self.writer.write(path, x, bool(self.params["fsync"]))
         boxes.barrier(self.comm)
 
@@ -250,19 +251,21 @@ class FEACase(Case):
     def run(self, timer: PhaseTimer) -> None:
         with timer("assemble"):
             self.assemble()
-        for case in range(self.params["cases"]):
-            a, b, c = wave_numbers(case)
+        for load_case in range(self.params["cases"]):
+            a, b, c = wave_numbers(load_case)
             with timer("assemble"):
                 kernel.assemble_load(self.m, self.box, float(a), float(b), float(c), self.b)
-            x = self.solutions[case]
-            self.case_iterations[case], self.residuals[case] = self.solve(self.b, x, timer)
+            x = self.solutions[load_case]
+            self.load_case_iterations[load_case], self.residuals[load_case] = self.solve(
+                self.b, x, timer)
             with timer("io"):
-                self.write(case, x)
-        self.iterations = sum(self.case_iterations)
+                self.write(load_case, x)
+        self.iterations = sum(self.load_case_iterations)
 
     def checksum(self) -> dict[str, float]:
-        """Sum and L2 norm over every case's solution, each accumulated exactly over all cases
-        and ranks and rounded once: the same on every rank and at any rank count. Collective."""
+        """Sum and L2 norm over every load case's solution, each accumulated exactly over all
+        load cases and ranks and rounded once: the same on every rank and at any rank count.
+        Collective."""
         accs = np.zeros((2, exactsum.LIMBS), dtype=np.int64)
         for x in self.solutions:
             exactsum.accumulate(x, accs[0])
@@ -271,16 +274,16 @@ class FEACase(Case):
         return {"sum": float(total), "l2": float(math.sqrt(squares))}
 
     def errors(self) -> np.ndarray:
-        """Per case: max nodal |x − u| / (π²(a²+b²+c²)h²), the observed second-order constant.
+        """Per load case: max nodal |x − u| / (π²(a²+b²+c²)h²), the observed second-order constant.
         Collective; the same on every rank."""
         h = 1.0 / self.params["n"]
         exact = np.empty(self.layout.rows)
         local = np.zeros(self.params["cases"])
-        for case, x in enumerate(self.solutions):
-            a, b, c = wave_numbers(case)
+        for load_case, x in enumerate(self.solutions):
+            a, b, c = wave_numbers(load_case)
             kernel.exact_solution(self.m, self.box, float(a), float(b), float(c), exact)
             scale = math.pi ** 2 * (a * a + b * b + c * c) * h * h
-            local[case] = float(np.max(np.abs(x - exact))) / scale
+            local[load_case] = float(np.max(np.abs(x - exact))) / scale
         return boxes.elementwise_max(self.comm, local)
 
     def verify(self) -> Verification:
@@ -329,7 +332,7 @@ class FEACase(Case):
             "flops_per_iteration": self.flops_per_iteration(),
             "flops_per_iteration_formula": "2*nnz (SpMV) + 4*N (two dots) + 6*N (three updates)",
             "iterations_are": "CG iterations summed over the load cases of one repetition",
-            "cg_iterations_per_case": list(self.case_iterations),
+            "cg_iterations_per_case": list(self.load_case_iterations),
             "relative_residuals": list(self.residuals),
             "bytes_written_per_repetition": 8 * self.m ** 3 * self.params["cases"],
             "fom_time_base": "the whole repetition (assembly and I/O included)",
@@ -338,8 +341,8 @@ class FEACase(Case):
         }
 
 
-def _case_bytes(m: int, lay: boxes.BoxLayout, cases: int, variant: str) -> int:
-    """Bytes of :class:`FEACase`'s arrays for the box of ``lay`` (see ``FEA.memory_per_rank``)."""
+def _instance_bytes(m: int, lay: boxes.BoxLayout, cases: int, variant: str) -> int:
+    """Bytes of :class:`FEAInstance`'s arrays for the box of ``lay`` (``FEA.memory_per_rank``)."""
     rows = lay.rows
     nnz = kernel.local_nnz(m, lay.box)
     halo = 2 * boxes.halo_doubles(lay)  # send and receive buffers

@@ -30,7 +30,7 @@ import numpy as np
 from harness.decomposition import population
 from harness.errors import ParameterError
 from harness.timing import PhaseTimer
-from harness.workloads.base import FOM, Case, Param, Verification, Workload
+from harness.workloads.base import FOM, Instance, Param, Verification, Workload
 from kernels import opt as kernel
 
 TOLERANCE = 1e-8  # absolute, on f_best − f*, with f* = 0 for both objectives
@@ -143,7 +143,7 @@ class Optimization(Workload):
 
     def memory_per_rank(self, params: dict[str, Any], variant: str, ranks: int,
                         rank: int = 0) -> int:
-        """Bytes of :class:`OptCase`'s arrays on ``rank``: initial, current and trial vectors
+        """Bytes of :class:`OptInstance`'s arrays on ``rank``: initial, current and trial vectors
         (rows × d) and their fitness (rows), float64, where rows is the whole population
         (``sync``) or the rank's island (``async``, plus the exchange buffers of the island
         bests: (ranks + 1) × (d + 1))."""
@@ -156,12 +156,13 @@ class Optimization(Workload):
     def precompile(self) -> None:
         kernel.precompile()
 
-    def setup(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path) -> Case:
-        """The case, on a duplicate of ``comm`` that its :meth:`~Case.close` frees. Collective."""
-        return OptCase(comm.Dup(), params, variant)
+    def setup(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path) -> Instance:
+        """The instance, on a duplicate of ``comm`` that its :meth:`~Instance.close` frees.
+        Collective."""
+        return OptInstance(comm.Dup(), params, variant)
 
 
-class OptCase(Case):
+class OptInstance(Instance):
     """One rank's share of a DE run: the whole population (sync) or its island (async)."""
 
     def __init__(self, comm: Any, params: dict[str, Any], variant: str):

@@ -31,7 +31,7 @@ from harness.decomposition import scheduling
 from harness.decomposition.blocks import block_range
 from harness.errors import ParameterError
 from harness.timing import PhaseTimer
-from harness.workloads.base import FOM, Case, Param, Verification, Workload
+from harness.workloads.base import FOM, Instance, Param, Verification, Workload
 from kernels import param as kernel
 
 ROUNDOFF = 1e-12
@@ -104,13 +104,13 @@ class ParameterStudy(Workload):
     def precompile(self) -> None:
         kernel.precompile()
 
-    def setup(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path) -> Case:
-        """The case, on a duplicate of ``comm`` that its :meth:`~Case.close` frees: the
+    def setup(self, comm: Any, params: dict[str, Any], variant: str, workdir: Path) -> Instance:
+        """The instance, on a duplicate of ``comm`` that its :meth:`~Instance.close` frees: the
         manager–worker messages' fixed tags then never meet another library's. Collective."""
-        return ParameterStudyCase(comm.Dup(), params, variant)
+        return ParameterStudyInstance(comm.Dup(), params, variant)
 
 
-class ParameterStudyCase(Case):
+class ParameterStudyInstance(Instance):
     def __init__(self, comm: Any, params: dict[str, Any], variant: str):
         self.comm = comm
         self.params = params

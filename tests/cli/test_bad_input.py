@@ -48,10 +48,10 @@ CASES = [
      ["sweep", "spec.toml", "--slurm", "--dry-run"], {}, "limit"),
     ("cores-huge", _replace("cores = [1, 2]", "cores = [1, 100000000000]"),
      ["sweep", "spec.toml", "--slurm", "--dry-run"], {}, "limit"),
-    ("repetitions-1e9", _replace("repetitions = 1", "repetitions = 1000000000"),
-     ["sweep", "spec.toml"], {}, "repetitions"),
-    ("repetitions-1e9-slurm", _replace("repetitions = 1", "repetitions = 1000000000"),
-     ["sweep", "spec.toml", "--slurm", "--dry-run"], {}, "repetitions"),
+    ("runs-1e9", _replace("runs = 1", "runs = 1000000000"),
+     ["sweep", "spec.toml"], {}, "runs"),
+    ("runs-1e9-slurm", _replace("runs = 1", "runs = 1000000000"),
+     ["sweep", "spec.toml", "--slurm", "--dry-run"], {}, "runs"),
     ("reps-huge", _replace("reps = 2", "reps = 10000000000"), ["sweep", "spec.toml"], {},
      "reps"),
     ("warmup-huge", _replace("warmup = 1", "warmup = 99999999"), ["sweep", "spec.toml"], {},
@@ -142,7 +142,7 @@ def test_a_refused_run_is_reported_with_one_prefix(tmp_path: Path) -> None:
     """A run that `harness run` refuses inside a sweep or `harness smoke` is one line with one
     `harness: error:` prefix (the child's own prefix is not repeated)."""
     point = Point(workload="cfd", variant="blocking", mode="strong", size="nosuch", params={},
-                  resolved={}, ranks=1, repetitions=1, time_limit=60)
+                  resolved={}, ranks=1, runs=1, time_limit=60)
     with pytest.raises(BadInputError) as info:
         run_point(point, tmp_path, "s")
     assert "harness: error:" not in str(info.value)

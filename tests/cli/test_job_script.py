@@ -46,7 +46,7 @@ def _records(sweep: Path) -> dict[str, records.RunRecord]:
 
 
 def test_a_requeued_task_keeps_its_measurements_and_runs_only_what_is_missing(tmp_path):
-    sweep = _scripts(tmp_path, 'name = "spec"\ncores = [1]\nrepetitions = 2\nreps = 2\n'
+    sweep = _scripts(tmp_path, 'name = "spec"\ncores = [1]\nruns = 2\nreps = 2\n'
                                'warmup = 1\ntime_limit = "05:00"\n'
                                '[[workload]]\nname = "cfd"\n[[workload]]\nname = "param"\n')
     task = {"SLURM_ARRAY_JOB_ID": "77", "SLURM_ARRAY_TASK_ID": "1", "SLURM_JOB_ID": "78"}

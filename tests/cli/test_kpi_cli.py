@@ -106,7 +106,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, needle):
 TINY_SWEEP = """
 name = "tiny"
 cores = [1, 2]
-repetitions = 1
+runs = 1
 reps = 2
 warmup = 1
 time_limit = "02:00"

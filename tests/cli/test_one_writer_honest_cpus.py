@@ -17,7 +17,7 @@ from clitools import harness
 
 from harness import records
 
-LONG_SPEC = ('name = "long"\ncores = [1]\nrepetitions = 3\nreps = 1000\nwarmup = 0\n'
+LONG_SPEC = ('name = "long"\ncores = [1]\nruns = 3\nreps = 1000\nwarmup = 0\n'
              'time_limit = "30:00"\n[[workload]]\nname = "cfd"\nsize = "small"\n'
              "params = { steps = 30000, nu = 0.0 }\n")
 

@@ -39,7 +39,7 @@ def test_plan_of_the_platform_lists_every_workload_at_every_scale():
                     for c in (5, 50, 250, 500, 2500)}
     assert all(line.endswith("ok") for line in rows)
     total = float(re.search(r"at most ([0-9.]+) core-hours", done.stdout).group(1))
-    # exclusive 50-core nodes, 3 repetitions of 20 minutes: 5 points per core count
+    # exclusive 50-core nodes, 3 runs of 20 minutes: 5 points per core count
     assert total == pytest.approx(5 * 3 * (20 / 60) * (50 + 50 + 250 + 500 + 2500))
 
 
@@ -88,3 +88,17 @@ def test_a_point_without_a_decomposition_is_refused_by_name(tmp_path):
                        "fea/gather strong tiny at 27 cores: n=3 gives 2 interior nodes per axis, "
                        "fewer than the 3 ranks along one axis", out)
     assert harness("plan", spec).returncode == 2
+
+
+def test_a_spec_with_the_old_runs_key_plans_with_one_warning_line(tmp_path):
+    text = small_spec(tmp_path, "64G").read_text()
+    old = tmp_path / "old.toml"
+    old.write_text("repetitions = 3\n" + text)
+    new = tmp_path / "new.toml"
+    new.write_text("runs = 3\n" + text)
+    done_old, done_new = harness("plan", old), harness("plan", new)
+    assert done_old.returncode == done_new.returncode == 0, done_old.stderr
+    assert done_new.stderr == ""
+    (line,) = done_old.stderr.splitlines()
+    assert line.startswith("harness: warning: ") and "write runs = 3" in line
+    assert done_old.stdout.replace("old.toml", "new.toml") == done_new.stdout

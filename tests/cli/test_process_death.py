@@ -100,7 +100,7 @@ def test_sigterm_to_a_sweep_started_from_a_script(tmp_path: Path) -> None:
     run gets an interrupted record; the ok record from before is still there."""
     spec = tmp_path / "spec.toml"
     spec.write_text(
-        'name = "long"\ncores = [1, 2]\nrepetitions = 1\nreps = 1000\nwarmup = 0\n'
+        'name = "long"\ncores = [1, 2]\nruns = 1\nreps = 1000\nwarmup = 0\n'
         'time_limit = "30:00"\n[[workload]]\nname = "cfd"\nsize = "small"\n'
         "params = { steps = 30000, nu = 0.0 }\n", encoding="utf-8")
     # an earlier ok run of the same sweep, which must survive

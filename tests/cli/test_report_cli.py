@@ -221,7 +221,7 @@ def test_reference_without_its_source_is_refused(capsys, tmp_path):
 @pytest.mark.slow
 def test_a_local_sweep_with_report_writes_it(tmp_path):
     spec = tmp_path / "spec.toml"
-    spec.write_text('name = "rep"\ncores = [1, 2]\nrepetitions = 1\nreps = 2\nwarmup = 1\n'
+    spec.write_text('name = "rep"\ncores = [1, 2]\nruns = 1\nreps = 2\nwarmup = 1\n'
                     '[[workload]]\nname = "cfd"\nsize = "tiny"\n')
     done = harness("sweep", spec, "--local", "--report", "--out", tmp_path, "--sweep-id", "s")
     assert done.returncode == 0, done.stderr

@@ -12,7 +12,7 @@ from harness import records
 SPEC = """\
 name = "schema-check"
 cores = [1, 2]
-repetitions = 1
+runs = 1
 reps = 2
 warmup = 1
 time_limit = "02:00"

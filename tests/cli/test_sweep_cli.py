@@ -2,6 +2,7 @@
 after an interruption, time limits, Slurm dry runs and submissions against a stand-in sbatch,
 and bad input."""
 
+import io
 import json
 import os
 import signal
@@ -25,7 +26,7 @@ VENV_BIN = str(Path(sys.executable).parent)
 TINY = """
 name = "tiny"
 cores = [1, 2]
-repetitions = {repetitions}
+runs = {repetitions}
 reps = 2
 warmup = 1
 time_limit = "02:00"
@@ -223,8 +224,7 @@ def test_sweep_json_is_rewritten_around_every_run(tmp_path, monkeypatch):
         return SimpleNamespace(status=status, seconds=[0.5], error="")
 
     monkeypatch.setattr(sweep, "run_point", fake_run)
-    with open(os.devnull, "w") as devnull:
-        result = sweep.run_local(spec, tmp_path, "sj", console=Console(file=devnull))
+    result = sweep.run_local(spec, tmp_path, "sj")
     keys = [p.key for p in spec.points for _ in range(2)]
     assert seen == [("running", {"planned": 4, "ran": k, "failed": int(k >= 2), "skipped": 0,
                                  "current": keys[k]}) for k in range(4)]
@@ -232,6 +232,58 @@ def test_sweep_json_is_rewritten_around_every_run(tmp_path, monkeypatch):
     assert final["state"] == "finished" and (result.ran, result.failed) == (4, 1)
     assert final["progress"] == {"planned": 4, "ran": 4, "failed": 1, "skipped": 0,
                                  "current": None}
+
+
+def test_a_local_sweep_reports_to_its_observer_and_the_display_draws_it(tmp_path, monkeypatch):
+    """The backend tells an observer each step (harness/sweep.py SweepEvents); the command
+    line's RichProgress turns them into the lines on stderr and the table on stdout."""
+    from harness.cli.sweep import RichProgress
+
+    spec = load_spec(spec_file(tmp_path, repetitions=2))
+    runs = iter(["ok", "failed", "ok", "ok"])
+
+    def fake_run(point, out, sweep_id):  # no record on disk: the table says "missing"
+        status = next(runs)
+        return SimpleNamespace(status=status, seconds=[0.5] if status == "ok" else [],
+                               error="boom\ntrace" if status == "failed" else "")
+
+    monkeypatch.setattr(sweep, "run_point", fake_run)
+    heard = []
+
+    class Recorder(sweep.SweepEvents):
+        def started(self, sweep_id, runs, skipped):
+            heard.append(("started", sweep_id, runs, skipped))
+
+        def run_started(self, point):
+            heard.append(("run_started", point.key))
+
+        def run_finished(self, done, runs, point, record):
+            heard.append(("run_finished", done, runs, point.key, record.status))
+
+        def stopped(self):
+            heard.append(("stopped",))
+
+        def ended(self, state, sweep_dir):
+            heard.append(("ended", state["state"], sweep_dir.name))
+
+    sweep.run_local(spec, tmp_path, "ev", events=Recorder())
+    keys = [p.key for p in spec.points for _ in range(2)]
+    statuses = ["ok", "failed", "ok", "ok"]
+    assert heard == [("started", "ev", 4, 0)] + [
+        step for k in range(4) for step in (("run_started", keys[k]),
+                                            ("run_finished", k + 1, 4, keys[k], statuses[k]))
+    ] + [("stopped",), ("ended", "finished", "ev")]
+
+    runs = iter(statuses)
+    out, err = io.StringIO(), io.StringIO()
+    display = RichProgress(out=Console(file=out, width=200), err=Console(file=err, width=200))
+    sweep.run_local(spec, tmp_path, "ev2", events=display)
+    lines = [x for x in err.getvalue().splitlines() if x.startswith("[")]
+    shown = ["ok 0.5 s", "failed (boom)", "ok 0.5 s", "ok 0.5 s"]
+    assert lines == [f"[{k + 1}/4] {spec.points[k // 2].label}: {shown[k]}" for k in range(4)]
+    table = out.getvalue()
+    assert "sweep ev2" in table and table.count(" 0/2 ") == 2 and table.count("missing") == 2
+    assert f"records in {tmp_path.resolve() / 'ev2'}" in table
 
 
 # -- Slurm without a cluster: dry run and a stand-in sbatch ------------------------------------

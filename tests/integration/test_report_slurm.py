@@ -43,7 +43,7 @@ def test_the_analysis_job_writes_the_report(tmp_path, partition):
     spec.write_text(f"""
 name = "reportjob"
 cores = [1, 2]
-repetitions = 1
+runs = 1
 reps = 2
 warmup = 1
 time_limit = "05:00"

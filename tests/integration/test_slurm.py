@@ -55,7 +55,7 @@ def write_spec(tmp_path, cluster, *, name, cores, repetitions, launcher="srun",
     path.write_text(f"""
 name = "{name}"
 cores = {list(cores)}
-repetitions = {repetitions}
+runs = {repetitions}
 reps = 2
 warmup = 1
 time_limit = "{time_limit}"

@@ -41,11 +41,11 @@ def run_case(comm_, variant, overrides):
     wl = get("cfd")
     params, variant = wl.resolve("tiny", overrides, "strong", comm_.Get_size(), variant)
     wl.precompile()
-    case = wl.setup(comm_, params, variant, None)
-    case.reset()
-    case.run(PhaseTimer(wl.phases))
-    result = case.verify(), case.c.copy(), case.grid.block, case.residual
-    case.close()
+    instance = wl.setup(comm_, params, variant, None)
+    instance.reset()
+    instance.run(PhaseTimer(wl.phases))
+    result = instance.verify(), instance.c.copy(), instance.grid.block, instance.residual
+    instance.close()
     return result
 
 
@@ -68,13 +68,13 @@ def test_field_and_checksum_equal_the_serial_run(variant, overrides):
 def test_verification_fails_when_the_field_is_wrong():
     wl = get("cfd")
     params, variant = wl.resolve("tiny", {}, "strong", comm.Get_size(), "blocking")
-    case = wl.setup(comm, params, variant, None)
-    case.reset()
-    case.run(PhaseTimer(wl.phases))
+    instance = wl.setup(comm, params, variant, None)
+    instance.reset()
+    instance.run(PhaseTimer(wl.phases))
     if comm.Get_rank() == comm.Get_size() - 1:
-        case.c[1, 1] += 1e-6
-    v = case.verify()
-    case.close()
+        instance.c[1, 1] += 1e-6
+    v = instance.verify()
+    instance.close()
     assert not v.passed and v.error > v.tolerance
 
 

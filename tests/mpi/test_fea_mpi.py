@@ -1,4 +1,4 @@
-"""FEA boxes, ghost exchange, exact reductions, checksums and written files; holds at any rank
+"""FEA boxes, halo exchange, exact reductions, checksums and written files; holds at any rank
 count."""
 
 import shutil
@@ -58,7 +58,7 @@ def test_too_few_nodes_are_refused():
 
 
 @pytest.mark.parametrize("m", [4, 9])
-def test_ghost_exchange_fills_faces_edges_and_corners(m):
+def test_halo_exchange_fills_faces_edges_and_corners(m):
     if m < max(MPI.Compute_dims(size, 3)):
         pytest.skip("fewer nodes per axis than ranks along an axis")
     lay = layout(m)
@@ -66,9 +66,9 @@ def test_ghost_exchange_fills_faces_edges_and_corners(m):
     glob = np.arange(m ** 3, dtype=np.float64).reshape(m, m, m)
     v = np.full((z1 - z0 + 2, y1 - y0 + 2, x1 - x0 + 2), -1.0)
     v[1:-1, 1:-1, 1:-1] = glob[z0:z1, y0:y1, x0:x1]
-    exchange = box.GhostExchange(comm, lay)
+    exchange = box.HaloExchange(comm, lay)
     exchange.exchange(v.reshape(-1))
-    # the whole ghost layer inside the domain comes from the neighbours; outside stays -1
+    # the whole halo layer inside the domain comes from the neighbours; outside stays -1
     padded = np.full((m + 2, m + 2, m + 2), -1.0)
     padded[1:-1, 1:-1, 1:-1] = glob
     np.testing.assert_array_equal(v, padded[z0:z1 + 2, y0:y1 + 2, x0:x1 + 2])
@@ -93,14 +93,14 @@ def run(comm_, variant, overrides, workdir):
     if comm_.Get_rank() == 0:
         workdir.mkdir(parents=True, exist_ok=True)
     comm_.Barrier()
-    case = wl.setup(comm_, params, variant, workdir)
+    instance = wl.setup(comm_, params, variant, workdir)
     for _ in range(2):  # the second repetition overwrites the first one's files
-        case.reset()
-        case.run(PhaseTimer(wl.phases))
-    verification = case.verify()
-    whole = [boxio.gather_global(comm_, case.layout, x) for x in case.solutions]
-    case.close()
-    return verification, whole, case
+        instance.reset()
+        instance.run(PhaseTimer(wl.phases))
+    verification = instance.verify()
+    whole = [boxio.gather_global(comm_, instance.layout, x) for x in instance.solutions]
+    instance.close()
+    return verification, whole, instance
 
 
 @pytest.mark.parametrize("variant", ["gather", "per-rank", "mpiio"])
@@ -108,12 +108,12 @@ def run(comm_, variant, overrides, workdir):
 def test_checksum_solutions_and_files_equal_the_serial_run(variant, overrides, shared_dir):
     if overrides.get("n", 16) - 1 < max(MPI.Compute_dims(size, 3)):
         pytest.skip("fewer nodes per axis than ranks along an axis")
-    verification, whole, case = run(comm, variant, overrides, shared_dir / "par")
+    verification, whole, instance = run(comm, variant, overrides, shared_dir / "par")
     serial = None
     if rank == 0:
-        s_verification, s_whole, s_case = run(MPI.COMM_SELF, "gather", overrides,
+        s_verification, s_whole, s_instance = run(MPI.COMM_SELF, "gather", overrides,
                                               shared_dir / "ser")
-        serial = (s_verification, s_whole, s_case.case_iterations)
+        serial = (s_verification, s_whole, s_instance.load_case_iterations)
     s_verification, s_whole, s_iterations = comm.bcast(serial, root=0)
 
     assert verification.passed and s_verification.passed
@@ -123,30 +123,30 @@ def test_checksum_solutions_and_files_equal_the_serial_run(variant, overrides, s
             s_verification.checksum[key], rel=CHECKSUM_TOLERANCE)
     assert verification.error == pytest.approx(s_verification.error, rel=1e-12)
     # by design (exact reductions) the runs are the same bits, not merely close
-    assert case.case_iterations == s_iterations
+    assert instance.load_case_iterations == s_iterations
     assert verification.checksum == s_verification.checksum
     if rank == 0 and variant == "gather":  # memory estimate: exactly the arrays rank 0 holds
-        held = sum(a.nbytes for a in (case.rowptr, case.cols, case.vals, case.solutions, case.b,
-                                      case.r, case.q, case.p, case.writer.arrived,
-                                      case.writer.whole))
-        held += 8 * case.layout.rows  # the exact-solution scratch of verify
-        held += sum(send.nbytes + recv.nbytes for *_, send, recv in case.halo.links)
-        assert FEA().memory_per_rank(case.params, variant, size) == held
+        fea = instance
+        held = sum(a.nbytes for a in (fea.rowptr, fea.cols, fea.vals, fea.solutions, fea.b, fea.r,
+                                      fea.q, fea.p, fea.writer.arrived, fea.writer.whole))
+        held += 8 * instance.layout.rows  # the exact-solution scratch of verify
+        held += sum(send.nbytes + recv.nbytes for *_, send, recv in instance.halo.links)
+        assert FEA().memory_per_rank(instance.params, variant, size) == held
     if rank == 0:
         for x, s_x in zip(whole, s_whole, strict=True):
             np.testing.assert_array_equal(x, s_x)
-        check_files(shared_dir / "par", variant, case, whole)
+        check_files(shared_dir / "par", variant, instance, whole)
 
 
-def check_files(workdir, variant, case, whole):
-    """Read back every case's file(s) in the variant's layout and compare with the solution."""
-    m = case.m
+def check_files(workdir, variant, instance, whole):
+    """Read back every load case's file(s) in the variant's layout and compare with the solution."""
+    m = instance.m
     for index, x in enumerate(whole):
         if variant == "per-rank":
             parts = [np.fromfile(solution_path(workdir, variant, index, r), dtype=np.float64)
                      for r in range(size)]
             data = np.empty(m ** 3)
-            boxio.place(case.layout.boxes(), m, np.concatenate(parts), data)
+            boxio.place(instance.layout.boxes(), m, np.concatenate(parts), data)
         else:
             data = np.fromfile(solution_path(workdir, variant, index), dtype=np.float64)
         assert data.size == m ** 3

@@ -23,7 +23,7 @@ comm = MPI.COMM_WORLD
 rank, size = comm.Get_rank(), comm.Get_size()
 
 
-#: cases built by the test running now, closed (collectively) when it ends
+#: instances built by the test running now, closed (collectively) when it ends
 OPEN: list[Any] = []
 
 
@@ -36,12 +36,12 @@ def close_cases():
 
 def run_case(on: Any, variant: str, overrides: dict[str, Any], mode: str = "strong",
              reps: int = 1, timer: PhaseTimer | None = None) -> tuple[Any, Any, PhaseTimer]:
-    """Build, run ``reps`` repetitions and verify on communicator ``on``; the case stays open
+    """Build, run ``reps`` repetitions and verify on communicator ``on``; the instance stays open
     (its communicator usable) until the test ends."""
-    case, verification, timer = casetools.run_case("opt", on, variant, overrides, mode, reps,
+    instance, verification, timer = casetools.run_case("opt", on, variant, overrides, mode, reps,
                                                    timer=timer)
-    OPEN.append(case)
-    return case, verification, timer
+    OPEN.append(instance)
+    return instance, verification, timer
 
 
 class RecordingTimer(PhaseTimer):
@@ -80,9 +80,9 @@ SYNC_SHAPES = [
 @pytest.mark.parametrize("overrides", SYNC_SHAPES,
                          ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "tiny")
 def test_sync_is_identical_to_serial(overrides: dict[str, Any]) -> None:
-    case, verification, _ = run_case(comm, "sync", overrides)
-    fitness = case.population_fitness()
-    vectors = case.population_vectors()
+    instance, verification, _ = run_case(comm, "sync", overrides)
+    fitness = instance.population_fitness()
+    vectors = instance.population_vectors()
     assert on_every_rank_equal(verification.to_dict())
     agree = True
     if rank == 0:
@@ -99,12 +99,12 @@ def test_sync_is_identical_to_serial(overrides: dict[str, Any]) -> None:
 
 
 def test_each_rank_owns_its_block_and_local_fitness_is_that_block() -> None:
-    case, _, _ = run_case(comm, "sync", {"population": 37, "generations": 5})
-    blocks = case.blocks
+    instance, _, _ = run_case(comm, "sync", {"population": 37, "generations": 5})
+    blocks = instance.blocks
     sizes = comm.allgather(blocks.local)
     assert sum(sizes) == 37 and max(sizes) - min(sizes) <= 1
-    whole = case.population_fitness()
-    assert np.array_equal(case.local_fitness(), whole[blocks.start:blocks.stop])
+    whole = instance.population_fitness()
+    assert np.array_equal(instance.local_fitness(), whole[blocks.start:blocks.stop])
 
 
 def test_repetitions_restart_from_the_same_initial_state() -> None:
@@ -116,17 +116,17 @@ def test_repetitions_restart_from_the_same_initial_state() -> None:
 
 def test_async_converges_and_every_island_ends_with_the_global_best() -> None:
     timer = RecordingTimer(Optimization.phases)
-    case, verification, _ = run_case(comm, "async", {}, timer=timer)
+    instance, verification, _ = run_case(comm, "async", {}, timer=timer)
     assert verification.passed, verification
     assert on_every_rank_equal(verification.to_dict())
-    island_best = float(case.local_fitness().min())
+    island_best = float(instance.local_fitness().min())
     assert island_best == verification.checksum["best"]
     assert on_every_rank_equal(island_best)
     # exchanges every k generations plus the last one; migrants arrive only when there are others
-    p = case.params
+    p = instance.params
     expected_exchanges = p["generations"] // p["k"] + (p["generations"] % p["k"] != 0)
-    assert case.exchanges == expected_exchanges
-    migrations = comm.allreduce(case.migrations)
+    assert instance.exchanges == expected_exchanges
+    migrations = comm.allreduce(instance.migrations)
     assert (migrations > 0) == (size > 1)
     # every generation is split between compute and the exchange's waiting (reduce), and the
     # final exchange's wait is reduce too: one reduce interval per generation plus that one
@@ -140,13 +140,13 @@ def test_async_converges_and_every_island_ends_with_the_global_best() -> None:
 def test_async_final_exchange_spreads_the_best_without_earlier_ones() -> None:
     # k beyond the budget: islands evolve alone, then one exchange after the last generation
     generations = 40
-    case, verification, _ = run_case(comm, "async", {"generations": generations,
+    instance, verification, _ = run_case(comm, "async", {"generations": generations,
                                                      "k": 10 * generations})
-    assert case.exchanges == 1
-    island_best = float(case.local_fitness().min())
+    assert instance.exchanges == 1
+    island_best = float(instance.local_fitness().min())
     assert island_best == verification.checksum["best"] == comm.allreduce(island_best, MPI.MIN)
     # exactly the islands that were behind took the migrant: one each
-    migrations = comm.allgather(case.migrations)
+    migrations = comm.allgather(instance.migrations)
     assert all(m in (0, 1) for m in migrations)
     if size > 1:
         assert sum(migrations) >= 1
@@ -170,19 +170,19 @@ def test_async_is_repeatable_at_a_given_rank_count() -> None:
 
 
 def test_weak_mode_scales_the_population_and_converges() -> None:
-    case, verification, _ = run_case(comm, "sync", {}, mode="weak")
-    assert case.params["population"] == Optimization.sizes["tiny"]["population"] * size
+    instance, verification, _ = run_case(comm, "sync", {}, mode="weak")
+    assert instance.params["population"] == Optimization.sizes["tiny"]["population"] * size
     assert verification.passed
 
 
 def test_figures_of_merit_and_work() -> None:
-    case, _, _ = run_case(comm, "sync", {"generations": 10})
-    p = case.params
-    foms = case.foms(2.0)
+    instance, _, _ = run_case(comm, "sync", {"generations": 10})
+    p = instance.params
+    foms = instance.foms(2.0)
     assert foms[0].name == "evaluations/s" and foms[0].unit == "evaluations/s"
     assert foms[0].value == p["population"] * p["generations"] / 2.0
-    assert case.work()["evaluations"] == p["population"] * p["generations"]
-    assert case.iterations == p["generations"]
+    assert instance.work()["evaluations"] == p["population"] * p["generations"]
+    assert instance.iterations == p["generations"]
 
 
 # -- parameters (pure; the same on every rank) -------------------------------------------------

@@ -32,9 +32,9 @@ def run_case(on: Any, variant: str, overrides: dict[str, Any], mode: str = "stro
 
 def serial(variant: str, overrides: dict[str, Any]) -> tuple[np.ndarray, dict[str, float]]:
     """Rank 0's own serial run: the ordered results and the checksum."""
-    case, verification, _ = run_case(MPI.COMM_SELF, variant, overrides)
+    instance, verification, _ = run_case(MPI.COMM_SELF, variant, overrides)
     assert verification.passed
-    return case.results.copy(), verification.checksum
+    return instance.results.copy(), verification.checksum
 
 
 SHAPES = [
@@ -50,7 +50,7 @@ SHAPES = [
 @pytest.mark.parametrize("overrides", SHAPES, ids=lambda o: ",".join(f"{k}={v}" for k, v in
                                                                      o.items()) or "tiny")
 def test_results_and_checksum_equal_serial(variant: str, overrides: dict[str, Any]) -> None:
-    case, verification, _ = run_case(comm, variant, overrides)
+    instance, verification, _ = run_case(comm, variant, overrides)
     assert verification.passed, verification
     # the same verification on every rank
     everyone = comm.allgather(verification.to_dict())
@@ -59,10 +59,10 @@ def test_results_and_checksum_equal_serial(variant: str, overrides: dict[str, An
     if rank == 0:
         for reference_variant in ("static", "dynamic"):
             results, checksum = serial(reference_variant, overrides)
-            agree &= bool(np.array_equal(case.results, results))
+            agree &= bool(np.array_equal(instance.results, results))
             agree &= verification.checksum == checksum
         # and the checksum really is the sum and 2-norm of the rows in case order
-        agree &= math.isclose(verification.checksum["sum"], float(np.sum(case.results)),
+        agree &= math.isclose(verification.checksum["sum"], float(np.sum(instance.results)),
                               rel_tol=1e-12)
     assert comm.bcast(agree, root=0)
 
@@ -70,54 +70,54 @@ def test_results_and_checksum_equal_serial(variant: str, overrides: dict[str, An
 @pytest.mark.parametrize("overrides", [*SHAPES[1:], {"cases": 400, "chunk": 3}],
                          ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
 def test_dynamic_computes_every_case_exactly_once(overrides: dict[str, Any]) -> None:
-    case, verification, timer = run_case(comm, "dynamic", overrides, reps=2)
+    instance, verification, timer = run_case(comm, "dynamic", overrides, reps=2)
     assert verification.passed
-    p = case.params
+    p = instance.params
     cases, chunk = p["cases"], min(p["chunk"], p["cases"])
-    computed = comm.allreduce(case.tally.computed)
-    chunks = comm.allreduce(case.tally.chunks)
-    steps = comm.allreduce(case.steps_done)
+    computed = comm.allreduce(instance.tally.computed)
+    chunks = comm.allreduce(instance.tally.chunks)
+    steps = comm.allreduce(instance.steps_done)
     assert computed == cases
     assert chunks == math.ceil(cases / chunk)
     assert steps == kernel.total_steps(cases, p["steps"], p["spread"])
     ok = True
     if rank == 0:
-        ok = bool(np.all(case.tally.received == 1)) and not np.isnan(case.results).any()
+        ok = bool(np.all(instance.tally.received == 1)) and not np.isnan(instance.results).any()
     assert comm.bcast(ok, root=0)
     if size > 1:
         # the manager only distributes; every worker's time is split between the two phases
         if rank == 0:
-            assert case.tally.computed == 0 and timer.totals["compute"] == 0.0
+            assert instance.tally.computed == 0 and timer.totals["compute"] == 0.0
         assert timer.totals["distribute"] > 0.0
 
 
 def test_static_blocks_are_contiguous_and_complete() -> None:
-    case, verification, _ = run_case(comm, "static", {"cases": 53})
+    instance, verification, _ = run_case(comm, "static", {"cases": 53})
     assert verification.passed
     start, stop = block_range(53, size, rank)
-    assert case.tally.computed == stop - start
-    assert comm.allreduce(case.tally.computed) == 53
+    assert instance.tally.computed == stop - start
+    assert comm.allreduce(instance.tally.computed) == 53
     ok = True
     if rank == 0:
-        ok = bool(np.all(case.tally.received == 1))
+        ok = bool(np.all(instance.tally.received == 1))
     assert comm.bcast(ok, root=0)
 
 
 def test_verification_fails_when_a_row_is_missing() -> None:
     """A row that never reached rank 0 (still NaN) must fail, on every rank."""
-    case, _, _ = run_case(comm, "dynamic", {"cases": 20, "chunk": 4})
+    instance, _, _ = run_case(comm, "dynamic", {"cases": 20, "chunk": 4})
     if rank == 0:
-        case.results[7] = np.nan
-    verification = case.verify()
+        instance.results[7] = np.nan
+    verification = instance.verify()
     assert not verification.passed
     assert comm.allreduce(int(verification.passed)) == 0
 
 
 def test_verification_fails_on_a_wrong_result() -> None:
-    case, _, _ = run_case(comm, "static", {"cases": 20})
+    instance, _, _ = run_case(comm, "static", {"cases": 20})
     if rank == 0:
-        case.results[3, 1] += 1e-2
-    verification = case.verify()
+        instance.results[3, 1] += 1e-2
+    verification = instance.verify()
     assert not verification.passed
     assert verification.error > verification.tolerance
 

@@ -1,7 +1,7 @@
-"""Every workload's case communicates on a duplicate of the communicator it is given.
+"""Every workload instance communicates on a duplicate of the communicator it is given.
 
 Run inside ``mpiexec -n N`` (N = 1…4). A receive for any source and any tag is left posted on
-the runner's communicator while each case runs: a message of the workload on that communicator
+the runner's communicator while each instance runs: a message of the workload on that communicator
 would match it. After ``close`` the duplicate is freed.
 """
 
@@ -29,19 +29,19 @@ def test_a_case_runs_on_its_own_duplicate_and_frees_it(name, variant, tmp_path_f
     wl = workloads.get(name)
     params, variant = wl.resolve("tiny", {}, "strong", comm.Get_size(), variant)
     wl.precompile()
-    case = wl.setup(comm, params, variant, Path(workdir))
+    instance = wl.setup(comm, params, variant, Path(workdir))
     try:
-        assert case.comm != comm
-        assert MPI.Comm.Compare(case.comm, comm) == MPI.CONGRUENT  # same ranks, own context
+        assert instance.comm != comm
+        assert MPI.Comm.Compare(instance.comm, comm) == MPI.CONGRUENT  # same ranks, own context
         timer = casetools.PhaseTimer(wl.phases)
-        case.reset()
-        case.run(timer)
-        assert case.verify().passed
+        instance.reset()
+        instance.run(timer)
+        assert instance.verify().passed
     finally:
-        own = case.comm
-        case.close()
+        own = instance.comm
+        instance.close()
     assert own == MPI.COMM_NULL  # freed
-    comm.Barrier()  # every rank's case is done: nothing more can arrive
+    comm.Barrier()  # every rank's instance is done: nothing more can arrive
     assert not probe.Test(), "a workload message arrived on the runner's communicator"
     probe.Cancel()
     status = MPI.Status()

@@ -15,7 +15,7 @@ def test_kernel_matches_the_plain_python_chain_bitwise():
     assert kernel.spin(10_000, 5.0) == pytest.approx(kernel.fixed_point(), abs=1e-15)
 
 
-def make_case(serial=20_000, parallel=80_000):
+def make_instance(serial=20_000, parallel=80_000):
     wl = get("calibrate")
     params, variant = wl.resolve("tiny", {"serial_iterations": serial,
                                           "parallel_iterations": parallel})
@@ -24,15 +24,15 @@ def make_case(serial=20_000, parallel=80_000):
 
 
 def test_one_repetition_does_the_planned_work_and_verifies():
-    case = make_case()
-    assert case.serial_iterations > 0 and case.parallel_iterations > 0
-    assert case.share == case.parallel_iterations  # one rank owns all the parallel work
-    case.reset()
+    instance = make_instance()
+    assert instance.serial_iterations > 0 and instance.parallel_iterations > 0
+    assert instance.share == instance.parallel_iterations  # one rank owns all the parallel work
+    instance.reset()
     timer = PhaseTimer(("serial", "compute"))
-    case.run(timer)
-    assert case.done == case.iterations
-    assert case.work()["expected_serial_fraction"] == 0.2
-    assert case.verify().passed
+    instance.run(timer)
+    assert instance.done == instance.iterations
+    assert instance.work()["expected_serial_fraction"] == 0.2
+    assert instance.verify().passed
 
 
 @pytest.mark.parametrize("size", ["tiny", "small", "medium", "large"])
@@ -53,11 +53,11 @@ def test_the_work_is_fixed_by_the_problem_not_by_the_machine(size):
 
 
 def test_verification_fails_when_work_is_missing_or_the_kernel_is_wrong(monkeypatch):
-    case = make_case()
-    case.reset()
-    case.run(PhaseTimer(("serial", "compute")))
-    case.done -= 1
-    assert not case.verify().passed
-    case.done += 1
+    instance = make_instance()
+    instance.reset()
+    instance.run(PhaseTimer(("serial", "compute")))
+    instance.done -= 1
+    assert not instance.verify().passed
+    instance.done += 1
     monkeypatch.setattr(workload.kernel, "spin_reference", lambda n, x: x + 1.0)
-    assert not case.verify().passed
+    assert not instance.verify().passed

@@ -50,7 +50,7 @@ def numba_field(n: int, steps: int, params: dict) -> tuple[np.ndarray, float]:
     out = np.zeros_like(c)
     c[1:-1, 1:-1] = kernel.fourier_mode(n, params["kx"], params["ky"], 0, n, 0, n)
     for _ in range(steps):
-        kernel.fill_periodic_ghosts(c)
+        kernel.fill_periodic_halo(c)
         kernel.update(c, out, 1, n + 1, 1, n + 1, *coef)
         c, out = out, c
     return c[1:-1, 1:-1].copy(), dt

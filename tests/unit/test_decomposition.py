@@ -56,7 +56,7 @@ def test_overlap_regions_cover_the_interior_once(rows, cols):
         hits[r0:r1, c0:c1] += 1
     assert (hits[1:-1, 1:-1] == 1).all()
     assert hits.sum() == rows * cols  # nothing outside the interior
-    for r0, r1, c0, c1 in inner:  # inner cells never read a ghost
+    for r0, r1, c0, c1 in inner:  # inner cells never read a halo cell
         assert r0 >= 2 and r1 <= rows and c0 >= 2 and c1 <= cols
 
 

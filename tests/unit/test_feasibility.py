@@ -11,7 +11,7 @@ from harness.specs import load_spec
 
 def spec_file(tmp_path, profile, workload='name = "param"\nsize = "tiny"', cores="[5, 120]"):
     path = tmp_path / "s.toml"
-    path.write_text(f'name = "s"\ncores = {cores}\nrepetitions = 2\ntime_limit = "30"\n'
+    path.write_text(f'name = "s"\ncores = {cores}\nruns = 2\ntime_limit = "30"\n'
                     f"[profile]\n{profile}\n[[workload]]\n{workload}\n")
     return load_spec(path)
 
@@ -28,7 +28,7 @@ def test_nodes_memory_and_core_hours_of_each_point(tmp_path):
     assert hundred_twenty.memory_per_node == node
     assert hundred_twenty.memory_per_rank == wl.memory_per_rank(
         p.resolved, p.variant, 120, 0) + RANK_OVERHEAD  # rank 0 holds every result row
-    # not exclusive: the ranks are billed; 2 repetitions of 30 minutes each
+    # not exclusive: the ranks are billed; 2 runs of 30 minutes each
     assert hundred_twenty.core_hours == pytest.approx(120 * 2 * 0.5)
     assert five.refused is None and hundred_twenty.refused is None
 

@@ -10,7 +10,7 @@ from kernels import cfd
 
 
 def numpy_step(c: np.ndarray, n: int, nu: float, u: float, v: float, dt: float) -> np.ndarray:
-    """One step of the scheme as written in the issue, on a whole periodic grid (no ghosts)."""
+    """One step of the scheme as written in the issue, on a whole periodic grid (no halo)."""
     h = 1.0 / n
     down = np.roll(c, -1, axis=0)  # c[i+1, j]
     up = np.roll(c, 1, axis=0)  # c[i-1, j]
@@ -26,7 +26,7 @@ def kernel_steps(c0: np.ndarray, coef, steps: int) -> np.ndarray:
     out = np.zeros_like(c)
     c[1:-1, 1:-1] = c0
     for _ in range(steps):
-        cfd.fill_periodic_ghosts(c)
+        cfd.fill_periodic_halo(c)
         cfd.update(c, out, 1, n + 1, 1, n + 1, *coef)
         c, out = out, c
     return c[1:-1, 1:-1].copy()
@@ -50,7 +50,7 @@ def test_residual_kernel_returns_max_change_and_same_field():
     rng = np.random.default_rng(1)
     c = np.zeros((n + 2, n + 2))
     c[1:-1, 1:-1] = rng.standard_normal((n, n))
-    cfd.fill_periodic_ghosts(c)
+    cfd.fill_periodic_halo(c)
     coef = cfd.stencil_coefficients(n, 0.01, 1.0, 0.5, cfd.stable_dt(n, 0.01, 1.0, 0.5, 0.9))
     a, b = np.zeros_like(c), np.zeros_like(c)
     cfd.update(c, a, 1, n + 1, 1, n + 1, *coef)

@@ -214,16 +214,16 @@ def solve_with_case(n, case_index, tol, tmp_path):
 
     wl = FEA()
     params, variant = wl.resolve("tiny", {"n": n, "tol": tol, "cases": case_index + 1})
-    case = wl.setup(MPI.COMM_SELF, params, variant, tmp_path)
-    case.reset()
-    case.assemble()
+    instance = wl.setup(MPI.COMM_SELF, params, variant, tmp_path)
+    instance.reset()
+    instance.assemble()
     b = kernel.load_vector(n - 1, wave_numbers(case_index))
     x = np.empty_like(b)
     from harness.timing import PhaseTimer
 
     timer = PhaseTimer(wl.phases)
-    iterations, residual = case.solve(b, x, timer)
-    case.close()
+    iterations, residual = instance.solve(b, x, timer)
+    instance.close()
     return x, b, iterations, residual, timer
 
 
@@ -246,11 +246,11 @@ def test_cg_stops_at_maxiter_without_converging(tmp_path):
 
     wl = FEA()
     params, variant = wl.resolve("tiny", {"maxiter": 3})
-    case = wl.setup(MPI.COMM_SELF, params, variant, tmp_path)
-    case.reset()
-    case.run(PhaseTimer(wl.phases))
-    assert case.case_iterations == [3, 3] and case.iterations == 6
-    verification = case.verify()
+    instance = wl.setup(MPI.COMM_SELF, params, variant, tmp_path)
+    instance.reset()
+    instance.run(PhaseTimer(wl.phases))
+    assert instance.load_case_iterations == [3, 3] and instance.iterations == 6
+    verification = instance.verify()
     assert not verification.passed and "NO" in verification.method
 
 
@@ -306,7 +306,7 @@ def test_weak_mode_keeps_elements_per_rank():
 @pytest.mark.parametrize("ranks", [1, 5, 8, 50, 250, 500, 2500])
 @pytest.mark.parametrize("variant", ["gather", "per-rank"])
 def test_memory_per_rank_counts_the_arrays_a_case_allocates(ranks, variant, tmp_path):
-    """The estimate from parameters alone equals the bytes of a real case's arrays (1 rank;
+    """The estimate from parameters alone equals the bytes of a real instance's arrays (1 rank;
     tests/mpi/test_fea_mpi.py checks rank 0 of a real multi-rank run); at 2500 ranks it is at
     least rank 0's CSR and vectors."""
     from mpi4py import MPI
@@ -319,14 +319,14 @@ def test_memory_per_rank_counts_the_arrays_a_case_allocates(ranks, variant, tmp_
     lay = box_layout(29, ranks, 0)
     assert estimate >= 8 * lay.rows * (params["cases"] + 4) + 12 * kernel.local_nnz(29, lay.box)
     if ranks == 1:
-        case = wl.setup(MPI.COMM_SELF, params, variant, tmp_path)
-        arrays = [case.rowptr, case.cols, case.vals, case.solutions, case.b, case.r, case.q,
-                  case.p]
-        held = sum(a.nbytes for a in arrays) + 8 * case.layout.rows  # verify's exact scratch
-        held += sum(send.nbytes + recv.nbytes for *_, send, recv in case.halo.links)
-        if case.writer.whole is not None:
-            held += case.writer.whole.nbytes + case.writer.arrived.nbytes
-        case.close()
+        instance = wl.setup(MPI.COMM_SELF, params, variant, tmp_path)
+        arrays = [instance.rowptr, instance.cols, instance.vals, instance.solutions, instance.b,
+                  instance.r, instance.q, instance.p]
+        held = sum(a.nbytes for a in arrays) + 8 * instance.layout.rows  # verify's exact scratch
+        held += sum(send.nbytes + recv.nbytes for *_, send, recv in instance.halo.links)
+        if instance.writer.whole is not None:
+            held += instance.writer.whole.nbytes + instance.writer.arrived.nbytes
+        instance.close()
         assert estimate == held
 
 

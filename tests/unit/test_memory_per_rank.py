@@ -1,5 +1,5 @@
-"""Each workload's memory estimate against the arrays of a real (one-rank) case, and the per-rank
-counts of opt and param at the platform's 2,500 ranks."""
+"""Each workload's memory estimate against the arrays of a real (one-rank) instance, and the
+per-rank counts of opt and param at the platform's 2,500 ranks."""
 
 import numpy as np
 import pytest
@@ -9,10 +9,10 @@ from harness import workloads
 from harness.decomposition.blocks import block_sizes
 
 
-def held(case, names):
+def held(instance, names):
     total = 0
     for name in names:
-        value = getattr(case, name, None)
+        value = getattr(instance, name, None)
         if isinstance(value, np.ndarray):
             total += value.nbytes
         elif isinstance(value, dict):
@@ -36,11 +36,11 @@ def test_estimate_equals_a_tiny_runs_arrays(key, tmp_path):
     overrides, variant, count = CASES[key]
     wl = workloads.get(key.split("-")[0])
     params, variant = wl.resolve("tiny", overrides, "strong", 1, variant)
-    case = wl.setup(MPI.COMM_SELF, params, variant, tmp_path)
+    instance = wl.setup(MPI.COMM_SELF, params, variant, tmp_path)
     try:
-        assert wl.memory_per_rank(params, variant, 1) == count(case) > 0
+        assert wl.memory_per_rank(params, variant, 1) == count(instance) > 0
     finally:
-        case.close()
+        instance.close()
 
 
 def test_opt_and_param_per_rank_counts_at_2500_ranks():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from harness import cli, records, sweep
+from harness import cli, records, sweep, sweepstate
 from harness.errors import BadInputError, LaunchError, SpecError
 from harness.launch import launchers, local, slurm
 from harness.specs import load_spec
@@ -19,7 +19,7 @@ PLATFORM_LIKE = """
 name = "plat"
 baseline_cores = 5
 scales = [1, 500]
-repetitions = 3
+runs = 3
 time_limit = "00:20:00"
 
 [profile]
@@ -350,8 +350,8 @@ def test_a_run_that_times_out_gets_a_failed_record_and_fails_the_job(tmp_path):
 
 def test_ensure_record_writes_one_failed_record(tmp_path):
     spec = spec_from(tmp_path, SMALL)
-    sweep_dir, state = sweep.open_sweep(spec, tmp_path, "sw", False, "slurm")
-    sweep.write_state(sweep_dir, state)
+    sweep_dir, state = sweepstate.open_sweep(spec, tmp_path, "sw", False, "slurm")
+    sweepstate.write_state(sweep_dir, state)
     point = spec.points_at(2)[0]
     run_id = f"{point.key}-j5-r0"
     slurm.ensure_record(sweep_dir, point.key, run_id, 124)

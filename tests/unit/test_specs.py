@@ -4,6 +4,7 @@ import json
 import re
 from pathlib import Path
 
+import click
 import pytest
 
 from harness import cli, profiles, specs, workloads
@@ -78,12 +79,12 @@ def test_formatted_time_limit_parses_back(seconds):
 # -- a valid spec and its points ---------------------------------------------------------------
 
 
-def test_points_are_the_product_of_cases_and_cores(tmp_path):
+def test_points_are_the_product_of_configurations_and_cores(tmp_path):
     spec = load_spec(write(tmp_path, """
 name = "grid"
 baseline_cores = 2
 scales = [1, 2, 4]
-repetitions = 3
+runs = 3
 reps = 2
 warmup = 0
 time_limit = "1-00:00:30"
@@ -101,7 +102,7 @@ params = { steps = 7 }
     assert spec.time_limit == 86430
     assert [p.ranks for p in spec.points] == sorted(p.ranks for p in spec.points)
     for p in spec.points:
-        assert (p.repetitions, p.reps, p.warmup, p.time_limit) == (3, 2, 0, 86430)
+        assert (p.runs, p.reps, p.warmup, p.time_limit) == (3, 2, 0, 86430)
         assert p.params == {"steps": 7}
         # the points carry what the workload itself resolves for that case and rank count
         assert (p.resolved, p.variant) == cfd.resolve("tiny", {"steps": 7}, p.mode, p.ranks,
@@ -117,9 +118,37 @@ params = { steps = 7 }
     assert spec.points_at(4) == [p for p in spec.points if p.ranks == 4]
 
 
+# -- runs per point: `runs`, and its old name `repetitions` --------------------------------------
+
+
+def test_runs_per_point_under_the_old_key_load_the_same_with_one_warning(tmp_path, capsys):
+    new = load_spec(write(tmp_path, "runs = 4\n" + BASE, "new.toml"))
+    assert capsys.readouterr().err == ""  # the new key: no warning
+    old = load_spec(write(tmp_path, "repetitions = 4\n" + BASE, "old.toml"))
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("harness: warning: ")
+    assert "old.toml" in err and "repetitions is deprecated" in err and "runs = 4" in err
+    assert old.runs == new.runs == 4 and [p.runs for p in old.points] == [4, 4]
+    assert [p.to_dict() for p in old.points] == [p.to_dict() for p in new.points]
+    # sweep.json keeps its key for the runs per point (harness.sweep/1)
+    assert old.points[0].to_dict()["repetitions"] == 4
+
+
+def test_bad_runs_under_the_old_key_is_one_error_line_and_no_warning(tmp_path, capsys):
+    message = error_of(tmp_path, "repetitions = 0\n" + BASE)
+    assert "repetitions" in message and capsys.readouterr().err == ""
+    message = error_of(tmp_path, "repetitions = 2\n" + BASE.replace("cores = [1, 2]", "cores = 7"))
+    assert "cores" in message and capsys.readouterr().err == ""  # another error: no warning
+
+
+def test_runs_and_its_old_name_together_are_refused(tmp_path):
+    message = error_of(tmp_path, "runs = 2\nrepetitions = 2\n" + BASE)
+    assert "both runs and repetitions" in message and "spec.toml" in message
+
+
 def test_defaults_and_explicit_cores(tmp_path):
     spec = load_spec(write(tmp_path, BASE))
-    assert spec.cores == (1, 2) and spec.baseline_cores == 1 and spec.repetitions == 1
+    assert spec.cores == (1, 2) and spec.baseline_cores == 1 and spec.runs == 1
     assert [p.variant for p in spec.points] == [workloads.get("cfd").variants[0]] * 2
     assert {p.mode for p in spec.points} == {"strong"}
     assert spec.profile.launcher == "srun" and spec.profile.partition is None
@@ -172,7 +201,7 @@ def test_unknown_key_in_a_workload_table(tmp_path):
     ("cores = [2, 2]", "repeat"),
     ("cores = []", "non-empty"),
     ("cores = [1]\nscales = [1]", "both scales and cores"),
-    ("repetitions = 0\ncores = [1]", "repetitions"),
+    ("runs = 0\ncores = [1]", "runs"),
 ])
 def test_bad_core_counts(tmp_path, cores_line, fragment):
     text = BASE.replace("cores = [1, 2]", cores_line)
@@ -262,7 +291,7 @@ def test_params_are_checked_by_the_workload(tmp_path, params, fragment):
     assert fragment in message and "spec.toml" in message
 
 
-def test_a_case_the_workload_refuses_at_one_core_count_names_it(tmp_path):
+def test_a_configuration_the_workload_refuses_at_one_core_count_names_it(tmp_path):
     text = BASE.replace("cores = [1, 2]", "cores = [1, 2500]") + "params = { n = 8 }\n"
     message = error_of(tmp_path, text)
     assert "2500 cores" in message and "n=8" in message
@@ -280,9 +309,9 @@ def test_bad_workload_tables(tmp_path, entry, fragment):
     assert fragment in error_of(tmp_path, text)
 
 
-def test_missing_workloads_and_duplicate_cases(tmp_path):
+def test_missing_workloads_and_duplicate_points(tmp_path):
     assert "[[workload]]" in error_of(tmp_path, 'name = "t"\ncores = [1]\n')
-    assert "same case" in error_of(tmp_path, BASE + '[[workload]]\nname = "cfd"\n')
+    assert "same point" in error_of(tmp_path, BASE + '[[workload]]\nname = "cfd"\n')
 
 
 def test_not_toml_and_missing_file(tmp_path):
@@ -370,18 +399,20 @@ cores = [16]
     assert "[[workload]] #2 scale 0" in error_of(tmp_path, text)
 
 
-# -- [analysis] switches run only commands that exist ---------------------------------------------
+# -- [analysis] switches run commands the command line registers ------------------------------
 
 
 @pytest.mark.parametrize(("key", "command", "runs"), [
     ("report", "report", "harness report"), ("kpi_push", "kpi", "harness kpi push")])
-def test_analysis_switches_need_their_command(tmp_path, monkeypatch, key, command, runs):
+def test_analysis_switches_run_registered_commands(tmp_path, key, command, runs):
+    assert specs.ANALYSIS_COMMANDS[key] == (command, runs)
+    # every word of what the analysis job runs resolves to a command of the click group
+    group, ctx = cli.cli, click.Context(cli.cli)
+    assert command in cli.COMMANDS
+    for word in runs.split()[1:]:
+        group = group.get_command(ctx, word)
+        assert group is not None, f"`{runs}`: no command {word!r}"
     text = BASE + f"[analysis]\n{key} = true\n"
-    if command not in cli.COMMANDS:
-        message = error_of(tmp_path, text)
-        assert f"`{runs}` does not exist yet" in message and "spec.toml" in message
-    # once the command exists, the switch is accepted and reaches the spec
-    monkeypatch.setitem(cli.COMMANDS, command, "harness.cli.future:command")
     assert getattr(load_spec(write(tmp_path, text)).analysis, key) is True
     off = load_spec(write(tmp_path, BASE + f"[analysis]\n{key} = false\n")).analysis
     assert getattr(off, key) is False

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from harness import records, sweep
+from harness import records, sweepstate
 from harness.cli.status import format_status
 from harness.errors import BadInputError
 from harness.launch import jobstate, slurm
@@ -54,18 +54,18 @@ def fake_queries(monkeypatch, answers):
 
 def submitted_sweep(tmp_path, ids):
     spec = spec_from(tmp_path, SMALL)
-    sweep_dir, state = sweep.open_sweep(spec, tmp_path, "sw", False, "slurm")
+    sweep_dir, state = sweepstate.open_sweep(spec, tmp_path, "sw", False, "slurm")
     for job, job_id in zip(slurm.render(spec, sweep_dir), ids, strict=True):
         state["jobs"].append({"key": job.key, "name": job.name, "job_id": job_id,
                               "array": job.array, "points": job.points})
-    sweep.write_state(sweep_dir, state)
+    sweepstate.write_state(sweep_dir, state)
     return spec, sweep_dir
 
 
 def test_status_from_one_squeue_call_and_inferred_when_jobs_left(tmp_path, monkeypatch):
     spec, sweep_dir = submitted_sweep(tmp_path, ["11", "12", None])
     p1 = spec.points_at(1)[0]
-    sweep.fallback_record(p1.to_dict(), tmp_path, "sw", f"{p1.key}-j11-r0", "boom")
+    sweepstate.fallback_record(p1.to_dict(), tmp_path, "sw", f"{p1.key}-j11-r0", "boom")
     calls = fake_queries(monkeypatch, {
         "sacct": (1, "", "sacct: error: Slurm accounting storage is disabled\n"),
         "squeue": (0, "12|RUNNING\n", ""),  # 11 has left the controller
@@ -144,10 +144,10 @@ def test_a_recycled_job_id_is_not_taken_for_the_sweeps_job(tmp_path, monkeypatch
     """The controller's counter restarted: ids 11 and 12 now name other jobs (another name, or
     the same name submitted a day later). The sweep's jobs are judged by their records."""
     spec, sweep_dir = submitted_sweep(tmp_path, ["11", "12", "13"])
-    state = sweep.read_state(sweep_dir)
+    state = sweepstate.read_state(sweep_dir)
     for job in state["jobs"]:
         job["submitted_at"] = "2026-11-30T03:00:00+00:00"
-    sweep.write_state(sweep_dir, state)
+    sweepstate.write_state(sweep_dir, state)
     for point in spec.points:
         rec = records.RunRecord(
             run_id=f"{point.key}-j{11 if point.ranks == 1 else 12}-r0-a0", sweep_id="sw",
@@ -173,7 +173,7 @@ def test_a_recycled_job_id_is_not_taken_for_the_sweeps_job(tmp_path, monkeypatch
 def test_a_requeued_tasks_attempts_count_once(tmp_path, monkeypatch):
     spec, sweep_dir = submitted_sweep(tmp_path, ["61", "62", "63"])
     (point,) = spec.points_at(1)
-    sweep.fallback_record(point.to_dict(), tmp_path, "sw", f"{point.key}-j61-r0-a0", "cut")
+    sweepstate.fallback_record(point.to_dict(), tmp_path, "sw", f"{point.key}-j61-r0-a0", "cut")
     rec = records.RunRecord(
         run_id=f"{point.key}-j61-r0-a1", sweep_id="sw", workload="cfd", variant=point.variant,
         mode="strong", size="tiny", params=point.resolved, ranks=1, status="ok", seconds=[0.1],

@@ -1,0 +1,15 @@
+"""The names of the JSON documents the harness writes besides run records.
+
+``harness analyze --format json`` (and a sweep's ``analysis.json``) writes one document whose
+``schema`` is :data:`ANALYSIS_SCHEMA`; its format is in :mod:`harness.render`. The reader of
+inputs (:mod:`harness.inputs`) recognises any version of it by :data:`ANALYSIS_FAMILY` and
+skips it, since an analysis is not a run. Run records have their own module
+(:mod:`harness.records`, :mod:`harness.record_schema`).
+"""
+
+from __future__ import annotations
+
+#: the prefix every version of the analysis document's ``schema`` starts with
+ANALYSIS_FAMILY = "harness.analysis/"
+#: the version of the analysis document this harness writes
+ANALYSIS_SCHEMA = f"{ANALYSIS_FAMILY}1"
