@@ -1,0 +1,424 @@
+"""Phase-by-phase prediction of a sweep at scales it did not reach (``harness predict``).
+
+Per scaling study (grouped exactly as the analyzer groups: :data:`harness.analysis.KEYS`) and
+per timed phase, two models of the phase's time against the core count:
+
+- **empirical**: one term of the performance-model normal form fitted to the phase's times
+  (:func:`harness.phasefit.fit_phase`);
+- **mechanistic**: the workload's stated work and communication (``Workload.costs``) turned
+  into seconds by a probed machine model and calibrated on the measured points
+  (:mod:`harness.phasemodel`); only with ``--machine`` and a workload that states its costs.
+
+Each phase takes the model with the lower hold-out error (the largest measured core count
+predicted from the others); with too few core counts to hold one out the choice says so.
+**Phase times are the mean over ranks** (``phase_<name>``), not the maximum: the total is
+predicted as the sum of the phases, and only the mean adds up. Every rank spends the whole
+repetition inside some phase, so each rank's phases sum to the repetition and so do their
+means over ranks; the maxima of different phases come from different ranks (one rank's wait in
+the halo exchange is another's compute), so their sum counts the same seconds twice and exceeds
+the measured total (as the 2-rank runs here show). Load imbalance stays in the mean as the wait
+the faster ranks record in the communication phase that follows. ``costs()`` describe the
+busiest rank; the calibration factor absorbs the busiest-over-mean ratio. The total is the sum
+of the chosen phases plus the remainder (the measured total minus the phases' sum: loop
+overhead, timer calls, the barrier), itself fitted empirically.
+
+Efficiency follows ``harness analyze``: baseline ``p0`` the smallest core count measured,
+``r = p/p0``; strong ``E = T0/(r T)``, weak ``E = T0/T``. A record's phase times are averages
+over its repetitions, so the totals here are too: a run's time is the mean of its repetitions
+(each the max over ranks), ``T0`` the mean over the baseline's runs of that — where ``harness
+analyze`` takes the median repetition; the two differ by the slow outlier repetitions. Target status from
+:mod:`harness.targets`; a prediction whose 95 % interval is unknown or spans more than a factor
+:data:`harness.models.MAX_INTERVAL_RATIO` is ``uncertain`` and never judged. Every figure is a
+prediction, labelled with its extrapolation distance (scale / largest measured scale,
+far-extrapolated beyond :data:`harness.models.FAR_EXTRAPOLATION`). What-ifs re-predict with a
+modified machine model or the asynchronous algorithm (:mod:`harness.whatif`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness import analysis, models, phasefit, phasemodel, pooling, records, workloads
+from harness.analysis import KEYS, PHASE
+from harness.errors import BadInputError, HarnessError
+from harness.machine import MachineModel
+from harness.targets import Targets
+
+EMPIRICAL, MECHANISTIC = "empirical", "mechanistic"
+REMAINDER = "remainder"
+
+
+@dataclass
+class PhaseChoice:
+    """A phase's two models and which one predicts it, with why."""
+
+    phase: str
+    empirical: phasefit.PhaseFit | None
+    mechanistic: phasemodel.MechanisticPhase | None
+    chosen: str | None
+    reason: str
+
+    def model(self) -> Any:
+        return self.mechanistic if self.chosen == MECHANISTIC else self.empirical
+
+
+@dataclass
+class Remainder:
+    """Total minus the phases' sum: fitted when never negative, else held at its median."""
+
+    fit: phasefit.PhaseFit | None
+    constant: float
+    note: str = ""
+
+    def predict(self, cores: np.ndarray) -> np.ndarray:
+        if self.fit is not None:
+            return self.fit.predict(cores)
+        return np.full(len(cores), self.constant)
+
+    def interval(self, cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.fit is not None:
+            return self.fit.interval(cores)
+        value = self.predict(cores)
+        return value, value
+
+
+@dataclass
+class GroupForecast:
+    """One scaling study's prediction: phases, rows per scale, dominant phase, what-ifs."""
+
+    keys: dict[str, str]
+    baseline_cores: int
+    baseline_seconds: float
+    measured_cores: list[int]
+    phases: list[PhaseChoice]
+    remainder: Remainder
+    rows: pd.DataFrame
+    dominant: dict[str, Any] | None = None
+    what_ifs: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    context: Any = field(default=None, repr=False)
+
+
+def choose(phase: str, empirical: phasefit.PhaseFit | None,
+           mech: phasemodel.MechanisticPhase | None) -> PhaseChoice:
+    """Pick the model with the lower hold-out error; say why, honestly, when none can be held
+    out."""
+    emp_err = empirical.holdout_error if empirical is not None else math.nan
+    mech_err = mech.holdout_error if mech is not None else math.nan
+    if mech is None and empirical is None:
+        return PhaseChoice(phase, None, None, None, "no model: fewer than 2 core counts and no "
+                           "mechanistic model")
+    if mech is None:
+        return PhaseChoice(phase, empirical, None, EMPIRICAL, "empirical: no mechanistic model")
+    if empirical is None:
+        return PhaseChoice(phase, None, mech, MECHANISTIC,
+                           "mechanistic: the empirical fit needs >= 2 core counts")
+    if math.isfinite(emp_err) and math.isfinite(mech_err):
+        pick = MECHANISTIC if mech_err <= emp_err else EMPIRICAL
+        return PhaseChoice(phase, empirical, mech, pick,
+                           f"{pick}: hold-out error {100 * min(emp_err, mech_err):.1f} % vs "
+                           f"{100 * max(emp_err, mech_err):.1f} %")
+    if math.isfinite(emp_err):
+        return PhaseChoice(phase, empirical, mech, EMPIRICAL,
+                           f"empirical: hold-out error {100 * emp_err:.1f} %; the mechanistic "
+                           "model is calibrated on one core count only")
+    if math.isfinite(mech_err):
+        return PhaseChoice(phase, empirical, mech, MECHANISTIC,
+                           f"mechanistic: hold-out error {100 * mech_err:.1f} %; the empirical "
+                           "fit needs >= 3 core counts to hold one out")
+    return PhaseChoice(phase, empirical, mech, MECHANISTIC,
+                       "mechanistic: too few core counts to hold one out; chosen because it "
+                       "rests on the stated costs and the machine model, and the empirical fit "
+                       "needs >= 3 core counts to be checked")
+
+
+@dataclass
+class _Study:
+    """What a group's mechanistic model needs: the workload and the problem as run."""
+
+    workload: Any
+    size: str
+    overrides: dict[str, Any]
+    mode: str
+    variant: str | None
+    cache: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
+
+    def costs(self, ranks: int) -> dict[str, Any]:
+        """The workload's costs per phase at ``ranks`` (resolved for it; weak mode scales)."""
+        if ranks not in self.cache:
+            params, variant = self.workload.resolve(self.size, self.overrides, self.mode,
+                                                    ranks, self.variant)
+            self.cache[ranks] = self.workload.costs(params, variant, ranks)
+        return self.cache[ranks]
+
+    def feasible(self, ranks: int) -> str | None:
+        """None when the problem can run at ``ranks``, else why not."""
+        try:
+            self.workload.resolve(self.size, self.overrides, self.mode, ranks, self.variant)
+        except HarnessError as exc:
+            return str(exc)
+        return None
+
+    def cost_at(self, phase: str) -> Callable[[int], Any]:
+        return lambda ranks: self.costs(ranks)[phase]
+
+
+def _study(keys: dict[str, str], group: pd.DataFrame, notes: list[str]) -> _Study | None:
+    """The workload and its problem (size and overrides from a record of the group)."""
+    if keys["workload"] not in workloads.names():
+        notes.append(f"no mechanistic model: {keys['workload']!r} is not a harness workload")
+        return None
+    workload = workloads.get(keys["workload"])
+    overrides: dict[str, Any] = {}
+    source = Path(str(group["source"].iloc[0]))
+    if source.suffix.lower() == ".json":
+        record = records.load(source)
+        overrides = dict(record.overrides or {})
+        if record.threads_per_rank != 1:
+            notes.append("no mechanistic model: runs with several threads per rank")
+            return None
+    if keys["size"] not in workload.sizes:
+        notes.append(f"no mechanistic model: size {keys['size']!r} is not one of {keys['workload']}'s")
+        return None
+    return _Study(workload, keys["size"], overrides, keys["mode"], keys["variant"] or None)
+
+
+def _runs(group: pd.DataFrame) -> pd.DataFrame:
+    """One row per run: cores, mean repetition time, and each phase's mean-over-ranks time
+    (all seconds per repetition, averaged over the run's repetitions)."""
+    phases = [c for c in group.columns if c.startswith(PHASE) and group[c].notna().any()]
+    agg = {"cores": ("cores", "first"), "seconds": ("seconds", "mean")}
+    agg.update({c[len(PHASE):]: (c, "median") for c in phases})
+    return group.groupby("run", sort=True).agg(**agg).reset_index(drop=True)
+
+
+def _mechanistic(study: _Study | None, phase: str, runs: pd.DataFrame,
+                 machine: MachineModel | None, notes: list[str]
+                 ) -> phasemodel.MechanisticPhase | None:
+    if study is None or machine is None:
+        return None
+    try:
+        cost_at = study.cost_at(phase)
+        cost_at(int(runs["cores"].iloc[0]))
+    except NotImplementedError:
+        msg = f"no mechanistic model: {study.workload.name} does not state its costs"
+        if msg not in notes:
+            notes.append(msg)
+        return None
+    except KeyError:
+        notes.append(f"no mechanistic model for {phase}: the costs do not name it")
+        return None
+    return phasemodel.mechanistic(study.workload, study.variant or "", phase, cost_at,
+                                  runs["cores"].to_numpy(), runs[phase].to_numpy(), machine,
+                                  machine.cores_per_node)
+
+
+def _remainder(runs: pd.DataFrame, phases: list[str]) -> Remainder:
+    rest = runs["seconds"].to_numpy() - runs[phases].fillna(0.0).sum(axis=1).to_numpy()
+    if (rest >= 0).all():
+        fit = phasefit.fit_phase(REMAINDER, runs["cores"].to_numpy(), rest)
+        if fit is not None:
+            return Remainder(fit, math.nan)
+        return Remainder(None, float(np.median(rest)), "remainder held at its median (one core "
+                                                      "count)")
+    return Remainder(None, float(np.median(rest)),
+                     "the phases add up to more than the measured total at some runs: the "
+                     "remainder is held at its median "
+                     f"({np.median(rest):.3g} s)")
+
+
+def _phase_values(choice: PhaseChoice, cores: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    model = choice.model()
+    if model is None:
+        nan = np.full(len(cores), np.nan)
+        return nan, nan, nan
+    low, high = model.interval(cores)
+    return model.predict(cores), np.asarray(low), np.asarray(high)
+
+
+def combine(values: list[np.ndarray], lows: list[np.ndarray], highs: list[np.ndarray]
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sum of parts, and an interval whose half-widths add in quadrature (independent errors)."""
+    total = np.sum(values, axis=0)
+    down = np.sqrt(np.sum([(v - lo) ** 2 for v, lo in zip(values, lows, strict=True)], axis=0))
+    up = np.sqrt(np.sum([(hi - v) ** 2 for v, hi in zip(values, highs, strict=True)], axis=0))
+    return total, total - down, total + up
+
+
+def efficiency(mode: str, scale: np.ndarray, baseline_seconds: float, seconds: np.ndarray
+               ) -> np.ndarray:
+    """``harness analyze``'s efficiency: strong ``T0/(r T)``, weak ``T0/T``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eff = baseline_seconds / seconds
+        return eff / scale if mode == "strong" else eff
+
+
+def _status(eff: np.ndarray, low: np.ndarray, high: np.ndarray, scale: np.ndarray,
+            targets: Targets) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    target = targets.target_for(scale)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = high / low
+    uncertain = ~np.isfinite(ratio) | ~(low > 0) | (ratio > models.MAX_INTERVAL_RATIO)
+    status = np.where(uncertain, "uncertain", np.where(
+        np.isnan(target), "no-target", np.where(eff > target, "pass", "fail")))
+    return target, status, uncertain
+
+
+def predict_totals(forecast: GroupForecast, cores: np.ndarray, targets: Targets,
+                   phase_seconds: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """Rows per core count: each phase, the remainder, the total and the efficiency, with 95 %
+    intervals; ``phase_seconds`` replaces phases' predictions (what-ifs)."""
+    values, lows, highs, out = [], [], [], {}
+    for choice in forecast.phases:
+        v, lo, hi = _phase_values(choice, cores)
+        if phase_seconds and choice.phase in phase_seconds:
+            new = phase_seconds[choice.phase]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scale = np.where(v > 0, new / v, 1.0)
+            v, lo, hi = new, lo * scale, hi * scale
+        out[f"phase_{choice.phase}"], out[f"low_{choice.phase}"], out[f"high_{choice.phase}"] = \
+            v, lo, hi
+        values.append(v), lows.append(lo), highs.append(hi)
+    rest = forecast.remainder.predict(cores)
+    rest_low, rest_high = forecast.remainder.interval(cores)
+    out["remainder"] = rest
+    total, low, high = combine([*values, rest], [*lows, rest_low], [*highs, rest_high])
+    scale = cores / forecast.baseline_cores
+    mode = forecast.keys["mode"]
+    eff = efficiency(mode, scale, forecast.baseline_seconds, total)
+    eff_low = efficiency(mode, scale, forecast.baseline_seconds, high)
+    eff_high = efficiency(mode, scale, forecast.baseline_seconds, low)
+    target, status, uncertain = _status(eff, eff_low, eff_high, scale, targets)
+    largest = max(forecast.measured_cores) / forecast.baseline_cores
+    distance = models.extrapolation(scale, largest)
+    frame = pd.DataFrame({
+        "scale": scale, "cores": cores, "label": "predicted", "extrapolation": distance,
+        "far_extrapolated": distance > models.FAR_EXTRAPOLATION, "seconds": total,
+        "pi95_low": low, "pi95_high": high, "efficiency": eff, "efficiency_pi95_low": eff_low,
+        "efficiency_pi95_high": eff_high,
+        "speedup": eff * scale,
+        "target": target, "status": status, "uncertain": uncertain,
+        "alert": ~uncertain & (eff < targets.p2_alert), **out})
+    return frame
+
+
+def async_phase_seconds(forecast: GroupForecast, cores: np.ndarray
+                        ) -> dict[str, np.ndarray] | None:
+    """``reduce`` replaced by ``max(0, reduce − compute)``; None without both phases."""
+    models = {c.phase: c.model() for c in forecast.phases}
+    if models.get("reduce") is None or models.get("compute") is None:
+        return None
+    reduce = models["reduce"].predict(cores)
+    compute = models["compute"].predict(cores)
+    return {"reduce": np.maximum(reduce - compute, 0.0)}
+
+
+def _dominant(forecast: GroupForecast) -> dict[str, Any] | None:
+    rows = forecast.rows.loc[forecast.rows["feasible"]]
+    if rows.empty or not forecast.phases:
+        return None
+    last = rows.iloc[-1]
+    shares = {c.phase: last[f"phase_{c.phase}"] / last["seconds"] for c in forecast.phases}
+    shares = {k: v for k, v in shares.items() if math.isfinite(v)}
+    if not shares:
+        return None
+    phase = max(shares, key=lambda k: shares[k])
+    return {"scale": float(last["scale"]), "cores": int(last["cores"]), "phase": phase,
+            "name": analysis.PHASE_NAMES.get(phase, phase), "share": float(shares[phase]),
+            "shares": shares}
+
+
+def forecast_group(keys: dict[str, str], group: pd.DataFrame, scales: np.ndarray | None,
+                   cores: np.ndarray | None, targets: Targets,
+                   machine: MachineModel | None, asynchronous: bool = False) -> GroupForecast:
+    """Predict one group at ``scales`` (× its baseline) or at absolute ``cores``; with
+    ``asynchronous`` the reduce phase costs ``max(0, reduce − compute)`` (:mod:`harness.whatif`).
+    """
+    notes: list[str] = []
+    runs = _runs(group)
+    counts = sorted(int(c) for c in runs["cores"].unique())
+    baseline = counts[0]
+    baseline_seconds = float(runs.loc[runs["cores"] == baseline, "seconds"].mean())
+    phase_names = [c for c in runs.columns if c not in ("cores", "seconds")]
+    study = _study(keys, group, notes)
+    if machine is None:
+        notes.append("no machine model (--machine): every phase is fitted empirically")
+    choices = []
+    for phase in phase_names:
+        rows = runs.loc[runs[phase].notna()]
+        emp = phasefit.fit_phase(phase, rows["cores"].to_numpy(), rows[phase].to_numpy())
+        mech = _mechanistic(study, phase, rows, machine, notes)
+        choices.append(choose(phase, emp, mech))
+    remainder = _remainder(runs, phase_names)
+    if remainder.note:
+        notes.append(remainder.note)
+    wanted = (np.rint(np.asarray(scales) * baseline) if cores is None else np.asarray(cores))
+    wanted = np.unique(np.maximum(wanted.astype(np.int64), 1))
+    forecast = GroupForecast(keys, baseline, baseline_seconds, counts, choices, remainder,
+                             pd.DataFrame(), notes=notes, context=study)
+    reasons = [study.feasible(int(p)) if study is not None else None for p in wanted]
+    feasible = np.array([r is None for r in reasons], dtype=bool)
+    replaced = None
+    if asynchronous:
+        replaced = async_phase_seconds(forecast, wanted[feasible])
+        notes.append("asynchronous algorithm assumed (--variant async): reduce costs max(0, "
+                     "reduce - compute)" if replaced is not None else
+                     "--variant async does not apply: no reduce and compute phases")
+    frame = predict_totals(forecast, wanted[feasible], targets, replaced)
+    skipped = pd.DataFrame({"scale": wanted[~feasible] / baseline, "cores": wanted[~feasible]})
+    frame = pd.concat([frame.assign(feasible=True, infeasible=""),
+                       skipped.assign(feasible=False, label="infeasible",
+                                      infeasible=[r for r in reasons if r is not None])],
+                      ignore_index=True).sort_values("cores", ignore_index=True)
+    forecast.rows = frame
+    forecast.dominant = _dominant(forecast)
+    if not any(c.chosen for c in choices):
+        notes.append("no phase could be modelled: measure at least two core counts")
+    return forecast
+
+
+def forecast(repetitions: pd.DataFrame, targets: Targets, *, scales: Any = None,
+             cores: Any = None, machine: MachineModel | None = None,
+             asynchronous: bool = False) -> list[GroupForecast]:
+    """Predict every group of a repetitions frame (:func:`harness.inputs.load`).
+
+    Parameters
+    ----------
+    repetitions
+        One row per repetition, as the analyzer reads it.
+    targets
+        The target table; its scales are the default ``scales``.
+    scales, cores
+        Scales over each group's baseline (float > 0) or absolute core counts (int ≥ 1);
+        at most one; neither: the targets' scales.
+    machine
+        The machine model; without it every phase is fitted empirically.
+    asynchronous
+        Predict the asynchronous algorithm (reductions overlap the compute).
+
+    Raises
+    ------
+    BadInputError
+        Both ``scales`` and ``cores`` given; runs that may not be pooled (:mod:`harness.pooling`).
+    """
+    if scales is not None and cores is not None:
+        raise BadInputError("give scales or core counts, not both")
+    if scales is None and cores is None:
+        scales = np.asarray(targets.scales, dtype=np.float64)
+    summary = analysis.summarize(repetitions)  # checks the columns and values
+    pooling.check(repetitions, KEYS)
+    del summary
+    out = []
+    for key_values, group in repetitions.groupby(KEYS, sort=True, observed=True):
+        keys = {k: str(v) for k, v in zip(KEYS, key_values, strict=True)}
+        out.append(forecast_group(keys, group, scales, cores, targets, machine,
+                                   asynchronous))
+    return out
