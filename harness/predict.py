@@ -26,12 +26,12 @@ Efficiency follows ``harness analyze``: baseline ``p0`` the smallest core count 
 ``r = p/p0``; strong ``E = T0/(r T)``, weak ``E = T0/T``. A record's phase times are averages
 over its repetitions, so the totals here are too: a run's time is the mean of its repetitions
 (each the max over ranks), ``T0`` the mean over the baseline's runs of that — where ``harness
-analyze`` takes the median repetition; the two differ by the slow outlier repetitions. Target status from
-:mod:`harness.targets`; a prediction whose 95 % interval is unknown or spans more than a factor
-:data:`harness.models.MAX_INTERVAL_RATIO` is ``uncertain`` and never judged. Every figure is a
-prediction, labelled with its extrapolation distance (scale / largest measured scale,
-far-extrapolated beyond :data:`harness.models.FAR_EXTRAPOLATION`). What-ifs re-predict with a
-modified machine model or the asynchronous algorithm (:mod:`harness.whatif`).
+analyze`` takes the median repetition; the two differ by the slow outlier repetitions. Target
+status from :mod:`harness.targets`; a prediction whose 95 % interval is unknown or spans more
+than a factor :data:`harness.models.MAX_INTERVAL_RATIO` is ``uncertain`` and never judged.
+Every figure is a prediction, labelled with its extrapolation distance (scale / largest
+measured scale, far-extrapolated beyond :data:`harness.models.FAR_EXTRAPOLATION`). What-ifs
+re-predict with a modified machine model or the asynchronous algorithm (:mod:`harness.whatif`).
 """
 
 from __future__ import annotations
@@ -185,7 +185,8 @@ def _study(keys: dict[str, str], group: pd.DataFrame, notes: list[str]) -> _Stud
             notes.append("no mechanistic model: runs with several threads per rank")
             return None
     if keys["size"] not in workload.sizes:
-        notes.append(f"no mechanistic model: size {keys['size']!r} is not one of {keys['workload']}'s")
+        notes.append(f"no mechanistic model: size {keys['size']!r} is not one of "
+                     f"{keys['workload']}'s")
         return None
     return _Study(workload, keys["size"], overrides, keys["mode"], keys["variant"] or None)
 
