@@ -379,6 +379,9 @@ def forecast_group(keys: dict[str, str], group: pd.DataFrame, scales: np.ndarray
                        skipped.assign(feasible=False, label="infeasible",
                                       infeasible=[r for r in reasons if r is not None])],
                       ignore_index=True).sort_values("cores", ignore_index=True)
+    frame["status"] = frame["status"].fillna("infeasible")
+    for column in ("uncertain", "alert", "far_extrapolated"):
+        frame[column] = frame[column].fillna(False).astype(bool)
     forecast.rows = frame
     forecast.dominant = _dominant(forecast)
     if not any(c.chosen for c in choices):
