@@ -12,8 +12,9 @@ makes non-zero, with the machine's figures (:class:`~harness.machine.MachineMode
   "Roofline", CACM 52(4), 2009); the term is named when the cap is the lower of the two;
 - ``halo``: ``messages·α + message_bytes / B`` (Hockney's α–β model) on the intra-node link, or
   the inter-node one when the run spans nodes;
-- ``reduce``: ``reductions × (α·⌈log₂ p⌉ + β·reduction_bytes)`` (recursive doubling, Thakur,
-  Rabenseifner & Gropp 2005);
+- ``reduce``: ``reductions·α·⌈log₂ p⌉ + β·reduction_bytes`` (recursive doubling, Thakur,
+  Rabenseifner & Gropp 2005; ``reduction_bytes`` counts all the reductions' bytes together, as
+  ``message_bytes`` counts all the messages'), zero at one rank;
 - ``io``: ``io_bytes / (io_bandwidth(writers) / writers)``, every rank a writer unless the cost
   says the phase's work is not divided (``serial``: one writer);
 - ``serial``: named when the cost says the work is not divided among the ranks: the items stay
@@ -84,8 +85,10 @@ def communication(cost: PhaseCost, ranks: int, machine: MachineModel, ranks_per_
         seconds += machine.link(off_node).time(cost.message_bytes, cost.messages)
         used.append("halo")
     if cost.reductions > 0:
-        seconds += cost.reductions * machine.allreduce(off_node).time(ranks,
-                                                                      cost.reduction_bytes)
+        allreduce = machine.allreduce(off_node)
+        # reduction_bytes counts the bytes of all the reductions together
+        seconds += cost.reductions * allreduce.time(ranks, 0.0)
+        seconds += allreduce.beta * cost.reduction_bytes if ranks > 1 else 0.0
         used.append("reduce")
     if cost.io_bytes > 0:
         writers = 1 if cost.serial else ranks

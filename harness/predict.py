@@ -53,6 +53,8 @@ from harness.targets import Targets
 
 EMPIRICAL, MECHANISTIC = "empirical", "mechanistic"
 REMAINDER = "remainder"
+#: a calibration factor beyond this (or below its inverse) is named in the notes
+FACTOR_FAR = 2.0
 
 
 @dataclass
@@ -358,6 +360,13 @@ def forecast_group(keys: dict[str, str], group: pd.DataFrame, scales: np.ndarray
         emp = phasefit.fit_phase(phase, rows["cores"].to_numpy(), rows[phase].to_numpy())
         mech = _mechanistic(study, phase, rows, machine, notes)
         choices.append(choose(phase, emp, mech))
+    for choice in choices:
+        mech = choice.mechanistic
+        if mech is not None and not 1 / FACTOR_FAR <= mech.factor <= FACTOR_FAR:
+            notes.append(f"{choice.phase}: the calibration factor is {mech.factor:.3g}, far "
+                         "from 1: the mechanistic model misses something at the measured "
+                         "points (caches, per-call software overhead, timer resolution, "
+                         "contention)")
     remainder = _remainder(runs, phase_names)
     if remainder.note:
         notes.append(remainder.note)

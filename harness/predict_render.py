@@ -203,12 +203,12 @@ def _phase_table(f: GroupForecast) -> list[str]:
         mech = c.mechanistic.describe() if c.mechanistic else "-"
         rows.append((c.phase, c.chosen or "-", emp,
                      _percent(c.empirical.holdout_error if c.empirical else None), mech,
-                     _percent(c.mechanistic.holdout_error if c.mechanistic else None),
-                     c.reason))
-    return _grid(("phase", "chosen", "empirical t(x), x = p/p0", "hold-out", "mechanistic "
-                  "terms x factor", "hold-out", "why"), rows,
-                 left=("phase", "chosen", "empirical t(x), x = p/p0", "mechanistic terms x "
-                       "factor", "why"), indent="    ")
+                     _percent(c.mechanistic.holdout_error if c.mechanistic else None)))
+    headers = ("phase", "chosen", "empirical t(x), x = p/p0", "hold-out",
+               "mechanistic: terms x calibration factor", "hold-out")
+    out = _grid(headers, rows, left=(headers[0], headers[1], headers[2], headers[4]),
+                indent="    ")
+    return out + [f"    {c.phase}: {c.reason}" for c in f.phases]
 
 
 def _prediction_table(f: GroupForecast) -> list[str]:

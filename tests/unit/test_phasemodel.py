@@ -69,13 +69,14 @@ def test_calibration_factor_is_recovered_and_reported() -> None:
         return PhaseCost(reductions=10, reduction_bytes=8.0)
 
     cores = np.array([2, 4, 4])
-    raw = np.array([10 * (2e-6 * 1 + 8e-9), 10 * (2e-6 * 2 + 8e-9), 10 * (2e-6 * 2 + 8e-9)])
+    # ten allreduces of 2e-6 s per round, 8 bytes in all at 1e-9 s/B
+    raw = np.array([10 * 2e-6 * 1 + 8e-9, 10 * 2e-6 * 2 + 8e-9, 10 * 2e-6 * 2 + 8e-9])
     model = mechanistic(None, "v", "reduce", cost, cores, 1.7 * raw, MACHINE, 4)
     assert model is not None
     assert model.factor == pytest.approx(1.7, rel=1e-12)
     assert model.terms == ("reduce",)
     # 16 ranks: four nodes, the inter-node allreduce, 4 rounds
-    assert model.predict([16])[0] == pytest.approx(1.7 * 10 * (1e-5 * 4 + 8e-8), rel=1e-12)
+    assert model.predict([16])[0] == pytest.approx(1.7 * (10 * 1e-5 * 4 + 8e-8), rel=1e-12)
     assert "x1.7" in model.describe()
 
 
