@@ -59,7 +59,7 @@ def execute(opts: ProbeOptions, comm: Any = None) -> tuple[dict[str, Any] | None
     from harness.errors import UsageError
     from harness.probe import driver, record
     from harness.probe.sizes import last_level_cache_bytes
-    from harness.runner import topology
+    from harness.runner import ContentionProbe, topology
 
     comm = MPI.COMM_WORLD if comm is None else comm
     rank, size = comm.Get_rank(), comm.Get_size()
@@ -72,7 +72,10 @@ def execute(opts: ProbeOptions, comm: Any = None) -> tuple[dict[str, Any] | None
             driver.say(comm, f"warning: {topo.ranks_per_node} ranks on "
                        f"{topo.cpus_per_node:g} CPUs (oversubscribed): the figures are "
                        "recorded but are not the machine's")
+        others = ContentionProbe(comm, topo)  # what else ran on the node meanwhile
+        others.start()
         measured = driver.measure(comm, opts.sizes, scratch_dir(opts.out, opts.probe_id))
+        measured["contention"] = others.stop()
         mpi_library = MPI.Get_library_version().strip().splitlines()[0] if rank == 0 else ""
         comm.Barrier()
         if rank != 0:

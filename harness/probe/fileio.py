@@ -3,13 +3,13 @@
 For each writer count ``w`` (1, 2, 4, …, all ranks), ranks ``0 … w−1`` each write a file of
 ``io`` bytes into the scratch directory at the same moment (``os.write`` in chunks, ``fsync``,
 close: the time until the data is on stable storage), then, after ``posix_fadvise(DONTNEED)``
-asked the kernel to drop the file's now clean pages from its cache, read it back
-(``readinto``). A repetition's time is the slowest writer's (MAX); the aggregate bandwidth is
-``w × io`` bytes over it. Each sample writes data of its own (rank, sample) and the read-back
-is compared with what the last sample wrote. The files are removed at the end.
+asked the kernel to drop the file's now clean pages from its cache, read it back (``readinto``).
+A repetition's time is the slowest writer's (MAX); the aggregate bandwidth is ``w × io`` bytes
+over it (the fastest sample's). Each sample writes data of its own (rank, sample) and the
+read-back is compared with what the last sample wrote. The files are removed at the end.
 
-Where the file system ignores the advice (some network file systems) the read figure can be
-the page cache's; the record keeps whether the advice was accepted (``cache_dropped``).
+Where the file system ignores the advice (some network file systems) the read figure can be the
+page cache's; the record keeps whether the advice was accepted (``cache_dropped``).
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def io_curve(comm: Any, directory: Path, sizes: ProbeSizes,
     dict
         On every rank: ``{file_bytes, cache_dropped, points}``, per writer count ``{writers,
         write: {batch, seconds, …, time, verified}, read: {…}, write_bandwidth,
-        read_bandwidth}`` (bytes/s, all writers together, at the median sample).
+        read_bandwidth}`` (bytes/s, all writers together, at the fastest sample).
     """
     from mpi4py import MPI
 
@@ -140,8 +140,8 @@ def io_curve(comm: Any, directory: Path, sizes: ProbeSizes,
                         prepare=files.prepare_read, check=files.check)
             moved = writers * nbytes
             points.append({"writers": writers, "write": wrote.to_dict(), "read": got.to_dict(),
-                           "write_bandwidth": moved / wrote.median,
-                           "read_bandwidth": moved / got.median})
+                           "write_bandwidth": moved / wrote.best,
+                           "read_bandwidth": moved / got.best})
     finally:
         with contextlib.suppress(OSError):
             files.path.unlink()

@@ -3,12 +3,12 @@
 On the node of world rank 0, ``j`` of its ``k`` ranks (``j`` = 1, 2, 4, …, k) run the Numba
 triad ``a[i] = b[i] + s·c[i]`` (``kernels/stream.py``) over their own float64 arrays at the same
 moment; the others wait. A repetition's time is the slowest active rank's (MAX), and the
-aggregate bandwidth is ``j × 24 B × n`` over it: STREAM's byte count (McCalpin,
-https://www.cs.virginia.edu/stream/ref.html), 24 B per element, write-allocate traffic not
-counted. Each sample uses its own scalar ``s``, so the check ``a == 2 + 0.5·s`` after it fails
-if the triad did not run over the whole array. STREAM's rule asks for arrays of at least four
-times the last-level cache; the record says when they were smaller (then the figure is partly
-a cache bandwidth).
+aggregate bandwidth is ``j × 24 B × n`` over it (the fastest sample's, as STREAM reports):
+STREAM's byte count (McCalpin, https://www.cs.virginia.edu/stream/ref.html), 24 B per element,
+write-allocate traffic not counted. Each sample uses its own scalar ``s``, so the check ``a == 2
++ 0.5·s`` after it fails if the triad did not run over the whole array. STREAM's rule asks for
+arrays of at least four times the last-level cache; the record says when they were smaller (then
+the figure is partly a cache bandwidth).
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ def triad_curve(comm: Any, node_ranks: list[int], array_bytes: int, sizes: Probe
     -------
     list of dict
         On world rank 0: per count ``{ranks, batch, seconds, seconds_min, seconds_mean, time,
-        verified, bandwidth, best_bandwidth}`` (bytes/s, all active ranks together: at the
-        median and at the fastest sample). An empty list elsewhere.
+        median, verified, bandwidth, median_bandwidth}`` (bytes/s, all active ranks together:
+        at the fastest and at the median sample). An empty list elsewhere.
     """
     node = split(comm, node_ranks)
     points: list[dict[str, Any]] = []
@@ -77,8 +77,8 @@ def triad_curve(comm: Any, node_ranks: list[int], array_bytes: int, sizes: Probe
                            sample_seconds=sizes.sample_seconds, prepare=prepare, check=check)
             moved = j * TRIAD_BYTES * n
             if me == 0:
-                points.append({"ranks": j, **timing.to_dict(), "bandwidth": moved / timing.median,
-                               "best_bandwidth": moved / min(timing.seconds)})
+                points.append({"ranks": j, **timing.to_dict(), "bandwidth": moved / timing.best,
+                               "median_bandwidth": moved / timing.median})
         del a, b, c
     free(node)
     comm.Barrier()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import atomic, machine, records
+from harness.cpus import CONTENDED_ABOVE
 from harness.errors import RecordError
 from harness.probe import fit
 
@@ -149,6 +150,11 @@ def build(measured: dict[str, Any], *, probe_id: str, machine_name: str, ranks: 
     if not measured["io"]["cache_dropped"]:
         notes.append("the file system did not accept dropping the written files from the "
                      "page cache: read bandwidth may be the cache's")
+    contention = measured.get("contention")
+    contended = contention is not None and contention > CONTENDED_ABOVE
+    if contended:
+        notes.append(f"contended: other work took {contention:.0%} of the CPU time the probe "
+                     "needed; these figures are not the machine's alone")
     failures = _failures(measured)
     return {
         "schema": SCHEMA, "probe_id": probe_id, "created_at": records.now_iso(),
@@ -157,6 +163,8 @@ def build(measured: dict[str, Any], *, probe_id: str, machine_name: str, ranks: 
         "machine_name": machine_name, "ranks": ranks, "nodes": topo.nodes,
         "ranks_per_node": topo.ranks_per_node, "cpus_per_node": topo.cpus_per_node,
         "oversubscribed": bool(topo.oversubscribed), "hosts": measured["hosts"],
+        "contention": None if contention is None else round(contention, 4),
+        "contended": contended,
         "quick": quick, "sizes": sizes, "pingpong": pingpong, "allreduce": allreduce,
         "halo": measured["halo"],
         "memory": {**mem, "last_level_cache_bytes": cache_bytes, "bytes_per_element": 24,
@@ -198,7 +206,8 @@ def model_of(record: dict[str, Any]) -> machine.MachineModel:
     io = record["io"]["points"]
     source: dict[str, Any] = {"probe": record_name(record["probe_id"]),
                               "created_at": record["created_at"], "ranks": record["ranks"],
-                              "oversubscribed": record["oversubscribed"]}
+                              "oversubscribed": record["oversubscribed"],
+                              "contended": record["contended"]}
     if record["notes"]:
         source["notes"] = list(record["notes"])
     return machine.MachineModel(

@@ -56,6 +56,7 @@ def _allreduce(level: str, data: dict[str, Any] | None) -> str:
 def lines(record: dict[str, Any], path: Path | None, model: Path | None) -> list[str]:
     """The summary of ``record`` (a ``harness.probe/1`` document), one string per line."""
     over = "  OVERSUBSCRIBED: the figures are not the machine's" if record["oversubscribed"] \
+        else "  CONTENDED: the figures are not the machine's alone" if record["contended"] \
         else ""
     out = [f"probe {record['probe_id']}  {record['machine_name']}  ranks={record['ranks']} "
            f"nodes={record['nodes']}{over}"]
@@ -73,8 +74,8 @@ def lines(record: dict[str, Any], path: Path | None, model: Path | None) -> list
         for p in mem["points"]) + f"  (3 x {size(mem['array_bytes'])} per rank)")
     for kind in ("write", "read"):
         out.append(f"  io {kind:13} " + ", ".join(
-            f"{p['writers']} {rate(p[kind + '_bandwidth'])}" for p in record["io"]["points"])
-            + f"  (writers: bandwidth; {size(record['io']['file_bytes'])} each)")
+            f"{p['writers']} writer{'s' * (p['writers'] > 1)} {rate(p[kind + '_bandwidth'])}"
+            for p in record["io"]["points"]) + f"  ({size(record['io']['file_bytes'])} each)")
     out += [f"  note     {n}" for n in record["notes"]]
     if record["error"]:
         out.append(f"  error    {record['error']}")
