@@ -466,7 +466,10 @@ def save(model: MachineModel, path: str | Path, *, replace: bool = True) -> Path
     try:
         return atomic.write_text(path, text, replace=replace, prefix=".machine-")
     except FileExistsError:
-        raise
+        if not replace and Path(path).is_file():
+            raise  # written once: the existing model stays as it was
+        raise MachineModelError(f"{path}: cannot write the machine model (a file is in the "
+                                "way of its directory)") from None
     except OSError as exc:
         raise MachineModelError(f"{path}: cannot write the machine model "
                                 f"({exc.strerror or exc})") from None

@@ -245,9 +245,11 @@ def write(out: Path, record: dict[str, Any]) -> tuple[Path, Path | None]:
     data = records.finite(record)
     target = out / record_name(record["probe_id"])
     validate(json.loads(json.dumps(data)), str(target))
-    if model is not None:
-        machine.save(model, model_path, replace=False)
-    try:
+    try:  # the record and its model are written once; the record last, naming the model
+        if target.exists():
+            raise FileExistsError(target)
+        if model is not None:
+            machine.save(model, model_path, replace=False)
         atomic.write_json(target, data, replace=False)
     except FileExistsError:
         raise RecordError(f"{target}: a probe record with this id already exists") from None
