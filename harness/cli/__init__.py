@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "plan": "harness.cli.plan:plan",
     "kpi": "harness.cli.kpi:kpi",
     "compare": "harness.cli.compare:compare",
+    "probe": "harness.cli.probe:probe",
     "predict": "harness.cli.predict:predict_command",
 }
 
