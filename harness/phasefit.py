@@ -9,16 +9,19 @@ modeling to find scalability bugs in complex codes", SC 2013, with one term::
 ``p0`` the smallest measured core count (so ``x >= 1`` and ``log2 x >= 0`` on the data), ``a``
 from :data:`EXPONENTS`, ``b`` from :data:`LOG_EXPONENTS`; ``(a, b) = (0, 0)`` is the constant
 model ``t = c0``. Phase times are never negative and each term is a cost, so ``c0, c1 >= 0``
-(non-negative least squares, :func:`scipy.optimize.nnls`). Residuals are relative to the median
-time at each core count, so a phase's small times at large scale count as much as its large ones
-at small scale (timing noise is multiplicative).
+(non-negative least squares: the optimum :func:`scipy.optimize.nnls` finds, in closed form for
+two coefficients, :func:`solve`). Residuals are relative to the median time at each core count,
+so a phase's small times at large scale count as much as its large ones at small scale (timing
+noise is multiplicative).
 
 The hypothesis is chosen by hold-out error, as Extra-P chooses by cross-validation: each
 hypothesis is refitted without the largest core count and predicts it, and, with four or more
 distinct core counts, without each core count in turn (leave-one-out; the largest counts twice,
 since extrapolation is what the fit is for). The score is the root mean square of those relative
-errors; the lowest wins, and hypotheses within :data:`TIE_MARGIN` of it (or of :data:`TIE_FLOOR`)
-tie, broken toward the simpler (constant first, then ``b = 0``, then smaller ``|a|``).
+errors; among the one-term hypotheses the lowest wins, and those within :data:`TIE_MARGIN` of it
+(or of :data:`TIE_FLOOR`) tie, broken toward the simpler (``b = 0``, then smaller ``|a|``). The
+constant stays unless the best term beats its score clearly (by the run-level models' margin,
+:data:`harness.models.CV_MARGIN`, and by more than the term's own residual noise).
 
 With two distinct core counts no hold-out is possible: the fit is either the constant ``c0``
 (when the two medians differ by no more than the noise allows) or ``c1 * x**a`` through the two
@@ -35,12 +38,13 @@ of the near-best hypotheses (score within :data:`NEAR_FACTOR` of the best). Pure
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import optimize, stats
+from scipy import stats
 
 from harness.models import CV_FLOOR, CV_MARGIN, MIN_NOISE
 
@@ -53,7 +57,7 @@ LOG_EXPONENTS: tuple[int, ...] = (0, 1, 2)
 #: hypotheses whose hold-out score is within this factor of the best tie (the simpler wins)
 TIE_MARGIN = 1.05
 #: and scores below this (relative error) tie whatever the factor: exact fits differ by rounding
-TIE_FLOOR = 1e-9
+TIE_FLOOR = 1e-6
 #: hypotheses scoring within this factor of the best (or of the noise) enter the model-choice
 #: spread of the prediction interval
 NEAR_FACTOR = 2.0
@@ -107,7 +111,7 @@ class PhaseFit:
     largest_scale: float = 1.0
     #: log of the largest measured scale over the next largest
     step: float = math.nan
-    #: covariance of (c0, c1) from the weighted fit, relative units (seconds^2)
+    #: covariance of (c0, c1) from the weighted fit, seconds^2
     covariance: tuple[tuple[float, float], tuple[float, float]] | None = field(
         default=None, repr=False)
     near: tuple[tuple[float, float, float, float], ...] = field(default=(), repr=False)
@@ -142,7 +146,6 @@ class PhaseFit:
         s = max(self.noise, MIN_NOISE) if math.isfinite(self.noise) else MIN_NOISE
         stat_var = s ** 2 + self._parameter_variance(x, pred)
         quantile = stats.t.ppf(0.5 + level / 2.0, max(self.dof, 1))
-        steps = np.zeros_like(x)
         if math.isfinite(self.extrapolation_error) and self.step > 0:
             steps = np.maximum(np.log(x / self.largest_scale), 0.0) / self.step
             extra = (self.extrapolation_error * steps) ** 2
@@ -195,46 +198,82 @@ class PhaseFit:
 # ---- fitting ----------------------------------------------------------------------------------
 
 def hypotheses() -> list[tuple[float, int]]:
-    """Every ``(a, b)`` searched, simplest first (constant, then ``b``, ``|a|``, negative ``a``)."""
+    """Every ``(a, b)`` searched, simplest first: the constant ``(0, 0)``, then by ``b``, ``|a|``
+    and negative ``a`` before positive."""
     pairs = [(a, b) for b in LOG_EXPONENTS for a in EXPONENTS]
-    return sorted(pairs, key=_simplicity)
+    return sorted(pairs, key=lambda h: ((h[0], h[1]) != (0, 0), h[1], abs(h[0]), h[0]))
 
 
-def _simplicity(h: tuple[float, int]) -> tuple[int, int, float, float]:
-    a, b = h
-    return (0 if (a, b) == (0, 0) else 1, b, abs(a), a)
+_HYPOTHESES = hypotheses()
+_A = np.array([a for a, _ in _HYPOTHESES[1:]])
+_B = np.array([b for _, b in _HYPOTHESES[1:]], dtype=np.float64)
 
 
-def _solve(x: np.ndarray, y: np.ndarray, w: np.ndarray, a: float, b: int
-           ) -> tuple[float, float]:
-    """Non-negative weighted least squares ``c0, c1`` of ``y ~ c0 + c1 x^a log2(x)^b``."""
-    if (a, b) == (0, 0):
-        return float(np.sum(w * w * y) / np.sum(w * w)), 0.0
-    design = np.column_stack([w, w * _term(x, a, b)])
-    norms = np.linalg.norm(design, axis=0)
-    norms[norms == 0] = 1.0
-    coef, _ = optimize.nnls(design / norms, w * y)
-    coef = coef / norms
-    return float(coef[0]), float(coef[1])
+def _terms(x: np.ndarray) -> np.ndarray:
+    """``x^a log2(x)^b`` of every one-term hypothesis, shape ``(H - 1, len(x))``."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.power(x, _A[:, None]) * np.power(np.log2(x), _B[:, None])
 
 
-def _evaluate(c0: float, c1: float, a: float, b: int, x: np.ndarray) -> np.ndarray:
-    return np.full_like(x, c0) if (a, b) == (0, 0) else c0 + c1 * _term(x, a, b)
+def solve(g: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Non-negative weighted least squares of ``y ~ c0 + c1 g`` for each row of ``g``.
+
+    ``g`` has shape ``(H, N)``, ``y`` and ``w`` (weights of the residuals) shape ``(N,)``;
+    returns ``c0, c1``, each shape ``(H,)``, >= 0, minimising ``sum (w (y - c0 - c1 g))^2``.
+    With two coefficients the constrained optimum is the unconstrained one when that is
+    feasible and otherwise the better of the two faces ``c0 = 0`` and ``c1 = 0`` (the active
+    set method of :func:`scipy.optimize.nnls`, Lawson & Hanson 1974, solved in closed form).
+    """
+    u = w * w
+    s00, t0 = float(u.sum()), float((u * y).sum())
+    s01, s11 = g @ u, (g * g) @ u
+    t1 = g @ (u * y)
+    det = s00 * s11 - s01 * s01
+    ok = det > 1e-12 * s00 * s11
+    safe = np.where(ok, det, 1.0)
+    c0 = np.where(ok, (s11 * t0 - s01 * t1) / safe, -1.0)
+    c1 = np.where(ok, (s00 * t1 - s01 * t0) / safe, -1.0)
+    inside = (c0 >= 0) & (c1 >= 0)
+    # the faces: c0 = 0 (term alone) or c1 = 0 (constant alone)
+    f1 = np.maximum(t1, 0.0) / np.where(s11 > 0, s11, 1.0)
+    f0 = max(t0, 0.0) / s00
+    rss_term = -2.0 * f1 * t1 + f1 * f1 * s11  # minus the common sum of u y^2
+    rss_const = -2.0 * f0 * t0 + f0 * f0 * s00
+    use_term = rss_term <= rss_const
+    c0 = np.where(inside, c0, np.where(use_term, 0.0, f0))
+    c1 = np.where(inside, c1, np.where(use_term, f1, 0.0))
+    return c0, c1
 
 
 def _weights(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct scales, their median times and per-run weights ``1 / median`` (floored)."""
+    """Distinct scales, their median times floored at :data:`ZERO_FLOOR` of the largest, and
+    per-run weights ``1 / floored median``."""
     scales, inverse = np.unique(x, return_inverse=True)
     medians = np.array([np.median(y[inverse == i]) for i in range(len(scales))])
-    floor = max(ZERO_FLOOR * float(medians.max()), _TINY)
-    denom = np.maximum(medians, floor)
+    denom = np.maximum(medians, max(ZERO_FLOOR * float(medians.max()), _TINY))
     return scales, denom, 1.0 / denom[inverse]
 
 
-def _holdout_errors(x: np.ndarray, y: np.ndarray, a: float, b: int,
-                    scales: np.ndarray, denom: np.ndarray) -> tuple[float, float]:
-    """(score, |error at the largest scale|) of hypothesis ``(a, b)`` by refitting without
-    held-out scales (see the module docstring)."""
+def _fit_all(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(c0, c1, w)`` of every hypothesis fitted to ``(x, y)``: arrays of shape ``(H,)``
+    (the constant first, its ``c1 = 0``) and the weights used."""
+    _, _, w = _weights(x, y)
+    c0, c1 = solve(_terms(x), y, w)
+    u = w * w
+    const = float((u * y).sum() / u.sum())
+    return np.concatenate([[const], c0]), np.concatenate([[0.0], c1]), w
+
+
+def _predict_all(c0: np.ndarray, c1: np.ndarray, x: float) -> np.ndarray:
+    """Every hypothesis's prediction at scale ``x``, shape ``(H,)``."""
+    g = np.concatenate([[0.0], _terms(np.array([x]))[:, 0]])
+    return c0 + c1 * g
+
+
+def _holdout_errors(x: np.ndarray, y: np.ndarray, scales: np.ndarray, denom: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Per hypothesis, shape ``(H,)``: the hold-out score (RMS relative error, module docstring)
+    and ``|predicted / measured - 1|`` at the largest scale fitted without it."""
     held_out = [len(scales) - 1]
     if len(scales) >= 4:
         held_out += list(range(len(scales)))
@@ -242,19 +281,17 @@ def _holdout_errors(x: np.ndarray, y: np.ndarray, a: float, b: int,
     # collective on one rank) has no relative error to score; it still weighs in every fit
     floor = ZERO_FLOOR * float(denom.max())
     held_out = [i for i in held_out if denom[i] > floor] or held_out
-    errors = []
-    largest = math.nan
+    errors, largest = [], None
     for i in held_out:
         keep = x != scales[i]
-        _, _, w = _weights(x[keep], y[keep])
-        c0, c1 = _solve(x[keep], y[keep], w, a, b)
+        c0, c1, _ = _fit_all(x[keep], y[keep])
         measured = float(np.median(y[~keep]))
-        predicted = float(_evaluate(c0, c1, a, b, scales[i:i + 1])[0])
-        error = (predicted - measured) / denom[i]
-        errors.append(error)
-        if i == len(scales) - 1 and math.isnan(largest):
-            largest = abs(predicted / measured - 1.0) if measured > 0 else abs(error)
-    return float(np.sqrt(np.mean(np.square(errors)))), largest
+        predicted = _predict_all(c0, c1, float(scales[i]))
+        errors.append((predicted - measured) / denom[i])
+        if i == len(scales) - 1 and largest is None:
+            largest = np.abs(predicted / measured - 1.0) if measured > 0 else np.abs(errors[-1])
+    score = np.sqrt(np.mean(np.square(errors), axis=0))
+    return score, largest
 
 
 def _check(cores: ArrayLike, seconds: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -297,30 +334,34 @@ def fit_phase(phase: str, cores: ArrayLike, seconds: ArrayLike) -> PhaseFit | No
         return None
     base = int(c.min())
     x = c / base
+    points = len(np.unique(x))
+    if not np.any(t > 0):  # a phase that never takes time (no relative error to weigh)
+        return PhaseFit(phase=phase, c0=0.0, c1=0.0, a=0.0, b=0.0, baseline_cores=base,
+                        holdout_error=0.0 if points > 2 else math.nan, noise=0.0,
+                        points=points, runs=len(t), dof=len(t) - 1, score=0.0)
     scales, denom, w = _weights(x, t)
     if len(scales) == 2:
         return _fit_two(phase, x, t, w, scales, base)
-    scored = []
-    for a, b in hypotheses():
-        score, largest = _holdout_errors(x, t, a, b, scales, denom)
-        scored.append((score, largest, a, b))
-    score, largest, a, b = _choose(scored, x, t, w)
-    c0, c1 = _solve(x, t, w, a, b)
-    noise, dof, cov = _residual_noise(x, t, w, c0, c1, a, b)
-    near_limit = NEAR_FACTOR * max(score, noise if math.isfinite(noise) else 0.0, MIN_NOISE)
-    near_scored = [h for h in scored if h[0] <= near_limit and (h[2], h[3]) != (a, b)]
-    near = tuple((*_solve(x, t, w, ha, hb), ha, hb) for _, _, ha, hb in near_scored)
+    score, largest = _holdout_errors(x, t, scales, denom)
+    c0s, c1s, _ = _fit_all(x, t)
+    h = _choose(score, lambda i: _residual_noise(x, t, w, c0s[i], c1s[i], *_HYPOTHESES[i])[0])
+    a, b = _HYPOTHESES[h]
+    noise, dof, cov = _residual_noise(x, t, w, c0s[h], c1s[h], a, b)
+    near_limit = NEAR_FACTOR * max(score[h], noise if math.isfinite(noise) else 0.0, MIN_NOISE)
+    near_idx = [i for i in range(len(_HYPOTHESES)) if score[i] <= near_limit and i != h]
+    near = tuple((float(c0s[i]), float(c1s[i]), *map(float, _HYPOTHESES[i])) for i in near_idx)
     return PhaseFit(
-        phase=phase, c0=c0, c1=c1, a=a, b=float(b), baseline_cores=base,
-        holdout_error=largest, noise=noise, points=len(scales), runs=len(t), dof=dof,
-        score=score, extrapolation_error=max([score, *(h[0] for h in near_scored)]),
+        phase=phase, c0=float(c0s[h]), c1=float(c1s[h]), a=float(a), b=float(b),
+        baseline_cores=base, holdout_error=float(largest[h]), noise=noise, points=len(scales),
+        runs=len(t), dof=dof, score=float(score[h]),
+        extrapolation_error=float(max([score[h], *score[near_idx]])),
         largest_scale=float(scales[-1]), step=float(np.log(scales[-1] / scales[-2])),
         covariance=cov, near=near)
 
 
-def _choose(scored: list[tuple[float, float, float, int]], x: np.ndarray, t: np.ndarray,
-            w: np.ndarray) -> tuple[float, float, float, int]:
-    """The chosen ``(score, largest error, a, b)`` of ``scored`` (in simplicity order).
+def _choose(score: np.ndarray, noise_of: Callable[[int], float]) -> int:
+    """Index into :func:`hypotheses` of the chosen one, given the hold-out scores and a function
+    giving a hypothesis's residual noise.
 
     Among the one-term hypotheses the lowest score wins, ties (within :data:`TIE_MARGIN` or
     :data:`TIE_FLOOR`) going to the simpler; it replaces the constant only when its score is
@@ -328,26 +369,25 @@ def _choose(scored: list[tuple[float, float, float, int]], x: np.ndarray, t: np.
     use for a model with more fitted values) and lower by more than its own residual noise
     (at least :data:`harness.models.CV_FLOOR`): a gain within the noise is no evidence of a term.
     """
-    constant = scored[0]
-    terms = scored[1:]
-    best = min(h[0] for h in terms)
-    term = next(h for h in terms if h[0] <= TIE_MARGIN * best + TIE_FLOOR)
-    noise = _residual_noise(x, t, w, *_solve(x, t, w, term[2], term[3]), term[2], term[3])[0]
+    best = float(score[1:].min())
+    term = 1 + int(np.argmax(score[1:] <= TIE_MARGIN * best + TIE_FLOOR))
+    noise = noise_of(term)
     margin = max(CV_FLOOR, noise if math.isfinite(noise) else 0.0)
-    if term[0] < CV_MARGIN * constant[0] and term[0] < constant[0] - margin:
+    if score[term] < CV_MARGIN * score[0] and score[term] < score[0] - margin:
         return term
-    return constant
+    return 0
 
 
-def _residual_noise(x, t, w, c0, c1, a, b):
+def _residual_noise(x: np.ndarray, t: np.ndarray, w: np.ndarray, c0: float, c1: float,
+                    a: float, b: float):
     """(relative residual standard deviation, its dof, covariance of (c0, c1) or None)."""
     k = 1 if (a, b) == (0, 0) else 2
     dof = len(t) - k
-    resid = w * (t - _evaluate(c0, c1, a, b, x))
     if dof < 1:
         return math.nan, 0, None
-    s2 = float(np.sum(resid ** 2) / dof)
     g = np.ones_like(x) if k == 1 else _term(x, a, b)
+    resid = w * (t - (c0 + (c1 * g if k == 2 else 0.0)))
+    s2 = float(np.sum(resid ** 2) / dof)
     design = np.column_stack([w, w * g]) if k == 2 else w[:, None]
     inv = np.linalg.pinv(design.T @ design) * max(s2, MIN_NOISE ** 2)
     if k == 1:
@@ -358,36 +398,35 @@ def _residual_noise(x, t, w, c0, c1, a, b):
 
 def _fit_two(phase: str, x: np.ndarray, t: np.ndarray, w: np.ndarray, scales: np.ndarray,
              base: int) -> PhaseFit:
-    """Two core counts: the constant, or ``c1 x^a`` through the two medians."""
-    medians = np.array([np.median(t[x == s]) for s in scales])
-    const = float(np.sum(w * w * t) / np.sum(w * w))
-    noise, dof, cov = _residual_noise(x, t, w, const, 0.0, 0.0, 0)
-    s = max(noise, MIN_NOISE) if math.isfinite(noise) else MIN_NOISE
-    runs = [int(np.sum(x == v)) for v in scales]
-    lo, hi = min(EXPONENTS), max(EXPONENTS)
-    if np.all(medians > 0):
-        change = math.log(medians[1] / medians[0])
-        # the log ratio of two medians varies by about s sqrt(1/n1 + 1/n2)
-        flat = abs(change) <= 2.0 * s * math.sqrt(1.0 / runs[0] + 1.0 / runs[1])
-    else:
-        flat = bool(np.all(medians == 0))
+    """Two core counts: the constant, or ``c1 x^a`` through the two medians.
+
+    The constant is kept when the medians' log ratio is within twice its standard error, from
+    the scatter of the runs about their scale's mean log time (never below
+    :data:`harness.models.MIN_NOISE`); the exponent's standard error widens the interval as a
+    model-choice spread (``a`` two standard errors either side).
+    """
+    medians = np.array([np.median(t[x == v]) for v in scales])
+    floor = max(ZERO_FLOOR * float(medians.max()), _TINY)
+    log_t = np.log(np.maximum(t, floor))
+    runs = np.array([int(np.sum(x == v)) for v in scales])
+    within = sum(float(np.sum((log_t[x == v] - log_t[x == v].mean()) ** 2)) for v in scales)
+    dof = len(t) - 2
+    s = max(math.sqrt(within / dof), MIN_NOISE) if dof >= 1 else MIN_NOISE
+    se_change = s * math.sqrt(float(np.sum(1.0 / runs)))
+    m0, m1 = np.maximum(medians, floor)
     common = dict(phase=phase, baseline_cores=base, holdout_error=math.nan, points=2,
                   runs=len(t), largest_scale=float(scales[-1]))
-    if flat:
-        return PhaseFit(c0=const, c1=0.0, a=0.0, b=0.0, noise=noise, dof=dof,
+    if abs(math.log(m1 / m0)) <= 2.0 * se_change:
+        const = float(np.sum(w * w * t) / np.sum(w * w))
+        noise, const_dof, cov = _residual_noise(x, t, w, const, 0.0, 0.0, 0)
+        return PhaseFit(c0=const, c1=0.0, a=0.0, b=0.0, noise=noise, dof=const_dof,
                         covariance=cov, **common)
-    floor = ZERO_FLOOR * float(medians.max())
-    m0, m1 = np.maximum(medians, floor)
+    lo, hi = min(EXPONENTS), max(EXPONENTS)
     a = float(np.clip(math.log(m1 / m0) / math.log(scales[1]), lo, hi))
-    c1 = float(np.exp(np.mean(np.log(np.maximum(t, floor)) - a * np.log(x))))
-    resid = np.log(np.maximum(t, floor)) - math.log(c1) - a * np.log(x)
-    dof = len(t) - 2
+    c1 = float(np.exp(np.mean(log_t - a * np.log(x))))
+    resid = log_t - math.log(c1) - a * np.log(x)
     noise = float(math.sqrt(np.sum(resid ** 2) / dof)) if dof >= 1 else math.nan
-    s = max(noise, MIN_NOISE) if math.isfinite(noise) else MIN_NOISE
-    # the exponent's uncertainty is carried by the interval as a model-choice spread: a with
-    # its two-point standard error below and above
-    se_a = s * math.sqrt(1.0 / runs[0] + 1.0 / runs[1]) / math.log(scales[1])
-    near = tuple((0.0, c1, float(np.clip(a + d, lo - 1, hi + 1)), 0.0)
-                 for d in (-2 * se_a, 2 * se_a))
+    se_a = se_change / math.log(scales[1])
+    near = tuple((0.0, c1, a + d, 0.0) for d in (-2.0 * se_a, 2.0 * se_a))
     return PhaseFit(c0=0.0, c1=c1, a=a, b=0.0, noise=noise, dof=max(dof, 0), near=near,
                     **common)
