@@ -299,6 +299,12 @@ def to_table(forecasts: list[GroupForecast], targets: Targets, machine: MachineM
                    f"cores per node, {inter}"
                    + (f"; --set {' '.join(overrides)}" if overrides else ""))
         out.append(f"Placement assumed: {PLACEMENT}")
+        notes = machine.source.get("notes", [])
+        if machine.source.get("contended"):
+            out.append("Machine model: probed while other work ran (contended): its figures "
+                       "are not the machine's alone")
+        out += [f"Machine model note: {note}" for note in notes if isinstance(note, str)
+                and not note.startswith("contended")]
     for f in forecasts:
         out += _group_lines(f)
     if len(excluded):
