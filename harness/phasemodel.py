@@ -146,10 +146,11 @@ def _rate(costs: list[PhaseCost], cores: np.ndarray, seconds: np.ndarray,
 
 
 def calibrate(cost_at: Callable[[int], PhaseCost], cores: np.ndarray, seconds: np.ndarray,
-              machine: MachineModel, ranks_per_node: int) -> Calibration | None:
+              machine: MachineModel, ranks_per_node: int) -> Calibration:
     """Fit the compute rate and the calibration factor to runs (one entry per run).
 
-    Returns None when the model is zero at every run (the costs state nothing this phase does).
+    When the model is zero at every run (an allreduce at one rank) nothing can be calibrated:
+    the factor is 1, ``runs`` 0 (:attr:`MechanisticPhase.calibrated` is False).
     """
     costs = [cost_at(int(p)) for p in cores]
     rate = _rate(costs, cores, seconds, machine, ranks_per_node)
@@ -157,7 +158,7 @@ def calibrate(cost_at: Callable[[int], PhaseCost], cores: np.ndarray, seconds: n
                     for c, p in zip(costs, cores, strict=True)])
     usable = (raw > 0) & (seconds > 0)
     if not usable.any():
-        return None
+        return Calibration(rate, 1.0, math.nan, 0)
     ratio = seconds[usable] / raw[usable]
     per_count = [float(np.median(ratio[cores[usable] == p])) for p in np.unique(cores[usable])]
     logs = np.log(ratio)
@@ -188,6 +189,11 @@ class MechanisticPhase:
     @property
     def factor(self) -> float:
         return self.calibration.factor
+
+    @property
+    def calibrated(self) -> bool:
+        """False when the model was zero at every measured run (factor 1 assumed)."""
+        return self.calibration.runs > 0
 
     @property
     def spread_assumed(self) -> bool:
@@ -230,6 +236,8 @@ class MechanisticPhase:
     def describe(self) -> str:
         """``compute+halo x0.93 (rate 2.1e+08 items/s per rank)``."""
         text = f"{'+'.join(self.terms) or 'none'} x{self.factor:.3g}"
+        if not self.calibrated:
+            text += " (uncalibrated)"
         if math.isfinite(self.calibration.rate):
             text += f" (rate {self.calibration.rate:.3g} items/s per rank)"
         return text
@@ -246,7 +254,7 @@ def _holdout(cost_at: Callable[[int], PhaseCost], cores: np.ndarray, seconds: np
     keep = cores < largest
     cal = calibrate(cost_at, cores[keep], seconds[keep], machine, ranks_per_node)
     measured = float(np.median(seconds[cores == largest]))
-    if cal is None or measured <= 0:
+    if cal.runs == 0 or measured <= 0:
         return math.nan, 0.0
     raw = raw_terms(cost_at(int(largest)), int(largest), cal.rate, machine, ranks_per_node)
     predicted = cal.factor * raw.seconds
@@ -278,16 +286,15 @@ def mechanistic(workload: object, variant: str, phase: str,
     Returns
     -------
     MechanisticPhase or None
-        None when there are no runs or the costs state nothing this phase does at any
-        measured count (the model would be zero).
+        None when there are no runs or the costs state nothing this phase does. A model that
+        is zero at every measured run (an allreduce at one rank) comes back uncalibrated
+        (:attr:`MechanisticPhase.calibrated` False, factor 1).
     """
     p = np.asarray(cores, dtype=np.int64)
     t = np.asarray(seconds, dtype=np.float64)
     if p.size == 0 or p.shape != t.shape:
         return None
     cal = calibrate(cost_at, p, t, machine, ranks_per_node)
-    if cal is None:
-        return None
     holdout, step = _holdout(cost_at, p, t, machine, ranks_per_node)
     largest = int(p.max())
     model = MechanisticPhase(phase, cost_at, machine, ranks_per_node, cal, (), largest,
@@ -295,6 +302,8 @@ def mechanistic(workload: object, variant: str, phase: str,
     used: list[str] = []
     for count in np.unique(p):
         used += [term for term in model.raw(int(count)).used if term not in used]
+    if not used:  # the costs state nothing this phase does
+        return None
     return replace(model, terms=tuple(sorted(used, key=TERMS.index)))
 
 

@@ -51,7 +51,7 @@ from harness.errors import BadInputError, HarnessError
 from harness.machine import MachineModel
 from harness.targets import Targets
 
-EMPIRICAL, MECHANISTIC = "empirical", "mechanistic"
+EMPIRICAL, MECHANISTIC, HELD = "empirical", "mechanistic", "held"
 REMAINDER = "remainder"
 #: a calibration factor beyond this (or below its inverse) is named in the notes
 FACTOR_FAR = 2.0
@@ -66,9 +66,32 @@ class PhaseChoice:
     mechanistic: phasemodel.MechanisticPhase | None
     chosen: str | None
     reason: str
+    held: Held | None = None
 
     def model(self) -> Any:
-        return self.mechanistic if self.chosen == MECHANISTIC else self.empirical
+        if self.chosen == MECHANISTIC:
+            return self.mechanistic
+        return self.held if self.chosen == HELD else self.empirical
+
+
+@dataclass(frozen=True)
+class Held:
+    """A phase measured at one core count with no mechanistic model: its measured time, held
+    constant, with an assumed factor (:data:`harness.phasemodel.ASSUMED_SPREAD_FACTOR`) either
+    way as its interval."""
+
+    seconds: float
+
+    def predict(self, cores: Any) -> np.ndarray:
+        return np.full(np.shape(cores), self.seconds, dtype=np.float64)
+
+    def interval(self, cores: Any) -> tuple[np.ndarray, np.ndarray]:
+        value = self.predict(cores)
+        factor = phasemodel.ASSUMED_SPREAD_FACTOR
+        return value / factor, value * factor
+
+    def describe(self) -> str:
+        return f"{self.seconds:.3g} held"
 
 
 @dataclass
@@ -121,7 +144,13 @@ def choose(phase: str, empirical: phasefit.PhaseFit | None,
         return PhaseChoice(phase, empirical, None, EMPIRICAL, "empirical: no mechanistic model")
     if empirical is None:
         return PhaseChoice(phase, None, mech, MECHANISTIC,
-                           "mechanistic: the empirical fit needs >= 2 core counts")
+                           "mechanistic: the empirical fit needs >= 2 core counts" +
+                           ("" if mech.calibrated else "; uncalibrated (factor 1 assumed): "
+                            "the model is zero at every measured core count"))
+    if not mech.calibrated:
+        return PhaseChoice(phase, empirical, mech, EMPIRICAL,
+                           "empirical: the mechanistic model is zero at every measured core "
+                           "count, so nothing calibrates it")
     if math.isfinite(emp_err) and math.isfinite(mech_err):
         pick = MECHANISTIC if mech_err <= emp_err else EMPIRICAL
         return PhaseChoice(phase, empirical, mech, pick,
@@ -309,8 +338,20 @@ def predict_totals(forecast: GroupForecast, cores: np.ndarray, targets: Targets,
         "efficiency_pi95_high": eff_high,
         "speedup": eff * scale,
         "target": target, "status": status, "uncertain": uncertain,
-        "alert": ~uncertain & (eff < targets.p2_alert), **out})
+        "alert": ~uncertain & (eff < targets.p2_alert),
+        "interval_assumed": interval_assumed(forecast), **out})
     return frame
+
+
+def interval_assumed(forecast: GroupForecast) -> bool:
+    """True when a chosen phase's interval rests on the assumed factor, not on measured spread
+    (a mechanistic model calibrated on one run, or a phase held at its one measured time)."""
+    for choice in forecast.phases:
+        if choice.chosen == HELD:
+            return True
+        if choice.chosen == MECHANISTIC and choice.mechanistic.spread_assumed:
+            return True
+    return False
 
 
 def async_phase_seconds(forecast: GroupForecast, cores: np.ndarray
@@ -359,7 +400,14 @@ def forecast_group(keys: dict[str, str], group: pd.DataFrame, scales: np.ndarray
         rows = runs.loc[runs[phase].notna()]
         emp = phasefit.fit_phase(phase, rows["cores"].to_numpy(), rows[phase].to_numpy())
         mech = _mechanistic(study, phase, rows, machine, notes)
-        choices.append(choose(phase, emp, mech))
+        choice = choose(phase, emp, mech)
+        if choice.chosen is None and len(rows):
+            choice.held = Held(float(rows[phase].median()))
+            choice.chosen = HELD
+            choice.reason = ("held at its measured time (one core count, no mechanistic "
+                             "model), interval an assumed factor "
+                             f"{phasemodel.ASSUMED_SPREAD_FACTOR:g} either way")
+        choices.append(choice)
     for choice in choices:
         mech = choice.mechanistic
         if mech is not None and not 1 / FACTOR_FAR <= mech.factor <= FACTOR_FAR:
@@ -389,7 +437,7 @@ def forecast_group(keys: dict[str, str], group: pd.DataFrame, scales: np.ndarray
                                       infeasible=[r for r in reasons if r is not None])],
                       ignore_index=True).sort_values("cores", ignore_index=True)
     frame["status"] = frame["status"].fillna("infeasible")
-    for column in ("uncertain", "alert", "far_extrapolated"):
+    for column in ("uncertain", "alert", "far_extrapolated", "interval_assumed"):
         frame[column] = frame[column].fillna(False).astype(bool)
     forecast.rows = frame
     forecast.dominant = _dominant(forecast)

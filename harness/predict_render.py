@@ -8,7 +8,7 @@ Every figure is a prediction and says so, with its extrapolation distance. The J
      "placement": str, "phase_times": "mean over ranks, averaged over repetitions",
      "groups": [{workload, mode, variant, size, problem, machine, baseline_cores,
                  baseline_seconds, measured_cores[],
-                 phases[{phase, chosen, reason,
+                 phases[{phase, chosen: mechanistic | empirical | held | null, reason,
                          empirical{formula, c0, c1, a, b, holdout_error, noise, points} | null,
                          mechanistic{terms[], factor, rate, spread, spread_assumed,
                                      holdout_error, points, calibration_runs} | null}],
@@ -16,7 +16,8 @@ Every figure is a prediction and says so, with its extrapolation distance. The J
                  predictions[{scale, cores, label: "predicted" | "infeasible", infeasible,
                               extrapolation, far_extrapolated, seconds, pi95, efficiency,
                               efficiency_pi95, speedup, target, status, uncertain, alert,
-                              phases{name: {seconds, pi95, model}}, remainder}],
+                              interval_assumed, phases{name: {seconds, pi95, model}},
+                              remainder}],
                  dominant{scale, cores, phase, name, share, shares{}} | null,
                  what_ifs[{name, assumption, changes[], applicable,
                            rows[{scale, cores, seconds, efficiency, status, gain}]}],
@@ -24,8 +25,10 @@ Every figure is a prediction and says so, with its extrapolation distance. The J
      "excluded": [{source, workload, mode, variant, cores, reason}]}
 
 ``pi95`` is the 95 % interval for one new run; ``status`` is ``pass``, ``fail``, ``no-target``
-or ``uncertain`` (interval unknown or wider than a factor 10: never judged); ``gain`` the
-efficiency a what-if adds to the prediction at that scale. NaN and infinities are ``null``.
+or ``uncertain`` (interval unknown or wider than a factor 10: never judged);
+``interval_assumed`` says a phase's interval is an assumed factor 2, not measured spread;
+``gain`` the efficiency a what-if adds to the prediction at that scale. NaN and infinities
+are ``null``.
 The CSV has one row per group, scale and quantity (each phase, ``remainder``, ``total``, and a
 ``total`` row per what-if, ``scenario`` naming it).
 """
@@ -86,7 +89,8 @@ def _prediction(row: Any, forecast: GroupForecast) -> dict[str, Any]:
                pi95=_pair(row.pi95_low, row.pi95_high), efficiency=_plain(row.efficiency),
                efficiency_pi95=_pair(row.efficiency_pi95_low, row.efficiency_pi95_high),
                speedup=_plain(row.speedup), target=_plain(row.target), status=row.status,
-               uncertain=bool(row.uncertain), alert=bool(row.alert), phases=phases,
+               uncertain=bool(row.uncertain), alert=bool(row.alert),
+               interval_assumed=bool(row.interval_assumed), phases=phases,
                remainder=_plain(row.remainder))
     return out
 
@@ -225,7 +229,9 @@ def _prediction_table(f: GroupForecast) -> list[str]:
                      _interval_text(r.pi95_low, r.pi95_high, ".3g"), _eff(r.efficiency),
                      _eff_interval(r.efficiency_pi95_low, r.efficiency_pi95_high),
                      "-" if _plain(r.target) is None else f"> {r.target:.2f}",
-                     f"{r.status} (predicted)" + (" P2" if r.alert else ""), distance,
+                     f"{r.status} (predicted" + (", assumed interval)" if r.interval_assumed
+                                                 else ")") + (" P2" if r.alert else ""),
+                     distance,
                      *(_num(getattr(r, f"phase_{p}"), ".3g") for p in phases),
                      _num(r.remainder, ".3g")))
     return _grid(("scale", "cores", "T s", "95 % PI", "E", "95 % PI", "target", "status",

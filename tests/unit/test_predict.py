@@ -167,10 +167,27 @@ def test_scales_and_cores_are_exclusive(tmp_path, costs):
 
 def test_choice_prefers_the_lower_holdout_error():
     class Fit:
-        def __init__(self, error):
+        def __init__(self, error, calibrated=True):
             self.holdout_error = error
+            self.calibrated = calibrated
 
     assert predict.choose("p", Fit(0.3), Fit(0.1)).chosen == "mechanistic"
     assert predict.choose("p", Fit(0.05), Fit(0.1)).chosen == "empirical"
     assert predict.choose("p", Fit(0.05), Fit(float("nan"))).chosen == "empirical"
     assert predict.choose("p", None, None).chosen is None
+    # an uncalibrated mechanistic model (zero at every measured count) yields to a fit
+    uncalibrated = predict.choose("p", Fit(0.5), Fit(0.0, calibrated=False))
+    assert uncalibrated.chosen == "empirical" and "nothing calibrates it" in uncalibrated.reason
+    alone = predict.choose("p", None, Fit(float("nan"), calibrated=False))
+    assert alone.chosen == "mechanistic" and "uncalibrated" in alone.reason
+
+
+def test_one_core_count_holds_a_phase_without_a_model(tmp_path):
+    # no machine model, one core count: each phase keeps its measured time, the interval an
+    # assumed factor 2, and the rows say so
+    f = run(write_sweep(tmp_path, counts=(2,)))
+    assert all(c.chosen == "held" for c in f.phases)
+    rows = f.rows
+    assert rows["interval_assumed"].all()
+    np.testing.assert_allclose(rows["phase_compute"], phase_times(2)["compute"] * 1.005,
+                               rtol=1e-9)
