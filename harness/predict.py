@@ -37,61 +37,20 @@ re-predict with a modified machine model or the asynchronous algorithm (:mod:`ha
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from harness import analysis, models, phasefit, phasemodel, pooling, records, workloads
+from harness import analysis, models, phasechoice, phasefit, phasemodel, pooling
 from harness.analysis import KEYS, PHASE
-from harness.errors import BadInputError, HarnessError
+from harness.errors import BadInputError
 from harness.machine import MachineModel
+from harness.phasechoice import HELD, MECHANISTIC, PhaseChoice
 from harness.targets import Targets
 
-EMPIRICAL, MECHANISTIC, HELD = "empirical", "mechanistic", "held"
 REMAINDER = "remainder"
-#: a calibration factor beyond this (or below its inverse) is named in the notes
-FACTOR_FAR = 2.0
-
-
-@dataclass
-class PhaseChoice:
-    """A phase's two models and which one predicts it, with why."""
-
-    phase: str
-    empirical: phasefit.PhaseFit | None
-    mechanistic: phasemodel.MechanisticPhase | None
-    chosen: str | None
-    reason: str
-    held: Held | None = None
-
-    def model(self) -> Any:
-        if self.chosen == MECHANISTIC:
-            return self.mechanistic
-        return self.held if self.chosen == HELD else self.empirical
-
-
-@dataclass(frozen=True)
-class Held:
-    """A phase measured at one core count with no mechanistic model: its measured time, held
-    constant, with an assumed factor (:data:`harness.phasemodel.ASSUMED_SPREAD_FACTOR`) either
-    way as its interval."""
-
-    seconds: float
-
-    def predict(self, cores: Any) -> np.ndarray:
-        return np.full(np.shape(cores), self.seconds, dtype=np.float64)
-
-    def interval(self, cores: Any) -> tuple[np.ndarray, np.ndarray]:
-        value = self.predict(cores)
-        factor = phasemodel.ASSUMED_SPREAD_FACTOR
-        return value / factor, value * factor
-
-    def describe(self) -> str:
-        return f"{self.seconds:.3g} held"
 
 
 @dataclass
@@ -131,97 +90,6 @@ class GroupForecast:
     context: Any = field(default=None, repr=False)
 
 
-def choose(phase: str, empirical: phasefit.PhaseFit | None,
-           mech: phasemodel.MechanisticPhase | None) -> PhaseChoice:
-    """Pick the model with the lower hold-out error; say why, honestly, when none can be held
-    out."""
-    emp_err = empirical.holdout_error if empirical is not None else math.nan
-    mech_err = mech.holdout_error if mech is not None else math.nan
-    if mech is None and empirical is None:
-        return PhaseChoice(phase, None, None, None, "no model: fewer than 2 core counts and no "
-                           "mechanistic model")
-    if mech is None:
-        return PhaseChoice(phase, empirical, None, EMPIRICAL, "empirical: no mechanistic model")
-    if empirical is None:
-        return PhaseChoice(phase, None, mech, MECHANISTIC,
-                           "mechanistic: the empirical fit needs >= 2 core counts" +
-                           ("" if mech.calibrated else "; uncalibrated (factor 1 assumed): "
-                            "the model is zero at every measured core count"))
-    if not mech.calibrated:
-        return PhaseChoice(phase, empirical, mech, EMPIRICAL,
-                           "empirical: the mechanistic model is zero at every measured core "
-                           "count, so nothing calibrates it")
-    if math.isfinite(emp_err) and math.isfinite(mech_err):
-        pick = MECHANISTIC if mech_err <= emp_err else EMPIRICAL
-        return PhaseChoice(phase, empirical, mech, pick,
-                           f"{pick}: hold-out error {100 * min(emp_err, mech_err):.1f} % vs "
-                           f"{100 * max(emp_err, mech_err):.1f} %")
-    if math.isfinite(emp_err):
-        return PhaseChoice(phase, empirical, mech, EMPIRICAL,
-                           f"empirical: hold-out error {100 * emp_err:.1f} %; the mechanistic "
-                           "model is calibrated on one core count only")
-    if math.isfinite(mech_err):
-        return PhaseChoice(phase, empirical, mech, MECHANISTIC,
-                           f"mechanistic: hold-out error {100 * mech_err:.1f} %; the empirical "
-                           "fit needs >= 3 core counts to hold one out")
-    return PhaseChoice(phase, empirical, mech, MECHANISTIC,
-                       "mechanistic: too few core counts to hold one out; chosen because it "
-                       "rests on the stated costs and the machine model, and the empirical fit "
-                       "needs >= 3 core counts to be checked")
-
-
-@dataclass
-class _Study:
-    """What a group's mechanistic model needs: the workload and the problem as run."""
-
-    workload: Any
-    size: str
-    overrides: dict[str, Any]
-    mode: str
-    variant: str | None
-    cache: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
-
-    def costs(self, ranks: int) -> dict[str, Any]:
-        """The workload's costs per phase at ``ranks`` (resolved for it; weak mode scales)."""
-        if ranks not in self.cache:
-            params, variant = self.workload.resolve(self.size, self.overrides, self.mode,
-                                                    ranks, self.variant)
-            self.cache[ranks] = self.workload.costs(params, variant, ranks)
-        return self.cache[ranks]
-
-    def feasible(self, ranks: int) -> str | None:
-        """None when the problem can run at ``ranks``, else why not."""
-        try:
-            self.workload.resolve(self.size, self.overrides, self.mode, ranks, self.variant)
-        except HarnessError as exc:
-            return str(exc)
-        return None
-
-    def cost_at(self, phase: str) -> Callable[[int], Any]:
-        return lambda ranks: self.costs(ranks)[phase]
-
-
-def _study(keys: dict[str, str], group: pd.DataFrame, notes: list[str]) -> _Study | None:
-    """The workload and its problem (size and overrides from a record of the group)."""
-    if keys["workload"] not in workloads.names():
-        notes.append(f"no mechanistic model: {keys['workload']!r} is not a harness workload")
-        return None
-    workload = workloads.get(keys["workload"])
-    overrides: dict[str, Any] = {}
-    source = Path(str(group["source"].iloc[0]))
-    if source.suffix.lower() == ".json":
-        record = records.load(source)
-        overrides = dict(record.overrides or {})
-        if record.threads_per_rank != 1:
-            notes.append("no mechanistic model: runs with several threads per rank")
-            return None
-    if keys["size"] not in workload.sizes:
-        notes.append(f"no mechanistic model: size {keys['size']!r} is not one of "
-                     f"{keys['workload']}'s")
-        return None
-    return _Study(workload, keys["size"], overrides, keys["mode"], keys["variant"] or None)
-
-
 def _runs(group: pd.DataFrame) -> pd.DataFrame:
     """One row per run: cores, mean repetition time, and each phase's mean-over-ranks time
     (all seconds per repetition, averaged over the run's repetitions)."""
@@ -229,27 +97,6 @@ def _runs(group: pd.DataFrame) -> pd.DataFrame:
     agg = {"cores": ("cores", "first"), "seconds": ("seconds", "mean")}
     agg.update({c[len(PHASE):]: (c, "median") for c in phases})
     return group.groupby("run", sort=True).agg(**agg).reset_index(drop=True)
-
-
-def _mechanistic(study: _Study | None, phase: str, runs: pd.DataFrame,
-                 machine: MachineModel | None, notes: list[str]
-                 ) -> phasemodel.MechanisticPhase | None:
-    if study is None or machine is None:
-        return None
-    try:
-        cost_at = study.cost_at(phase)
-        cost_at(int(runs["cores"].iloc[0]))
-    except NotImplementedError:
-        msg = f"no mechanistic model: {study.workload.name} does not state its costs"
-        if msg not in notes:
-            notes.append(msg)
-        return None
-    except KeyError:
-        notes.append(f"no mechanistic model for {phase}: the costs do not name it")
-        return None
-    return phasemodel.mechanistic(study.workload, study.variant or "", phase, cost_at,
-                                  runs["cores"].to_numpy(), runs[phase].to_numpy(), machine,
-                                  machine.cores_per_node)
 
 
 def _remainder(runs: pd.DataFrame, phases: list[str]) -> Remainder:
@@ -392,25 +239,26 @@ def forecast_group(keys: dict[str, str], group: pd.DataFrame, scales: np.ndarray
     baseline = counts[0]
     baseline_seconds = float(runs.loc[runs["cores"] == baseline, "seconds"].mean())
     phase_names = [c for c in runs.columns if c not in ("cores", "seconds")]
-    study = _study(keys, group, notes)
+    study = phasechoice.study(keys, group, notes)
     if machine is None:
         notes.append("no machine model (--machine): every phase is fitted empirically")
     choices = []
     for phase in phase_names:
         rows = runs.loc[runs[phase].notna()]
         emp = phasefit.fit_phase(phase, rows["cores"].to_numpy(), rows[phase].to_numpy())
-        mech = _mechanistic(study, phase, rows, machine, notes)
-        choice = choose(phase, emp, mech)
+        mech = phasechoice.mechanistic(study, phase, rows, machine, notes)
+        choice = phasechoice.choose(phase, emp, mech)
         if choice.chosen is None and len(rows):
-            choice.held = Held(float(rows[phase].median()))
-            choice.chosen = HELD
+            choice.held = phasechoice.Held(float(rows[phase].median()))
+            choice.chosen = phasechoice.HELD
             choice.reason = ("held at its measured time (one core count, no mechanistic "
                              "model), interval an assumed factor "
                              f"{phasemodel.ASSUMED_SPREAD_FACTOR:g} either way")
         choices.append(choice)
     for choice in choices:
         mech = choice.mechanistic
-        if mech is not None and not 1 / FACTOR_FAR <= mech.factor <= FACTOR_FAR:
+        far = phasechoice.FACTOR_FAR
+        if mech is not None and not 1 / far <= mech.factor <= far:
             notes.append(f"{choice.phase}: the calibration factor is {mech.factor:.3g}, far "
                          "from 1: the mechanistic model misses something at the measured "
                          "points (caches, per-call software overhead, timer resolution, "

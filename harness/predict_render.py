@@ -42,8 +42,9 @@ import pandas as pd
 
 from harness.analysis import cores_text, label
 from harness.machine import MachineModel
+from harness.phasechoice import EMPIRICAL
 from harness.phasemodel import PLACEMENT
-from harness.predict import EMPIRICAL, GroupForecast
+from harness.predict import GroupForecast
 from harness.render import _grid, _plain, csv_cell
 from harness.targets import Targets
 

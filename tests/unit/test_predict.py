@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import inputs, predict, records, targets, whatif
+from harness import inputs, phasechoice, predict, records, targets, whatif
 from harness.machine import Allreduce, Curve, Link, MachineModel, with_overrides
 from harness.workloads.base import PhaseCost
 from harness.workloads.cfd import CFD
@@ -171,14 +171,14 @@ def test_choice_prefers_the_lower_holdout_error():
             self.holdout_error = error
             self.calibrated = calibrated
 
-    assert predict.choose("p", Fit(0.3), Fit(0.1)).chosen == "mechanistic"
-    assert predict.choose("p", Fit(0.05), Fit(0.1)).chosen == "empirical"
-    assert predict.choose("p", Fit(0.05), Fit(float("nan"))).chosen == "empirical"
-    assert predict.choose("p", None, None).chosen is None
+    assert phasechoice.choose("p", Fit(0.3), Fit(0.1)).chosen == "mechanistic"
+    assert phasechoice.choose("p", Fit(0.05), Fit(0.1)).chosen == "empirical"
+    assert phasechoice.choose("p", Fit(0.05), Fit(float("nan"))).chosen == "empirical"
+    assert phasechoice.choose("p", None, None).chosen is None
     # an uncalibrated mechanistic model (zero at every measured count) yields to a fit
-    uncalibrated = predict.choose("p", Fit(0.5), Fit(0.0, calibrated=False))
+    uncalibrated = phasechoice.choose("p", Fit(0.5), Fit(0.0, calibrated=False))
     assert uncalibrated.chosen == "empirical" and "nothing calibrates it" in uncalibrated.reason
-    alone = predict.choose("p", None, Fit(float("nan"), calibrated=False))
+    alone = phasechoice.choose("p", None, Fit(float("nan"), calibrated=False))
     assert alone.chosen == "mechanistic" and "uncalibrated" in alone.reason
 
 
