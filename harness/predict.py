@@ -51,15 +51,20 @@ from harness.phasechoice import HELD, MECHANISTIC, PhaseChoice
 from harness.targets import Targets
 
 REMAINDER = "remainder"
+#: core counts from which the remainder is fitted rather than held at its median
+MIN_REMAINDER_COUNTS = 3
 
 
 @dataclass
 class Remainder:
-    """Total minus the phases' sum: fitted when never negative, else held at its median."""
+    """Total minus the phases' sum: fitted, or held at its median with the measured range as
+    its interval (:func:`_remainder`)."""
 
     fit: phasefit.PhaseFit | None
     constant: float
     note: str = ""
+    low: float = math.nan
+    high: float = math.nan
 
     def predict(self, cores: np.ndarray) -> np.ndarray:
         if self.fit is not None:
@@ -70,7 +75,7 @@ class Remainder:
         if self.fit is not None:
             return self.fit.interval(cores)
         value = self.predict(cores)
-        return value, value
+        return np.minimum(value, self.low), np.maximum(value, self.high)
 
 
 @dataclass
@@ -100,17 +105,24 @@ def _runs(group: pd.DataFrame) -> pd.DataFrame:
 
 
 def _remainder(runs: pd.DataFrame, phases: list[str]) -> Remainder:
+    """Fitted like a phase from 3 core counts on (so the fit can be held out); with fewer, or
+    negative somewhere, held at its median: a growth law through two noisy points of loop
+    overhead would decide the total at 500x on nothing."""
     rest = runs["seconds"].to_numpy() - runs[phases].fillna(0.0).sum(axis=1).to_numpy()
-    if (rest >= 0).all():
+    median = float(np.median(rest))
+    if (rest < 0).any():
+        return Remainder(None, median, "the phases add up to more than the measured total at "
+                                       f"some runs: the remainder is held at its median "
+                                       f"({median:.3g} s)", float(rest.min()), float(rest.max()))
+    counts = runs["cores"].nunique()
+    if counts >= MIN_REMAINDER_COUNTS:
         fit = phasefit.fit_phase(REMAINDER, runs["cores"].to_numpy(), rest)
         if fit is not None:
             return Remainder(fit, math.nan)
-        return Remainder(None, float(np.median(rest)), "remainder held at its median (one core "
-                                                      "count)")
-    return Remainder(None, float(np.median(rest)),
-                     "the phases add up to more than the measured total at some runs: the "
-                     "remainder is held at its median "
-                     f"({np.median(rest):.3g} s)")
+    return Remainder(None, median, f"the remainder (total - phases) is held at its median "
+                                   f"({median:.3g} s): {counts} core count(s), a fit needs "
+                                   f"{MIN_REMAINDER_COUNTS} to be checked",
+                     float(rest.min()), float(rest.max()))
 
 
 def _phase_values(choice: PhaseChoice, cores: np.ndarray
@@ -218,12 +230,15 @@ def _dominant(forecast: GroupForecast) -> dict[str, Any] | None:
         return None
     last = rows.iloc[-1]
     shares = {c.phase: last[f"phase_{c.phase}"] / last["seconds"] for c in forecast.phases}
-    shares = {k: v for k, v in shares.items() if math.isfinite(v)}
+    shares[REMAINDER] = last["remainder"] / last["seconds"]
+    shares = {k: float(v) for k, v in shares.items() if math.isfinite(v)}
     if not shares:
         return None
     phase = max(shares, key=lambda k: shares[k])
     return {"scale": float(last["scale"]), "cores": int(last["cores"]), "phase": phase,
-            "name": analysis.PHASE_NAMES.get(phase, phase), "share": float(shares[phase]),
+            "name": analysis.PHASE_NAMES.get(phase, "loop overhead and waits outside the phases"
+                                              if phase == REMAINDER else phase),
+            "share": shares[phase],
             "shares": shares}
 
 
@@ -296,7 +311,8 @@ def forecast_group(keys: dict[str, str], group: pd.DataFrame, scales: np.ndarray
 
 def forecast(repetitions: pd.DataFrame, targets: Targets, *, scales: Any = None,
              cores: Any = None, machine: MachineModel | None = None,
-             asynchronous: bool = False) -> list[GroupForecast]:
+             asynchronous: bool = False, pool_provenance: bool = False
+             ) -> list[GroupForecast]:
     """Predict every group of a repetitions frame (:func:`harness.inputs.load`).
 
     Parameters
@@ -312,6 +328,8 @@ def forecast(repetitions: pd.DataFrame, targets: Targets, *, scales: Any = None,
         The machine model; without it every phase is fitted empirically.
     asynchronous
         Predict the asynchronous algorithm (reductions overlap the compute).
+    pool_provenance
+        Pool runs made with different code versions, as ``harness analyze --pool-provenance``.
 
     Raises
     ------
@@ -323,11 +341,12 @@ def forecast(repetitions: pd.DataFrame, targets: Targets, *, scales: Any = None,
     if scales is None and cores is None:
         scales = np.asarray(targets.scales, dtype=np.float64)
     summary = analysis.summarize(repetitions)  # checks the columns and values
-    pooling.check(repetitions, KEYS)
+    warnings = pooling.check(repetitions, KEYS, pool_provenance)
     del summary
     out = []
     for key_values, group in repetitions.groupby(KEYS, sort=True, observed=True):
         keys = {k: str(v) for k, v in zip(KEYS, key_values, strict=True)}
-        out.append(forecast_group(keys, group, scales, cores, targets, machine,
-                                   asynchronous))
+        result = forecast_group(keys, group, scales, cores, targets, machine, asynchronous)
+        result.notes[:0] = warnings.get(tuple(keys.values()), [])
+        out.append(result)
     return out

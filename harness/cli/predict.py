@@ -96,11 +96,15 @@ def _write(path: Path, text: str) -> None:
               help="TOML file replacing the platform's default efficiency targets.")
 @click.option("--format", "fmt", type=click.Choice(predict_render.FORMATS), default="table",
               show_default=True, help="table for people, json (one document), csv.")
+@click.option("--pool-provenance", is_flag=True,
+              help="Pool runs made with different code versions (a note names the fields) "
+                   "instead of refusing them.")
 @click.option("-o", "--output", "output", type=click.Path(path_type=Path), default=None,
               help="Write to this file (replaced atomically) instead of stdout.")
 def predict_command(paths: tuple[Path, ...], machine_file: Path | None, to: str | None,
                     cores: str | None, assignments: tuple[str, ...], variant: str | None,
-                    targets_file: Path | None, fmt: str, output: Path | None) -> None:
+                    targets_file: Path | None, fmt: str, pool_provenance: bool,
+                    output: Path | None) -> None:
     """Predict each phase's time, the total and the efficiency at larger scales.
 
     Per workload/mode/variant, problem and machine (grouped as `harness analyze` groups), each
@@ -124,7 +128,8 @@ def predict_command(paths: tuple[Path, ...], machine_file: Path | None, to: str 
         machine.with_overrides(model, assignments)  # refuses a bad key or value now
     data = inputs.load(paths)
     forecasts = predict.forecast(data.repetitions, table, scales=scales, cores=counts,
-                                 machine=model, asynchronous=variant == "async")
+                                 machine=model, asynchronous=variant == "async",
+                                 pool_provenance=pool_provenance)
     for f in forecasts:
         f.what_ifs = whatif.what_ifs(f, table, model, list(assignments), variant == "async")
     text = predict_render.render(forecasts, table, model, data.excluded, fmt)

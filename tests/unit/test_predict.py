@@ -102,6 +102,10 @@ def test_two_core_counts_choose_mechanistic_and_say_why(tmp_path, costs):
     # calibrated at 1 core, the mechanistic model predicts the 2-core run: a real hold-out;
     # the empirical fit cannot be held out with two core counts, and the reason says so
     assert "needs >= 3 core counts" in compute.reason
+    # two points are not enough to extrapolate the remainder: it is held at its median
+    assert f.remainder.fit is None
+    assert f.remainder.constant == pytest.approx(REST * 1.005, rel=1e-6)
+    assert (f.rows["remainder"] == f.remainder.constant).all()
     assert compute.mechanistic.holdout_error == pytest.approx(0.0, abs=0.02)
 
 
