@@ -20,8 +20,13 @@ MACHINE = MachineModel(
 ITEMS, RATE, HALO_FACTOR, REST = 1e6, 1e8, 3.0, 1e-4
 
 
+#: the grid size each rank count's costs were asked for
+SEEN_N: dict[int, int] = {}
+
+
 def fake_costs(self, params, variant, ranks):
     """Compute divides 1e6 items, the halo sends 4 messages of 1000 B, an allreduce of 8 B."""
+    SEEN_N[ranks] = params["n"]
     return {"compute": PhaseCost(items=ITEMS / ranks),
             "halo": PhaseCost(messages=4, message_bytes=4000.0, neighbours=4),
             "reduce": PhaseCost(reductions=1, reduction_bytes=8.0)}
@@ -35,7 +40,8 @@ def phase_times(ranks: int) -> dict[str, float]:
             "reduce": 2.0 * reduce if ranks > 1 else 5e-6}
 
 
-def write_sweep(root: Path, counts=(1, 2, 4, 8), repeats: int = 2) -> Path:
+def write_sweep(root: Path, counts=(1, 2, 4, 8), repeats: int = 2, mode: str = "strong"
+                ) -> Path:
     for ranks in counts:
         times = phase_times(ranks)
         total = sum(times.values()) + REST
@@ -43,7 +49,7 @@ def write_sweep(root: Path, counts=(1, 2, 4, 8), repeats: int = 2) -> Path:
             wiggle = 1.0 + 0.01 * k
             rec = records.RunRecord(
                 run_id=records.new_run_id(), sweep_id="syn", workload="cfd", variant="blocking",
-                mode="strong", size="tiny", params={}, ranks=ranks, status="ok",
+                mode=mode, size="tiny", params={}, ranks=ranks, status="ok",
                 repetitions=3, seconds=[total * wiggle] * 3, verification=PASSED,
                 nodes=max(1, ranks // 4), ranks_per_node=min(ranks, 4),
                 phases={name: {"min": t * wiggle, "mean": t * wiggle, "max": t * wiggle}
@@ -93,6 +99,19 @@ def test_mechanistic_recovers_the_halo_factor_and_predicts_totals(tmp_path, cost
     assert (rows["status"].to_numpy()[judged] == np.where(
         rows["efficiency"].to_numpy() > target, "pass", "fail")[judged]).all()
     assert f.dominant is not None and f.dominant["scale"] == 500.0
+
+
+def test_weak_mode_efficiency_and_problem_scaling(tmp_path, costs):
+    f = run(write_sweep(tmp_path, mode="weak"), machine=MACHINE)
+    rows = f.rows.set_index("scale")
+    # weak: E = T0 / T (Gustafson), scaled speedup r E
+    np.testing.assert_allclose(rows["efficiency"], f.baseline_seconds / rows["seconds"],
+                               rtol=1e-12)
+    np.testing.assert_allclose(rows["speedup"], rows.index.to_numpy() * rows["efficiency"])
+    # the costs at 500 ranks were asked for the weak-scaled problem: n = 64 sqrt(500)
+    assert SEEN_N[500] == round(64 * 500 ** 0.5)
+    assert SEEN_N[1] == 64
+    assert bool(rows.loc[500.0, "feasible"])
 
 
 def test_two_core_counts_choose_mechanistic_and_say_why(tmp_path, costs):
