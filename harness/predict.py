@@ -92,7 +92,8 @@ class GroupForecast:
     dominant: dict[str, Any] | None = None
     what_ifs: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    context: Any = field(default=None, repr=False)
+    #: the problem the group ran (its costs at any rank count), None when not a harness workload
+    study: phasechoice.Study | None = field(default=None, repr=False)
 
 
 def _runs(group: pd.DataFrame) -> pd.DataFrame:
@@ -284,7 +285,7 @@ def forecast_group(keys: dict[str, str], group: pd.DataFrame, scales: np.ndarray
     wanted = (np.rint(np.asarray(scales) * baseline) if cores is None else np.asarray(cores))
     wanted = np.unique(np.maximum(wanted.astype(np.int64), 1))
     forecast = GroupForecast(keys, baseline, baseline_seconds, counts, choices, remainder,
-                             pd.DataFrame(), notes=notes, context=study)
+                             pd.DataFrame(), notes=notes, study=study)
     reasons = [study.feasible(int(p)) if study is not None else None for p in wanted]
     feasible = np.array([r is None for r in reasons], dtype=bool)
     replaced = None
