@@ -161,3 +161,20 @@ def test_no_records_is_exit_2(capsys, tmp_path):
     empty.mkdir()
     code, _, err = harness(capsys, empty)
     assert code == 2 and "no run records" in err
+
+
+def test_infeasible_scale_in_every_format(capsys, sweep, model):
+    # cfd tiny is a 64 x 64 grid: 100 000 ranks cannot share it
+    code, out, _ = harness(capsys, sweep, "--machine", model, "--cores", "16,100000",
+                           "--format", "json")
+    assert code == 0
+    rows = {p["cores"]: p for p in json.loads(out)["groups"][0]["predictions"]}
+    assert rows[16]["label"] == "predicted" and rows[16]["infeasible"] is None
+    assert rows[100000]["label"] == "infeasible" and "process grid" in rows[100000]["infeasible"]
+    assert "seconds" not in rows[100000]
+    code, out, _ = harness(capsys, sweep, "--machine", model, "--cores", "16,100000")
+    assert code == 0 and "infeasible" in out
+    code, out, _ = harness(capsys, sweep, "--machine", model, "--cores", "16,100000",
+                           "--format", "csv")
+    frame = pd.read_csv(io.StringIO(out))
+    assert (frame.loc[frame["cores"] == 100000, "status"] == "infeasible").all()
