@@ -235,7 +235,7 @@ class MechanisticPhase:
 
     def describe(self) -> str:
         """``compute+halo x0.93 (rate 2.1e+08 items/s per rank)``."""
-        text = f"{'+'.join(self.terms) or 'none'} x{self.factor:.3g}"
+        text = f"{'+'.join(self.terms) or 'no work where measured'} x{self.factor:.3g}"
         if not self.calibrated:
             text += " (uncalibrated)"
         if math.isfinite(self.calibration.rate):
@@ -286,9 +286,10 @@ def mechanistic(workload: object, variant: str, phase: str,
     Returns
     -------
     MechanisticPhase or None
-        None when there are no runs or the costs state nothing this phase does. A model that
-        is zero at every measured run (an allreduce at one rank) comes back uncalibrated
-        (:attr:`MechanisticPhase.calibrated` False, factor 1).
+        None when there are no runs. A model that is zero at every measured run (an allreduce
+        at one rank, a manager that only exists from two ranks on) comes back uncalibrated
+        (:attr:`MechanisticPhase.calibrated` False, factor 1, no terms at the measured
+        counts): the machine figures alone predict the phase where the costs say it has work.
     """
     p = np.asarray(cores, dtype=np.int64)
     t = np.asarray(seconds, dtype=np.float64)
@@ -302,8 +303,6 @@ def mechanistic(workload: object, variant: str, phase: str,
     used: list[str] = []
     for count in np.unique(p):
         used += [term for term in model.raw(int(count)).used if term not in used]
-    if not used:  # the costs state nothing this phase does
-        return None
     return replace(model, terms=tuple(sorted(used, key=TERMS.index)))
 
 

@@ -235,9 +235,11 @@ def _prediction_table(f: GroupForecast) -> list[str]:
                      distance,
                      *(_num(getattr(r, f"phase_{p}"), ".3g") for p in phases),
                      _num(r.remainder, ".3g")))
-    return _grid(("scale", "cores", "T s", "95 % PI", "E", "95 % PI", "target", "status",
-                  "extrapolation", *(f"{p} s" for p in phases), "rest s"), rows,
-                 left=("status",), indent="    ")
+    out = _grid(("scale", "cores", "T s", "95 % PI", "E", "95 % PI", "target", "status",
+                 "extrapolation", *(f"{p} s" for p in phases), "rest s"), rows,
+                left=("status",), indent="    ")
+    return out + [f"    {r.scale:g}x ({int(r.cores)} cores) is infeasible: {r.infeasible}"
+                  for r in f.rows.itertuples(index=False) if not r.feasible]
 
 
 def _interval_text(low: Any, high: Any, spec: str) -> str:
@@ -282,7 +284,8 @@ def _group_lines(f: GroupForecast) -> list[str]:
     out += _prediction_table(f)
     if f.dominant:
         d = f.dominant
-        out.append(f"  Dominant at {d['scale']:g}x (predicted): {d['phase']} ({d['name']}), "
+        name = f" ({d['name']})" if d["name"] != d["phase"] else ""
+        out.append(f"  Dominant at {d['scale']:g}x (predicted): {d['phase']}{name}, "
                    f"{100 * d['share']:.0f} % of the predicted time")
     out += _what_if_lines(f)
     out += [f"  Note: {note}" for note in f.notes]

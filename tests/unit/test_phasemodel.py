@@ -88,9 +88,18 @@ def test_io_per_writer_share_and_serial_writer() -> None:
     assert communication(gathered, 4, MACHINE, 4)[0] == pytest.approx(4e6 / 1e9)
 
 
-def test_zero_cost_phase_has_no_model() -> None:
-    model = mechanistic(None, "v", "x", lambda p: PhaseCost(), [1, 2], [0.1, 0.2], MACHINE, 4)
-    assert model is None
+def test_phase_without_work_where_measured_stays_uncalibrated() -> None:
+    # a manager-worker distribution: nothing at one rank, messages from two ranks on
+    def cost(ranks: int) -> PhaseCost:
+        return PhaseCost(messages=10, message_bytes=800.0) if ranks > 1 else PhaseCost()
+
+    model = mechanistic(None, "v", "distribute", cost, [1, 1], [1e-6, 2e-6], MACHINE, 4)
+    assert model is not None and not model.calibrated
+    assert model.factor == 1.0 and model.terms == ()
+    assert model.predict([1])[0] == 0.0
+    assert model.predict([2])[0] == pytest.approx(INTRA.time(800.0, 10), rel=1e-12)
+    assert "uncalibrated" in model.describe()
+    assert mechanistic(None, "v", "x", cost, [], [], MACHINE, 4) is None
 
 
 def test_one_calibration_point_assumes_the_stated_spread() -> None:
