@@ -1,0 +1,173 @@
+"""Hold-out validation of the phase-by-phase prediction (the second table of ``make validate``).
+
+For every series with phase times (``phase_<name>`` columns), the largest core count is held
+out: each phase is fitted with :func:`harness.phasefit.fit_phase` on the other core counts and
+predicts its time there; the predicted total is the sum of the phase predictions plus the
+unassigned remainder (the run's time beyond the sum of its phases, fitted as its own phase
+``rest`` when it is there). Beside it, on the same points, the whole-curve model of
+``harness analyze`` (``validate.holdout``) and Extra-P's default modeler on the total
+(``extrap_peer.extrap_holdout``, as it comes and with negative exponents), when installed.
+
+A weak-scaling series is fitted the same way: its phase times are times at fixed work per rank,
+which is what the fit describes; only the efficiency would differ, and none is reported here.
+
+Targets (the phase-by-phase prediction's specification): median |error| of the total at the
+held-out scale <= 10 % over the series, of each phase <= 20 % over all phases of all series.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from harness.analysis import PHASE
+from harness.phasefit import fit_phase
+
+#: the spec's targets for the median |error| at the held-out scale
+TOTAL_TARGET, PHASE_TARGET = 0.10, 0.20
+#: a remainder below this fraction of the total (median over runs) is rounding, not a phase
+REST_FLOOR = 0.005
+
+
+def phase_columns(group: pd.DataFrame) -> list[str]:
+    """The ``phase_*`` columns with a value in every row of ``group``."""
+    return [c for c in group.columns if c.startswith(PHASE) and group[c].notna().all()]
+
+
+def phase_times(group: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per phase name, the time of every row (seconds); ``rest`` when the total exceeds the
+    sum of the phases by more than :data:`REST_FLOOR` of it."""
+    columns = phase_columns(group)
+    times = {c[len(PHASE):]: group[c].to_numpy(dtype=np.float64) for c in columns}
+    rest = group["seconds"].to_numpy(dtype=np.float64) - sum(times.values())
+    if np.median(rest / group["seconds"].to_numpy()) > REST_FLOOR:
+        times["rest"] = np.maximum(rest, 0.0)
+    return times
+
+
+def phase_holdout(group: pd.DataFrame) -> dict[str, object] | None:
+    """Predict the largest core count of ``group`` phase by phase from the others.
+
+    Returns None when the group has no phase columns or fewer than three core counts (two must
+    remain for a fit). Otherwise a dict: ``held`` (core count), ``measured`` (median total),
+    ``predicted`` (sum of phase predictions), ``error`` (relative), ``phases`` (name ->
+    (predicted, measured median, relative error, measured inside the 95 % interval, law)).
+    """
+    if not phase_columns(group):
+        return None
+    cores = group["cores"].to_numpy()
+    distinct = np.unique(cores)
+    if len(distinct) < 3:
+        return None
+    held = int(distinct[-1])
+    train = cores != held
+    out_phases = {}
+    for name, seconds in phase_times(group).items():
+        fit = fit_phase(name, cores[train], seconds[train])
+        predicted = float(fit.predict(held))
+        measured = float(np.median(seconds[~train]))
+        low, high = fit.interval(held)
+        error = predicted / measured - 1.0 if measured > 0 else math.nan
+        out_phases[name] = (predicted, measured, error, bool(low <= measured <= high),
+                            fit.describe())
+    measured_total = float(np.median(group.loc[~train, "seconds"]))
+    predicted_total = sum(p[0] for p in out_phases.values())
+    return {"held": held, "cores": [int(c) for c in distinct], "measured": measured_total,
+            "predicted": predicted_total, "error": predicted_total / measured_total - 1.0,
+            "phases": out_phases}
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{100 * value:+.1f}%"
+
+
+def print_table(series: list[tuple[str, str, pd.DataFrame]],
+                whole_curve: Callable[[pd.DataFrame], dict[str, object]],
+                peer: Callable | None) -> dict[str, list[float]]:
+    """Print the phase-by-phase hold-out table for ``series`` ((label, mode, repetitions)) and
+    its summary; return the absolute errors by column (``total``, ``phase``, ``whole``,
+    ``extrap``, ``extrap-``)."""
+    header = (f"{'series':34} {'mode':6} {'cores':>15} {'measured':>9} {'by phase':>9} {'error':>7} "
+              f"{'whole':>7} {'Extra-P':>8} {'Extra-P-':>8}  per phase: error (law at the "
+              "held-out scale)")
+    print(header)
+    print("-" * len(header))
+    errors: dict[str, list[float]] = {k: [] for k in ("total", "phase", "whole", "extrap",
+                                                      "extrap-")}
+    covered: list[bool] = []
+    for label, mode, group in series:
+        result = phase_holdout(group)
+        if result is None:
+            continue
+        errors["total"].append(abs(result["error"]))
+        whole = _whole_error(group, whole_curve)
+        errors["whole"].append(abs(whole) if whole is not None else math.inf)
+        xp = _peer_errors(group, result, peer)
+        for key, value in zip(("extrap", "extrap-"), xp, strict=True):
+            if value is not None:
+                errors[key].append(abs(value))
+        parts = []
+        for name, (_, _, err, inside, law) in result["phases"].items():
+            if math.isfinite(err):
+                errors["phase"].append(abs(err))
+            covered.append(inside)
+            parts.append(f"{name} {_percent(err)}{'' if inside else '!'} ({law})")
+        span = f"{result['cores'][0]}-{result['cores'][-2]}>{result['held']}"
+        print(f"{label[:34]:34} {mode:6} {span:>15} {result['measured']:9.4g} {result['predicted']:9.4g} "
+              f"{_percent(result['error']):>7} {_percent(whole):>7} {_percent(xp[0]):>8} "
+              f"{_percent(xp[1]):>8}  " + "; ".join(parts))
+    print("-" * len(header))
+    _summary(errors, covered)
+    return errors
+
+
+def _whole_error(group: pd.DataFrame, whole_curve) -> float | None:
+    try:
+        r = whole_curve(group)
+    except Exception:  # the whole-curve model's refusal is a miss, reported as such
+        return None
+    return r.get("error")
+
+
+def _peer_errors(group: pd.DataFrame, result: dict, peer) -> tuple[float | None, float | None]:
+    if peer is None:
+        return None, None
+    by = group.loc[group["cores"] != result["held"]].groupby("cores")["seconds"]
+    out = []
+    for negative in (False, True):
+        try:
+            xp = peer(list(by.groups), [list(v) for _, v in by], int(result["held"]),
+                      negative_exponents=negative)
+            out.append(xp / result["measured"] - 1.0)
+        except Exception:  # the peer's failure is a gap in its column, not fatal
+            out.append(None)
+    return out[0], out[1]
+
+
+def _summary(errors: dict[str, list[float]], covered: list[bool]) -> None:
+    def median(key: str) -> float:
+        return statistics.median(errors[key]) if errors[key] else math.nan
+
+    n = len(errors["total"])
+    if not n:
+        print("no series with phase times and three or more core counts")
+        return
+    total, phase = median("total"), median("phase")
+    print(f"{n} series with phase times; median |error| at the held-out scale: total by phase "
+          f"{100 * total:.1f} % (target <= {100 * TOTAL_TARGET:.0f} %: "
+          f"{'met' if total <= TOTAL_TARGET else 'NOT met'}), per phase {100 * phase:.1f} % "
+          f"over {len(errors['phase'])} phases (target <= {100 * PHASE_TARGET:.0f} %: "
+          f"{'met' if phase <= PHASE_TARGET else 'NOT met'})")
+    print(f"whole-curve model (harness analyze) on the same series: {100 * median('whole'):.1f} %"
+          " (refusals count as misses)")
+    for key, label in (("extrap", "as it comes"), ("extrap-", "with negative exponents")):
+        if errors[key]:
+            print(f"Extra-P default modeler ({label}) on the total: {100 * median(key):.1f} % "
+                  f"over {len(errors[key])} series")
+    if covered:
+        print(f"held-out phase times inside their 95 % interval: "
+              f"{100 * sum(covered) / len(covered):.0f} % of {len(covered)} ('!' marks a miss)")
