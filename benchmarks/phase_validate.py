@@ -91,9 +91,9 @@ def print_table(series: list[tuple[str, str, pd.DataFrame]],
     """Print the phase-by-phase hold-out table for ``series`` ((label, mode, repetitions)) and
     its summary; return the absolute errors by column (``total``, ``phase``, ``whole``,
     ``extrap``, ``extrap-``)."""
-    header = (f"{'series':34} {'mode':6} {'cores':>15} {'measured':>9} {'by phase':>9} {'error':>7} "
-              f"{'whole':>7} {'Extra-P':>8} {'Extra-P-':>8}  per phase: error (law at the "
-              "held-out scale)")
+    header = (f"{'series':34} {'mode':6} {'cores':>15} {'measured':>9} {'by phase':>9} "
+              f"{'error':>7} {'whole':>7} {'Extra-P':>8} {'Extra-P-':>8}  "
+              "per phase: error (law fitted without the held-out scale)")
     print(header)
     print("-" * len(header))
     errors: dict[str, list[float]] = {k: [] for k in ("total", "phase", "whole", "extrap",
@@ -117,9 +117,9 @@ def print_table(series: list[tuple[str, str, pd.DataFrame]],
             covered.append(inside)
             parts.append(f"{name} {_percent(err)}{'' if inside else '!'} ({law})")
         span = f"{result['cores'][0]}-{result['cores'][-2]}>{result['held']}"
-        print(f"{label[:34]:34} {mode:6} {span:>15} {result['measured']:9.4g} {result['predicted']:9.4g} "
-              f"{_percent(result['error']):>7} {_percent(whole):>7} {_percent(xp[0]):>8} "
-              f"{_percent(xp[1]):>8}  " + "; ".join(parts))
+        print(f"{label[:34]:34} {mode:6} {span:>15} {result['measured']:9.4g} "
+              f"{result['predicted']:9.4g} {_percent(result['error']):>7} {_percent(whole):>7} "
+              f"{_percent(xp[0]):>8} {_percent(xp[1]):>8}  " + "; ".join(parts))
     print("-" * len(header))
     _summary(errors, covered)
     return errors
