@@ -250,7 +250,9 @@ def _weights(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     per-run weights ``1 / floored median``."""
     scales, inverse = np.unique(x, return_inverse=True)
     medians = np.array([np.median(y[inverse == i]) for i in range(len(scales))])
-    denom = np.maximum(medians, max(ZERO_FLOOR * float(medians.max()), _TINY))
+    if medians.max() <= 0:  # all zero: any weight fits the zero line
+        return scales, np.ones_like(medians), np.ones_like(y)
+    denom = np.maximum(medians, ZERO_FLOOR * float(medians.max()))
     return scales, denom, 1.0 / denom[inverse]
 
 
@@ -281,17 +283,23 @@ def _holdout_errors(x: np.ndarray, y: np.ndarray, scales: np.ndarray, denom: np.
     # collective on one rank) has no relative error to score; it still weighs in every fit
     floor = ZERO_FLOOR * float(denom.max())
     held_out = [i for i in held_out if denom[i] > floor] or held_out
-    errors, largest = [], None
+    errors = []
     for i in held_out:
-        keep = x != scales[i]
-        c0, c1, _ = _fit_all(x[keep], y[keep])
-        measured = float(np.median(y[~keep]))
-        predicted = _predict_all(c0, c1, float(scales[i]))
-        errors.append((predicted - measured) / denom[i])
-        if i == len(scales) - 1 and largest is None:
-            largest = np.abs(predicted / measured - 1.0) if measured > 0 else np.abs(errors[-1])
-    score = np.sqrt(np.mean(np.square(errors), axis=0))
-    return score, largest
+        errors.append((_refit_predict(x, y, scales[i]) - np.median(y[x == scales[i]]))
+                      / denom[i])
+    last = scales[-1]
+    measured = float(np.median(y[x == last]))
+    predicted = _refit_predict(x, y, last)
+    largest = np.abs(predicted / measured - 1.0) if measured > 0 else \
+        np.abs(predicted - measured) / denom[-1]
+    return np.sqrt(np.mean(np.square(errors), axis=0)), largest
+
+
+def _refit_predict(x: np.ndarray, y: np.ndarray, held: float) -> np.ndarray:
+    """Every hypothesis fitted without scale ``held`` and evaluated there, shape ``(H,)``."""
+    keep = x != held
+    c0, c1, _ = _fit_all(x[keep], y[keep])
+    return _predict_all(c0, c1, float(held))
 
 
 def _check(cores: ArrayLike, seconds: ArrayLike) -> tuple[np.ndarray, np.ndarray]:

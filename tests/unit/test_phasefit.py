@@ -174,6 +174,19 @@ def test_a_phase_that_takes_no_time_is_predicted_zero() -> None:
     np.testing.assert_array_equal([fit.predict(500), low[1], high[1]], [0.0, 0.0, 0.0])
 
 
+def test_zero_times_at_some_scales_fit_without_error() -> None:
+    # a collective that costs nothing on one rank; a phase that vanishes at the largest scale;
+    # a phase measured only at the largest scale: fits, finite predictions, ordered intervals
+    for seconds in ([0.0, 0.01, 0.02, 0.03], [1.0, 0.5, 0.25, 0.0], [0.0, 0.0, 0.0, 1.0]):
+        fit = fit_phase("p", [1, 2, 4, 8], seconds)
+        assert fit.points == 4 and math.isfinite(fit.holdout_error)
+        low, high = fit.interval([8, 64])
+        assert np.all(np.isfinite(fit.predict([8, 64]))) and np.all(low <= high)
+    fit = fit_phase("reduce", [1, 2, 4, 8, 16], [0.0, 0.01, 0.02, 0.03, 0.04])
+    assert (fit.a, fit.b) == (0.0, 1.0)
+    assert fit.predict(1024) == pytest.approx(0.1, rel=1e-6)
+
+
 def test_a_change_within_the_noise_floor_is_the_constant() -> None:
     cores = np.array([1, 2, 4, 8, 16])
     fit = fit_phase("p", cores, 5.0 + 0.01 / cores)
