@@ -135,7 +135,7 @@ class PhaseFit:
         """The ``level`` prediction interval of one new run at ``cores``: (low, high), seconds.
 
         Both float64 of the shape of ``cores``; ``low <= predict <= high``. The half-width in
-        log time is ``t_q sqrt(s^2 + v_param) `` combined in quadrature with the extrapolation
+        log time is ``t_q sqrt(s^2 + v_param)`` combined in quadrature with the extrapolation
         error ``e d`` (``d`` hold-out steps beyond the largest scale) and the model-choice
         spread (module docstring). Raises ``ValueError`` for a level outside (0, 1).
         """
