@@ -65,20 +65,33 @@ def phase_holdout(group: pd.DataFrame) -> dict[str, object] | None:
         return None
     held = int(distinct[-1])
     train = cores != held
-    out_phases = {}
+    totals = group["seconds"].to_numpy(dtype=np.float64)
+    out_phases, bounds = {}, []
     for name, seconds in phase_times(group).items():
-        fit = fit_phase(name, cores[train], seconds[train])
+        fit = fit_phase(name, cores[train], seconds[train], totals=totals[train])
         predicted = float(fit.predict(held))
         measured = float(np.median(seconds[~train]))
-        low, high = fit.interval(held)
+        low, high = (float(v) for v in fit.interval(held))
+        bounds.append((predicted, low, high))
         error = predicted / measured - 1.0 if measured > 0 else math.nan
         out_phases[name] = (predicted, measured, error, bool(low <= measured <= high),
                             fit.describe())
-    measured_total = float(np.median(group.loc[~train, "seconds"]))
+    measured_total = float(np.median(totals[~train]))
     predicted_total = sum(p[0] for p in out_phases.values())
     return {"held": held, "cores": [int(c) for c in distinct], "measured": measured_total,
             "predicted": predicted_total, "error": predicted_total / measured_total - 1.0,
-            "phases": out_phases}
+            "phases": out_phases, "interval": total_interval(bounds)}
+
+
+def total_interval(bounds: list[tuple[float, float, float]]) -> tuple[float, float]:
+    """The total's 95 % interval from the phases' ``(predicted, low, high)``, seconds: the
+    phases' distances below and above their predictions added in quadrature about the sum of
+    the predictions (the phases' errors taken as independent; their covariance is not
+    estimated)."""
+    predicted = sum(b[0] for b in bounds)
+    below = math.sqrt(sum((b[0] - b[1]) ** 2 for b in bounds))
+    above = math.sqrt(sum((b[2] - b[0]) ** 2 for b in bounds))
+    return max(predicted - below, 0.0), predicted + above
 
 
 def _percent(value: float | None) -> str:
@@ -99,11 +112,14 @@ def print_table(series: list[tuple[str, str, pd.DataFrame]],
     errors: dict[str, list[float]] = {k: [] for k in ("total", "phase", "whole", "extrap",
                                                       "extrap-")}
     covered: list[bool] = []
+    total_covered: list[bool] = []
     for label, mode, group in series:
         result = phase_holdout(group)
         if result is None:
             continue
         errors["total"].append(abs(result["error"]))
+        low, high = result["interval"]
+        total_covered.append(low <= result["measured"] <= high)
         whole = _whole_error(group, whole_curve)
         errors["whole"].append(abs(whole) if whole is not None else math.inf)
         xp = _peer_errors(group, result, peer)
@@ -121,7 +137,7 @@ def print_table(series: list[tuple[str, str, pd.DataFrame]],
               f"{result['predicted']:9.4g} {_percent(result['error']):>7} {_percent(whole):>7} "
               f"{_percent(xp[0]):>8} {_percent(xp[1]):>8}  " + "; ".join(parts))
     print("-" * len(header))
-    _summary(errors, covered)
+    _summary(errors, covered, total_covered)
     return errors
 
 
@@ -148,7 +164,8 @@ def _peer_errors(group: pd.DataFrame, result: dict, peer) -> tuple[float | None,
     return out[0], out[1]
 
 
-def _summary(errors: dict[str, list[float]], covered: list[bool]) -> None:
+def _summary(errors: dict[str, list[float]], covered: list[bool],
+             total_covered: list[bool]) -> None:
     def median(key: str) -> float:
         return statistics.median(errors[key]) if errors[key] else math.nan
 
@@ -170,4 +187,6 @@ def _summary(errors: dict[str, list[float]], covered: list[bool]) -> None:
                   f"over {len(errors[key])} series")
     if covered:
         print(f"held-out phase times inside their 95 % interval: "
-              f"{100 * sum(covered) / len(covered):.0f} % of {len(covered)} ('!' marks a miss)")
+              f"{100 * sum(covered) / len(covered):.0f} % of {len(covered)} ('!' marks a miss); "
+              f"totals inside theirs (phases in quadrature): "
+              f"{100 * sum(total_covered) / len(total_covered):.0f} % of {len(total_covered)}")

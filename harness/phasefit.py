@@ -29,10 +29,13 @@ medians, ``a`` continuous in ``[min(EXPONENTS), max(EXPONENTS)]``. With one: no 
 
 Prediction intervals (for one new run) are in log time and add, in quadrature: the residual
 noise with the uncertainty of ``c0, c1`` (weighted least squares, delta method; noise never
-below :data:`harness.models.MIN_NOISE`); the extrapolation error, growing with the distance
-beyond the largest measured scale in hold-out steps as :func:`harness.models.extrapolation_variance`
-does; and the model-choice spread, the largest log ratio between the chosen prediction and those
-of the near-best hypotheses (score within :data:`NEAR_FACTOR` of the best). Pure NumPy/SciPy.
+below :data:`harness.models.MIN_NOISE`, nor, given the run totals, below :data:`JITTER` of the
+run's total relative to the phase); the extrapolation error, the leave-largest-out log error of
+:func:`harness.models.cross_validation` (largest one and two scales predicted from those below;
+the largest of the chosen and the near-best hypotheses), times the distance beyond the largest
+measured scale in hold-out steps as :func:`harness.models.extrapolation_variance` does; and the
+model-choice spread, the largest log ratio between the chosen prediction and those of the
+near-best hypotheses (score within :data:`NEAR_FACTOR` of the best). Pure NumPy/SciPy.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from harness.phasefit_search import (
     LOG_EXPONENTS,
     ZERO_FLOOR,
     choose,
+    extrapolation_errors,
     fit_all,
     holdout_errors,
     hypotheses,
@@ -67,6 +71,13 @@ __all__ = ["EXPONENTS", "LOG_EXPONENTS", "NEAR_FACTOR", "PhaseFit", "fit_phase",
 #: hypotheses scoring within this factor of the best (or of the noise) enter the model-choice
 #: spread of the prediction interval
 NEAR_FACTOR = 2.0
+#: run-to-run jitter of a whole run, relative to its total (:data:`harness.models.MIN_NOISE`):
+#: given the run totals, a phase's noise floor is this much of the total, not of the phase. A
+#: phase that waits (a halo exchange, a collective) absorbs the other ranks' jitter in the
+#: phases before it, of the order of the whole run's variation, so a phase that is 0.5 % of
+#: the run can vary by 2x its own time. The timer's resolution (MPI_Wtick, 1 us or finer) is
+#: not the binding floor: it is far below any phase time worth fitting.
+JITTER = MIN_NOISE
 _TINY = 1e-300
 
 
@@ -87,7 +98,9 @@ class PhaseFit:
     ``score`` the root mean square relative hold-out error that chose the hypothesis; ``noise``
     the relative residual standard deviation (``dof`` degrees of freedom, NaN when none);
     ``points`` the distinct core counts, ``runs`` the runs fitted; ``near`` the near-best other
-    hypotheses as ``(c0, c1, a, b)``, which widen the interval.
+    hypotheses as ``(c0, c1, a, b)``, which widen the interval; ``noise_floor`` the relative
+    noise the interval assumes at least (:data:`harness.models.MIN_NOISE`, or the run's jitter
+    relative to this phase when the run totals were given: :func:`fit_phase`).
     """
 
     phase: str
@@ -111,6 +124,7 @@ class PhaseFit:
     covariance: tuple[tuple[float, float], tuple[float, float]] | None = field(
         default=None, repr=False)
     near: tuple[tuple[float, float, float, float], ...] = field(default=(), repr=False)
+    noise_floor: float = MIN_NOISE
 
     @property
     def constant(self) -> bool:
@@ -139,7 +153,8 @@ class PhaseFit:
             raise ValueError(f"level must lie in (0, 1), got {level}")
         x = self._scale(cores)
         pred = self.predict(cores)
-        s = max(self.noise, MIN_NOISE) if math.isfinite(self.noise) else MIN_NOISE
+        floor = max(self.noise_floor, MIN_NOISE)
+        s = max(self.noise, floor) if math.isfinite(self.noise) else floor
         stat_var = s ** 2 + self._parameter_variance(x, pred)
         quantile = stats.t.ppf(0.5 + level / 2.0, max(self.dof, 1))
         if math.isfinite(self.extrapolation_error) and self.step > 0:
@@ -207,7 +222,8 @@ def _check(cores: ArrayLike, seconds: ArrayLike) -> tuple[np.ndarray, np.ndarray
     return c, t
 
 
-def fit_phase(phase: str, cores: ArrayLike, seconds: ArrayLike) -> PhaseFit | None:
+def fit_phase(phase: str, cores: ArrayLike, seconds: ArrayLike, *,
+              totals: ArrayLike | None = None) -> PhaseFit | None:
     """Fit one PMNF term to a phase's times and choose it by hold-out error.
 
     Parameters
@@ -218,6 +234,10 @@ def fit_phase(phase: str, cores: ArrayLike, seconds: ArrayLike) -> PhaseFit | No
         Core count of each run, >= 1; repeated counts are repetitions.
     seconds : array_like of float, shape (N,)
         The phase's time in seconds in each run, finite and >= 0.
+    totals : array_like of float, shape (N,), optional
+        Each run's total time in seconds, finite and > 0. When given, the interval's noise
+        floor is :data:`harness.models.MIN_NOISE` of the run's total relative to the phase's
+        median time at the largest core count (:data:`JITTER` below), not of the phase alone.
 
     Returns
     -------
@@ -227,10 +247,11 @@ def fit_phase(phase: str, cores: ArrayLike, seconds: ArrayLike) -> PhaseFit | No
     Raises
     ------
     ValueError
-        When the lengths differ, a core count is not an integer >= 1 or a time is not finite
-        and >= 0.
+        When the lengths differ, a core count is not an integer >= 1, a time is not finite
+        and >= 0, or a total is not finite and > 0.
     """
     c, t = _check(cores, seconds)
+    total = _check_totals(totals, t)
     if len(np.unique(c)) < 2:
         return None
     base = int(c.min())
@@ -241,9 +262,11 @@ def fit_phase(phase: str, cores: ArrayLike, seconds: ArrayLike) -> PhaseFit | No
                         holdout_error=0.0 if points > 2 else math.nan, noise=0.0,
                         points=points, runs=len(t), dof=len(t) - 1, score=0.0)
     scales, denom, w = weights(x, t)
+    floor = _jitter_floor(x, total, scales, denom)
     if len(scales) == 2:
-        return _fit_two(phase, x, t, w, scales, base)
+        return _fit_two(phase, x, t, w, scales, base, floor)
     score, largest = holdout_errors(x, t, scales, denom)
+    cv = extrapolation_errors(x, t, scales, denom)
     c0s, c1s, _ = fit_all(x, t)
     h = choose(score, lambda i: residual_noise(x, t, w, c0s[i], c1s[i], *HYPOTHESES[i])[0])
     a, b = HYPOTHESES[h]
@@ -255,14 +278,49 @@ def fit_phase(phase: str, cores: ArrayLike, seconds: ArrayLike) -> PhaseFit | No
         phase=phase, c0=float(c0s[h]), c1=float(c1s[h]), a=float(a), b=float(b),
         baseline_cores=base, holdout_error=float(largest[h]), noise=noise, points=len(scales),
         runs=len(t), dof=dof, score=float(score[h]),
-        extrapolation_error=float(max([score[h], *score[near_idx]])),
+        extrapolation_error=_extrapolation_error(cv, h, near_idx),
         largest_scale=float(scales[-1]), step=float(np.log(scales[-1] / scales[-2])),
-        covariance=cov, near=near)
+        covariance=cov, near=near, noise_floor=floor)
+
+
+def _extrapolation_error(cv: np.ndarray, chosen: int, near: list[int]) -> float:
+    """The extrapolation error per step the interval allows for: the largest leave-largest-out
+    log error of the chosen hypothesis and the near-best ones (the winner's own score is
+    optimistic, since it won by being low, as :func:`harness.models.choose` allows for).
+
+    Not the hypothesis ranked :data:`harness.models.SELECTION_RANK`: the hypotheses are a
+    discrete grid of exponents, and the third best is a law one exponent step off, not a
+    plausible rival, once the data tell the exponents apart.
+    """
+    errors = [e for e in cv[[chosen, *near]] if math.isfinite(e)]
+    return float(max(errors)) if errors else math.nan
+
+
+def _check_totals(totals: ArrayLike | None, t: np.ndarray) -> np.ndarray | None:
+    if totals is None:
+        return None
+    total = np.asarray(totals, dtype=np.float64).ravel()
+    if total.shape != t.shape:
+        raise ValueError(f"{t.size} phase times but {total.size} run totals")
+    if not np.all(np.isfinite(total) & (total > 0)):
+        raise ValueError("run totals must be finite numbers > 0")
+    return total
+
+
+def _jitter_floor(x: np.ndarray, total: np.ndarray | None, scales: np.ndarray,
+                  denom: np.ndarray) -> float:
+    """The relative noise floor of the phase's interval (:data:`JITTER`): ``MIN_NOISE`` times
+    the median run total at the largest scale over the phase's (floored) median there, never
+    below ``MIN_NOISE``; ``MIN_NOISE`` without totals."""
+    if total is None:
+        return MIN_NOISE
+    ratio = float(np.median(total[x == scales[-1]])) / float(denom[-1])
+    return max(MIN_NOISE, JITTER * ratio)
 
 
 
 def _fit_two(phase: str, x: np.ndarray, t: np.ndarray, w: np.ndarray, scales: np.ndarray,
-             base: int) -> PhaseFit:
+             base: int, floor: float) -> PhaseFit:
     """Two core counts: the constant, or ``c1 x^a`` through the two medians.
 
     The constant is kept when the medians' log ratio is within twice its standard error, from
@@ -280,7 +338,7 @@ def _fit_two(phase: str, x: np.ndarray, t: np.ndarray, w: np.ndarray, scales: np
     se_change = s * math.sqrt(float(np.sum(1.0 / runs)))
     m0, m1 = np.maximum(medians, floor)
     common = dict(phase=phase, baseline_cores=base, holdout_error=math.nan, points=2,
-                  runs=len(t), largest_scale=float(scales[-1]))
+                  runs=len(t), largest_scale=float(scales[-1]), noise_floor=floor)
     if abs(math.log(m1 / m0)) <= 2.0 * se_change:
         const = float(np.sum(w * w * t) / np.sum(w * w))
         noise, const_dof, cov = residual_noise(x, t, w, const, 0.0, 0.0, 0)

@@ -139,12 +139,42 @@ def holdout_errors(x: np.ndarray, y: np.ndarray, scales: np.ndarray, denom: np.n
     return np.sqrt(np.mean(np.square(errors), axis=0)), largest
 
 
+def extrapolation_errors(x: np.ndarray, y: np.ndarray, scales: np.ndarray, denom: np.ndarray
+                         ) -> np.ndarray:
+    """Per hypothesis, shape ``(H,)``: the root mean square log error of predicting the largest
+    one and the largest two scales from the scales below them (NaN with fewer than three).
+
+    The leave-largest-out cross-validation of :func:`harness.models.cross_validation`, in log
+    time (``log(predicted / measured median)``, both floored at the phase's zero floor,
+    ``denom``'s smallest value), as evidence of how far a hypothesis strays per step beyond the
+    data: every hold-out here extrapolates, unlike the leave-one-out part of the choice score.
+    Two scales must remain for a refit (the two coefficients); the mean squared error of each
+    hold-out size counts once.
+    """
+    floor = float(denom.min())
+    per_size = []
+    for held in (1, 2):
+        kept = len(scales) - held
+        if kept < 2:
+            continue
+        keep = x < scales[kept]
+        c0, c1, _ = fit_all(x[keep], y[keep])
+        squared = []
+        for v in scales[kept:]:
+            predicted = np.maximum(_predict_all(c0, c1, float(v)), floor)
+            measured = max(float(np.median(y[x == v])), floor)
+            squared.append(np.log(predicted / measured) ** 2)
+        per_size.append(np.mean(squared, axis=0))
+    if not per_size:
+        return np.full(len(HYPOTHESES), math.nan)
+    return np.sqrt(np.mean(per_size, axis=0))
+
+
 def _refit_predict(x: np.ndarray, y: np.ndarray, held: float) -> np.ndarray:
     """Every hypothesis fitted without scale ``held`` and evaluated there, shape ``(H,)``."""
     keep = x != held
     c0, c1, _ = fit_all(x[keep], y[keep])
     return _predict_all(c0, c1, float(held))
-
 
 
 def choose(score: np.ndarray, noise_of: Callable[[int], float]) -> int:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize
 
-from harness import phasefit
+from harness import phasefit, phasefit_search
 from harness.phasefit import EXPONENTS, LOG_EXPONENTS, PhaseFit, fit_phase
 
 #: a synthetic workload whose phases follow known laws in the core count p (seconds):
@@ -201,3 +201,50 @@ def test_describe_names_the_law() -> None:
     fit = fit_phase("h", cores, 1.0 + cores ** 0.5 * np.log2(cores) ** 2)
     assert fit.describe() == "1 + 1·x^1/2·log2(x)^2"
     assert isinstance(fit, PhaseFit)
+
+
+def test_extrapolation_error_is_the_leave_largest_out_log_error() -> None:
+    # 10/p up to 8 cores, 20 % faster than that at 16 (a working set that starts to fit in
+    # cache): the 1/p law predicts 16 from 1-8 with log error log(1.25) and, from 1-4, 8 exactly
+    # and 16 with the same error; the RMS over both hold-out sizes is sqrt(3/4) log(1.25)
+    cores = np.array([1, 2, 4, 8, 16], dtype=float)
+    seconds = 10.0 / cores * np.array([1, 1, 1, 1, 0.8])
+    scales, denom, _ = phasefit_search.weights(cores, seconds)
+    cv = phasefit_search.extrapolation_errors(cores, seconds, scales, denom)
+    law = phasefit_search.HYPOTHESES.index((-1.0, 0))
+    assert cv[law] == pytest.approx(math.sqrt(0.75) * math.log(1.25), rel=1e-9)
+    fit = fit_phase("compute", cores, seconds)
+    assert fit.extrapolation_error >= min(cv[np.isfinite(cv)])
+    # with three core counts only the largest can be held out; with two, none
+    cv3 = phasefit_search.extrapolation_errors(cores[:3], seconds[:3], *phasefit_search.weights(
+        cores[:3], seconds[:3])[:2])
+    assert cv3[law] == pytest.approx(0.0, abs=1e-12)
+    two = phasefit_search.extrapolation_errors(cores[:2], seconds[:2], *phasefit_search.weights(
+        cores[:2], seconds[:2])[:2])
+    assert np.all(np.isnan(two))
+
+
+def test_run_totals_raise_the_noise_floor_of_a_small_phase() -> None:
+    # a halo exchange of a few milliseconds in runs of about a second: 1 % of the run's total
+    # is 2.5x the halo's own time at 8 cores, and its interval widens to match
+    cores = np.repeat([1, 2, 4, 8], 3)
+    rng = np.random.default_rng(7)
+    halo = 0.004 * np.log2(2 * cores) * (1.0 + rng.normal(0.0, 0.01, cores.size))
+    totals = 4.0 / cores + halo
+    alone = fit_phase("halo", cores, halo)
+    floored = fit_phase("halo", cores, halo, totals=totals)
+    assert alone.noise_floor == phasefit.MIN_NOISE
+    expected = phasefit.JITTER * np.median(totals[cores == 8]) / np.median(halo[cores == 8])
+    assert floored.noise_floor == pytest.approx(expected, rel=1e-12)
+    assert (floored.a, floored.b, floored.c0, floored.c1) == (alone.a, alone.b, alone.c0,
+                                                              alone.c1)
+    for at in (8, 64):
+        low_a, high_a = alone.interval(at)
+        low_f, high_f = floored.interval(at)
+        assert low_f < low_a and high_f > high_a
+    # a phase that is most of the run keeps about the plain floor
+    big = fit_phase("compute", cores, 4.0 / cores, totals=totals)
+    assert phasefit.MIN_NOISE <= big.noise_floor < 1.05 * phasefit.MIN_NOISE
+    for bad in ([1.0] * 11, [1.0] * 11 + [0.0], [1.0] * 11 + [math.inf]):
+        with pytest.raises(ValueError):
+            fit_phase("halo", cores, halo, totals=bad)
