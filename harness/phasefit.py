@@ -32,10 +32,10 @@ noise with the uncertainty of ``c0, c1`` (weighted least squares, delta method; 
 below :data:`harness.models.MIN_NOISE`, nor, given the run totals, below :data:`JITTER` of the
 run's total relative to the phase); the extrapolation error, the leave-largest-out log error of
 :func:`harness.models.cross_validation` (largest one and two scales predicted from those below;
-the largest of the chosen and the near-best hypotheses), times the distance beyond the largest
-measured scale in hold-out steps as :func:`harness.models.extrapolation_variance` does; and the
-model-choice spread, the largest log ratio between the chosen prediction and those of the
-near-best hypotheses (score within :data:`NEAR_FACTOR` of the best). Pure NumPy/SciPy.
+the chosen hypothesis's), times the distance beyond the largest measured scale in hold-out
+steps as :func:`harness.models.extrapolation_variance` does; and the model-choice spread, the
+largest log ratio between the chosen prediction and those of the near-best hypotheses (score
+within :data:`NEAR_FACTOR` of the best). Pure NumPy/SciPy.
 """
 
 from __future__ import annotations
@@ -278,22 +278,22 @@ def fit_phase(phase: str, cores: ArrayLike, seconds: ArrayLike, *,
         phase=phase, c0=float(c0s[h]), c1=float(c1s[h]), a=float(a), b=float(b),
         baseline_cores=base, holdout_error=float(largest[h]), noise=noise, points=len(scales),
         runs=len(t), dof=dof, score=float(score[h]),
-        extrapolation_error=_extrapolation_error(cv, h, near_idx),
+        extrapolation_error=_extrapolation_error(cv, h),
         largest_scale=float(scales[-1]), step=float(np.log(scales[-1] / scales[-2])),
         covariance=cov, near=near, noise_floor=floor)
 
 
-def _extrapolation_error(cv: np.ndarray, chosen: int, near: list[int]) -> float:
-    """The extrapolation error per step the interval allows for: the largest leave-largest-out
-    log error of the chosen hypothesis and the near-best ones (the winner's own score is
-    optimistic, since it won by being low, as :func:`harness.models.choose` allows for).
+def _extrapolation_error(cv: np.ndarray, chosen: int) -> float:
+    """The extrapolation error per step the interval allows for: the chosen hypothesis's own
+    leave-largest-out log error.
 
-    Not the hypothesis ranked :data:`harness.models.SELECTION_RANK`: the hypotheses are a
-    discrete grid of exponents, and the third best is a law one exponent step off, not a
-    plausible rival, once the data tell the exponents apart.
+    The other hypotheses enter the interval through the model-choice spread (their predictions
+    against this one's), not here: their hold-out errors are those of laws the choice rejected
+    (a near-best term fitted to a constant's noise extrapolates wildly). Nor the hypothesis
+    ranked :data:`harness.models.SELECTION_RANK` as in :func:`harness.models.choose`: the
+    hypotheses are a grid of exponents, and the third best is a law one exponent step off.
     """
-    errors = [e for e in cv[[chosen, *near]] if math.isfinite(e)]
-    return float(max(errors)) if errors else math.nan
+    return float(cv[chosen])
 
 
 def _check_totals(totals: ArrayLike | None, t: np.ndarray) -> np.ndarray | None:
