@@ -214,7 +214,11 @@ def test_extrapolation_error_is_the_leave_largest_out_log_error() -> None:
     law = phasefit_search.HYPOTHESES.index((-1.0, 0))
     assert cv[law] == pytest.approx(math.sqrt(0.75) * math.log(1.25), rel=1e-9)
     fit = fit_phase("compute", cores, seconds)
-    assert fit.extrapolation_error >= min(cv[np.isfinite(cv)])
+    chosen = phasefit_search.HYPOTHESES.index((fit.a, fit.b))
+    assert fit.extrapolation_error == pytest.approx(cv[chosen], rel=1e-12)
+    assert fit.extrapolation_error > 0.1  # the bend at the top is in the interval beyond it
+    low, high = fit.interval(32)
+    assert high / low > np.exp(2 * 1.96 * 0.1)
     # with three core counts only the largest can be held out; with two, none
     cv3 = phasefit_search.extrapolation_errors(cores[:3], seconds[:3], *phasefit_search.weights(
         cores[:3], seconds[:3])[:2])
