@@ -29,16 +29,18 @@ medians, ``a`` continuous in ``[min(EXPONENTS), max(EXPONENTS)]``. With one: no 
 
 Prediction intervals (for one new run) are in log time and add, in quadrature: the residual
 noise with the uncertainty of ``c0, c1`` (weighted least squares, delta method; noise never
-below :data:`harness.models.MIN_NOISE`); the extrapolation error, growing with the distance
-beyond the largest measured scale in hold-out steps as :func:`harness.models.extrapolation_variance`
-does; and the model-choice spread, the largest log ratio between the chosen prediction and those
-of the near-best hypotheses (score within :data:`NEAR_FACTOR` of the best). Pure NumPy/SciPy.
+below :data:`harness.models.MIN_NOISE`, nor, given the run totals, below :data:`JITTER` of the
+run's total relative to the phase); the extrapolation error, the leave-largest-out log error of
+:func:`harness.models.cross_validation` (largest one and two scales predicted from those below;
+the chosen hypothesis's), times the distance beyond the largest measured scale in hold-out
+steps as :func:`harness.models.extrapolation_variance` does; and the model-choice spread, the
+largest log ratio between the chosen prediction and those of the near-best hypotheses (score
+within :data:`NEAR_FACTOR` of the best). Pure NumPy/SciPy.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -46,33 +48,38 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from harness.models import CV_FLOOR, CV_MARGIN, MIN_NOISE
+from harness.models import MIN_NOISE
+from harness.phasefit_search import (
+    EXPONENTS,
+    HYPOTHESES,
+    LOG_EXPONENTS,
+    ZERO_FLOOR,
+    choose,
+    extrapolation_errors,
+    fit_all,
+    holdout_errors,
+    hypotheses,
+    residual_noise,
+    solve,
+    term,
+    weights,
+)
 
-#: exponents ``a`` of ``x``: Extra-P's fractions, with the negative ones strong scaling needs
-EXPONENTS: tuple[float, ...] = tuple(float(Fraction(s)) for s in (
-    "-1", "-3/4", "-2/3", "-1/2", "-1/3", "-1/4", "0", "1/4", "1/3", "1/2", "2/3", "3/4", "1",
-    "4/3", "3/2", "2"))
-#: exponents ``b`` of ``log2 x``
-LOG_EXPONENTS: tuple[int, ...] = (0, 1, 2)
-#: hypotheses whose hold-out score is within this factor of the best tie (the simpler wins)
-TIE_MARGIN = 1.05
-#: and scores below this (relative error) tie whatever the factor: exact fits differ by rounding
-TIE_FLOOR = 1e-6
+__all__ = ["EXPONENTS", "LOG_EXPONENTS", "NEAR_FACTOR", "PhaseFit", "fit_phase", "hypotheses",
+           "solve"]
+
 #: hypotheses scoring within this factor of the best (or of the noise) enter the model-choice
 #: spread of the prediction interval
 NEAR_FACTOR = 2.0
-#: a zero median time is weighted as this fraction of the phase's largest median (a phase that
-#: takes no time on one rank, such as a halo exchange, must not get an infinite weight)
-ZERO_FLOOR = 0.01
+#: run-to-run jitter of a whole run, relative to its total (:data:`harness.models.MIN_NOISE`):
+#: given the run totals, a phase's noise floor is this much of the total, not of the phase. A
+#: phase that waits (a halo exchange, a collective) absorbs the other ranks' jitter in the
+#: phases before it, of the order of the whole run's variation, so a phase that is 0.5 % of
+#: the run can vary by 2x its own time. The timer's resolution (MPI_Wtick, 1 us or finer) is
+#: not the binding floor: it is far below any phase time worth fitting.
+JITTER = MIN_NOISE
 _TINY = 1e-300
 
-
-def _term(x: np.ndarray, a: float, b: float) -> np.ndarray:
-    """``x**a * log2(x)**b`` (``log2(x)**0`` is 1, also at ``x = 1``)."""
-    out = np.power(x, a)
-    if b:
-        out = out * np.log2(x) ** b
-    return out
 
 
 def _describe_number(v: float) -> str:
@@ -91,7 +98,9 @@ class PhaseFit:
     ``score`` the root mean square relative hold-out error that chose the hypothesis; ``noise``
     the relative residual standard deviation (``dof`` degrees of freedom, NaN when none);
     ``points`` the distinct core counts, ``runs`` the runs fitted; ``near`` the near-best other
-    hypotheses as ``(c0, c1, a, b)``, which widen the interval.
+    hypotheses as ``(c0, c1, a, b)``, which widen the interval; ``noise_floor`` the relative
+    noise the interval assumes at least (:data:`harness.models.MIN_NOISE`, or the run's jitter
+    relative to this phase when the run totals were given: :func:`fit_phase`).
     """
 
     phase: str
@@ -115,6 +124,7 @@ class PhaseFit:
     covariance: tuple[tuple[float, float], tuple[float, float]] | None = field(
         default=None, repr=False)
     near: tuple[tuple[float, float, float, float], ...] = field(default=(), repr=False)
+    noise_floor: float = MIN_NOISE
 
     @property
     def constant(self) -> bool:
@@ -129,13 +139,13 @@ class PhaseFit:
         x = self._scale(cores)
         if self.constant:
             return np.full_like(x, self.c0)
-        return self.c0 + self.c1 * _term(x, self.a, self.b)
+        return self.c0 + self.c1 * term(x, self.a, self.b)
 
     def interval(self, cores: ArrayLike, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """The ``level`` prediction interval of one new run at ``cores``: (low, high), seconds.
 
         Both float64 of the shape of ``cores``; ``low <= predict <= high``. The half-width in
-        log time is ``t_q sqrt(s^2 + v_param) `` combined in quadrature with the extrapolation
+        log time is ``t_q sqrt(s^2 + v_param)`` combined in quadrature with the extrapolation
         error ``e d`` (``d`` hold-out steps beyond the largest scale) and the model-choice
         spread (module docstring). Raises ``ValueError`` for a level outside (0, 1).
         """
@@ -143,7 +153,8 @@ class PhaseFit:
             raise ValueError(f"level must lie in (0, 1), got {level}")
         x = self._scale(cores)
         pred = self.predict(cores)
-        s = max(self.noise, MIN_NOISE) if math.isfinite(self.noise) else MIN_NOISE
+        floor = max(self.noise_floor, MIN_NOISE)
+        s = max(self.noise, floor) if math.isfinite(self.noise) else floor
         stat_var = s ** 2 + self._parameter_variance(x, pred)
         quantile = stats.t.ppf(0.5 + level / 2.0, max(self.dof, 1))
         if math.isfinite(self.extrapolation_error) and self.step > 0:
@@ -181,7 +192,7 @@ class PhaseFit:
         if self.covariance is None:
             return np.zeros_like(x)
         cov = np.asarray(self.covariance)
-        g = np.ones_like(x) if self.constant else _term(x, self.a, self.b)
+        g = np.ones_like(x) if self.constant else term(x, self.a, self.b)
         var = cov[0, 0] + 2.0 * g * cov[0, 1] + g * g * cov[1, 1]
         return np.maximum(var, 0.0) / np.maximum(pred, _TINY) ** 2
 
@@ -189,110 +200,15 @@ class PhaseFit:
         """Largest |log ratio| between the near-best hypotheses' predictions and this one's."""
         spread = np.zeros_like(x)
         for c0, c1, a, b in self.near:
-            other = c0 + (0.0 if a == 0 and b == 0 else c1) * _term(x, a, b)
+            other = c0 + (0.0 if a == 0 and b == 0 else c1) * term(x, a, b)
             ratio = np.log(np.maximum(other, _TINY) / np.maximum(pred, _TINY))
             spread = np.maximum(spread, np.abs(np.where(pred > 0, ratio, 0.0)))
         return spread
 
 
+
+
 # ---- fitting ----------------------------------------------------------------------------------
-
-def hypotheses() -> list[tuple[float, int]]:
-    """Every ``(a, b)`` searched, simplest first: the constant ``(0, 0)``, then by ``b``, ``|a|``
-    and negative ``a`` before positive."""
-    pairs = [(a, b) for b in LOG_EXPONENTS for a in EXPONENTS]
-    return sorted(pairs, key=lambda h: ((h[0], h[1]) != (0, 0), h[1], abs(h[0]), h[0]))
-
-
-_HYPOTHESES = hypotheses()
-_A = np.array([a for a, _ in _HYPOTHESES[1:]])
-_B = np.array([b for _, b in _HYPOTHESES[1:]], dtype=np.float64)
-
-
-def _terms(x: np.ndarray) -> np.ndarray:
-    """``x^a log2(x)^b`` of every one-term hypothesis, shape ``(H - 1, len(x))``."""
-    x = np.asarray(x, dtype=np.float64)
-    return np.power(x, _A[:, None]) * np.power(np.log2(x), _B[:, None])
-
-
-def solve(g: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Non-negative weighted least squares of ``y ~ c0 + c1 g`` for each row of ``g``.
-
-    ``g`` has shape ``(H, N)``, ``y`` and ``w`` (weights of the residuals) shape ``(N,)``;
-    returns ``c0, c1``, each shape ``(H,)``, >= 0, minimising ``sum (w (y - c0 - c1 g))^2``.
-    With two coefficients the constrained optimum is the unconstrained one when that is
-    feasible and otherwise the better of the two faces ``c0 = 0`` and ``c1 = 0`` (the active
-    set method of :func:`scipy.optimize.nnls`, Lawson & Hanson 1974, solved in closed form).
-    """
-    u = w * w
-    s00, t0 = float(u.sum()), float((u * y).sum())
-    s01, s11 = g @ u, (g * g) @ u
-    t1 = g @ (u * y)
-    det = s00 * s11 - s01 * s01
-    ok = det > 1e-12 * s00 * s11
-    safe = np.where(ok, det, 1.0)
-    c0 = np.where(ok, (s11 * t0 - s01 * t1) / safe, -1.0)
-    c1 = np.where(ok, (s00 * t1 - s01 * t0) / safe, -1.0)
-    inside = (c0 >= 0) & (c1 >= 0)
-    # the faces: c0 = 0 (term alone) or c1 = 0 (constant alone)
-    f1 = np.maximum(t1, 0.0) / np.where(s11 > 0, s11, 1.0)
-    f0 = max(t0, 0.0) / s00
-    rss_term = -2.0 * f1 * t1 + f1 * f1 * s11  # minus the common sum of u y^2
-    rss_const = -2.0 * f0 * t0 + f0 * f0 * s00
-    use_term = rss_term <= rss_const
-    c0 = np.where(inside, c0, np.where(use_term, 0.0, f0))
-    c1 = np.where(inside, c1, np.where(use_term, f1, 0.0))
-    return c0, c1
-
-
-def _weights(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct scales, their median times floored at :data:`ZERO_FLOOR` of the largest, and
-    per-run weights ``1 / floored median``."""
-    scales, inverse = np.unique(x, return_inverse=True)
-    medians = np.array([np.median(y[inverse == i]) for i in range(len(scales))])
-    denom = np.maximum(medians, max(ZERO_FLOOR * float(medians.max()), _TINY))
-    return scales, denom, 1.0 / denom[inverse]
-
-
-def _fit_all(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(c0, c1, w)`` of every hypothesis fitted to ``(x, y)``: arrays of shape ``(H,)``
-    (the constant first, its ``c1 = 0``) and the weights used."""
-    _, _, w = _weights(x, y)
-    c0, c1 = solve(_terms(x), y, w)
-    u = w * w
-    const = float((u * y).sum() / u.sum())
-    return np.concatenate([[const], c0]), np.concatenate([[0.0], c1]), w
-
-
-def _predict_all(c0: np.ndarray, c1: np.ndarray, x: float) -> np.ndarray:
-    """Every hypothesis's prediction at scale ``x``, shape ``(H,)``."""
-    g = np.concatenate([[0.0], _terms(np.array([x]))[:, 0]])
-    return c0 + c1 * g
-
-
-def _holdout_errors(x: np.ndarray, y: np.ndarray, scales: np.ndarray, denom: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Per hypothesis, shape ``(H,)``: the hold-out score (RMS relative error, module docstring)
-    and ``|predicted / measured - 1|`` at the largest scale fitted without it."""
-    held_out = [len(scales) - 1]
-    if len(scales) >= 4:
-        held_out += list(range(len(scales)))
-    # a scale whose median is below the weight floor (a phase that takes no time there, as a
-    # collective on one rank) has no relative error to score; it still weighs in every fit
-    floor = ZERO_FLOOR * float(denom.max())
-    held_out = [i for i in held_out if denom[i] > floor] or held_out
-    errors, largest = [], None
-    for i in held_out:
-        keep = x != scales[i]
-        c0, c1, _ = _fit_all(x[keep], y[keep])
-        measured = float(np.median(y[~keep]))
-        predicted = _predict_all(c0, c1, float(scales[i]))
-        errors.append((predicted - measured) / denom[i])
-        if i == len(scales) - 1 and largest is None:
-            largest = np.abs(predicted / measured - 1.0) if measured > 0 else np.abs(errors[-1])
-    score = np.sqrt(np.mean(np.square(errors), axis=0))
-    return score, largest
-
 
 def _check(cores: ArrayLike, seconds: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     c = np.asarray(cores, dtype=np.float64).ravel()
@@ -306,7 +222,8 @@ def _check(cores: ArrayLike, seconds: ArrayLike) -> tuple[np.ndarray, np.ndarray
     return c, t
 
 
-def fit_phase(phase: str, cores: ArrayLike, seconds: ArrayLike) -> PhaseFit | None:
+def fit_phase(phase: str, cores: ArrayLike, seconds: ArrayLike, *,
+              totals: ArrayLike | None = None) -> PhaseFit | None:
     """Fit one PMNF term to a phase's times and choose it by hold-out error.
 
     Parameters
@@ -317,6 +234,10 @@ def fit_phase(phase: str, cores: ArrayLike, seconds: ArrayLike) -> PhaseFit | No
         Core count of each run, >= 1; repeated counts are repetitions.
     seconds : array_like of float, shape (N,)
         The phase's time in seconds in each run, finite and >= 0.
+    totals : array_like of float, shape (N,), optional
+        Each run's total time in seconds, finite and > 0. When given, the interval's noise
+        floor is :data:`harness.models.MIN_NOISE` of the run's total relative to the phase's
+        median time at the largest core count (:data:`JITTER` below), not of the phase alone.
 
     Returns
     -------
@@ -326,10 +247,11 @@ def fit_phase(phase: str, cores: ArrayLike, seconds: ArrayLike) -> PhaseFit | No
     Raises
     ------
     ValueError
-        When the lengths differ, a core count is not an integer >= 1 or a time is not finite
-        and >= 0.
+        When the lengths differ, a core count is not an integer >= 1, a time is not finite
+        and >= 0, or a total is not finite and > 0.
     """
     c, t = _check(cores, seconds)
+    total = _check_totals(totals, t)
     if len(np.unique(c)) < 2:
         return None
     base = int(c.min())
@@ -339,65 +261,66 @@ def fit_phase(phase: str, cores: ArrayLike, seconds: ArrayLike) -> PhaseFit | No
         return PhaseFit(phase=phase, c0=0.0, c1=0.0, a=0.0, b=0.0, baseline_cores=base,
                         holdout_error=0.0 if points > 2 else math.nan, noise=0.0,
                         points=points, runs=len(t), dof=len(t) - 1, score=0.0)
-    scales, denom, w = _weights(x, t)
+    scales, denom, w = weights(x, t)
+    floor = _jitter_floor(x, total, scales, denom)
     if len(scales) == 2:
-        return _fit_two(phase, x, t, w, scales, base)
-    score, largest = _holdout_errors(x, t, scales, denom)
-    c0s, c1s, _ = _fit_all(x, t)
-    h = _choose(score, lambda i: _residual_noise(x, t, w, c0s[i], c1s[i], *_HYPOTHESES[i])[0])
-    a, b = _HYPOTHESES[h]
-    noise, dof, cov = _residual_noise(x, t, w, c0s[h], c1s[h], a, b)
+        return _fit_two(phase, x, t, w, scales, base, floor)
+    score, largest = holdout_errors(x, t, scales, denom)
+    cv = extrapolation_errors(x, t, scales, denom)
+    c0s, c1s, _ = fit_all(x, t)
+    h = choose(score, lambda i: residual_noise(x, t, w, c0s[i], c1s[i], *HYPOTHESES[i])[0])
+    a, b = HYPOTHESES[h]
+    noise, dof, cov = residual_noise(x, t, w, c0s[h], c1s[h], a, b)
     near_limit = NEAR_FACTOR * max(score[h], noise if math.isfinite(noise) else 0.0, MIN_NOISE)
-    near_idx = [i for i in range(len(_HYPOTHESES)) if score[i] <= near_limit and i != h]
-    near = tuple((float(c0s[i]), float(c1s[i]), *map(float, _HYPOTHESES[i])) for i in near_idx)
+    near_idx = [i for i in range(len(HYPOTHESES)) if score[i] <= near_limit and i != h]
+    near = tuple((float(c0s[i]), float(c1s[i]), *map(float, HYPOTHESES[i])) for i in near_idx)
     return PhaseFit(
         phase=phase, c0=float(c0s[h]), c1=float(c1s[h]), a=float(a), b=float(b),
         baseline_cores=base, holdout_error=float(largest[h]), noise=noise, points=len(scales),
         runs=len(t), dof=dof, score=float(score[h]),
-        extrapolation_error=float(max([score[h], *score[near_idx]])),
+        extrapolation_error=_extrapolation_error(cv, h),
         largest_scale=float(scales[-1]), step=float(np.log(scales[-1] / scales[-2])),
-        covariance=cov, near=near)
+        covariance=cov, near=near, noise_floor=floor)
 
 
-def _choose(score: np.ndarray, noise_of: Callable[[int], float]) -> int:
-    """Index into :func:`hypotheses` of the chosen one, given the hold-out scores and a function
-    giving a hypothesis's residual noise.
+def _extrapolation_error(cv: np.ndarray, chosen: int) -> float:
+    """The extrapolation error per step the interval allows for: the chosen hypothesis's own
+    leave-largest-out log error.
 
-    Among the one-term hypotheses the lowest score wins, ties (within :data:`TIE_MARGIN` or
-    :data:`TIE_FLOOR`) going to the simpler; it replaces the constant only when its score is
-    below :data:`harness.models.CV_MARGIN` times the constant's (the rule the run-level models
-    use for a model with more fitted values) and lower by more than its own residual noise
-    (at least :data:`harness.models.CV_FLOOR`): a gain within the noise is no evidence of a term.
+    The other hypotheses enter the interval through the model-choice spread (their predictions
+    against this one's), not here: their hold-out errors are those of laws the choice rejected
+    (a near-best term fitted to a constant's noise extrapolates wildly). Nor the hypothesis
+    ranked :data:`harness.models.SELECTION_RANK` as in :func:`harness.models.choose`: the
+    hypotheses are a grid of exponents, and the third best is a law one exponent step off.
     """
-    best = float(score[1:].min())
-    term = 1 + int(np.argmax(score[1:] <= TIE_MARGIN * best + TIE_FLOOR))
-    noise = noise_of(term)
-    margin = max(CV_FLOOR, noise if math.isfinite(noise) else 0.0)
-    if score[term] < CV_MARGIN * score[0] and score[term] < score[0] - margin:
-        return term
-    return 0
+    return float(cv[chosen])
 
 
-def _residual_noise(x: np.ndarray, t: np.ndarray, w: np.ndarray, c0: float, c1: float,
-                    a: float, b: float):
-    """(relative residual standard deviation, its dof, covariance of (c0, c1) or None)."""
-    k = 1 if (a, b) == (0, 0) else 2
-    dof = len(t) - k
-    if dof < 1:
-        return math.nan, 0, None
-    g = np.ones_like(x) if k == 1 else _term(x, a, b)
-    resid = w * (t - (c0 + (c1 * g if k == 2 else 0.0)))
-    s2 = float(np.sum(resid ** 2) / dof)
-    design = np.column_stack([w, w * g]) if k == 2 else w[:, None]
-    inv = np.linalg.pinv(design.T @ design) * max(s2, MIN_NOISE ** 2)
-    if k == 1:
-        inv = np.array([[inv[0, 0], 0.0], [0.0, 0.0]])
-    cov = ((float(inv[0, 0]), float(inv[0, 1])), (float(inv[1, 0]), float(inv[1, 1])))
-    return math.sqrt(s2), dof, cov
+def _check_totals(totals: ArrayLike | None, t: np.ndarray) -> np.ndarray | None:
+    if totals is None:
+        return None
+    total = np.asarray(totals, dtype=np.float64).ravel()
+    if total.shape != t.shape:
+        raise ValueError(f"{t.size} phase times but {total.size} run totals")
+    if not np.all(np.isfinite(total) & (total > 0)):
+        raise ValueError("run totals must be finite numbers > 0")
+    return total
+
+
+def _jitter_floor(x: np.ndarray, total: np.ndarray | None, scales: np.ndarray,
+                  denom: np.ndarray) -> float:
+    """The relative noise floor of the phase's interval (:data:`JITTER`): ``MIN_NOISE`` times
+    the median run total at the largest scale over the phase's (floored) median there, never
+    below ``MIN_NOISE``; ``MIN_NOISE`` without totals."""
+    if total is None:
+        return MIN_NOISE
+    ratio = float(np.median(total[x == scales[-1]])) / float(denom[-1])
+    return max(MIN_NOISE, JITTER * ratio)
+
 
 
 def _fit_two(phase: str, x: np.ndarray, t: np.ndarray, w: np.ndarray, scales: np.ndarray,
-             base: int) -> PhaseFit:
+             base: int, floor: float) -> PhaseFit:
     """Two core counts: the constant, or ``c1 x^a`` through the two medians.
 
     The constant is kept when the medians' log ratio is within twice its standard error, from
@@ -415,10 +338,10 @@ def _fit_two(phase: str, x: np.ndarray, t: np.ndarray, w: np.ndarray, scales: np
     se_change = s * math.sqrt(float(np.sum(1.0 / runs)))
     m0, m1 = np.maximum(medians, floor)
     common = dict(phase=phase, baseline_cores=base, holdout_error=math.nan, points=2,
-                  runs=len(t), largest_scale=float(scales[-1]))
+                  runs=len(t), largest_scale=float(scales[-1]), noise_floor=floor)
     if abs(math.log(m1 / m0)) <= 2.0 * se_change:
         const = float(np.sum(w * w * t) / np.sum(w * w))
-        noise, const_dof, cov = _residual_noise(x, t, w, const, 0.0, 0.0, 0)
+        noise, const_dof, cov = residual_noise(x, t, w, const, 0.0, 0.0, 0)
         return PhaseFit(c0=const, c1=0.0, a=0.0, b=0.0, noise=noise, dof=const_dof,
                         covariance=cov, **common)
     lo, hi = min(EXPONENTS), max(EXPONENTS)

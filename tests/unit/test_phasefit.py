@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize
 
-from harness import phasefit
+from harness import phasefit, phasefit_search
 from harness.phasefit import EXPONENTS, LOG_EXPONENTS, PhaseFit, fit_phase
 
 #: a synthetic workload whose phases follow known laws in the core count p (seconds):
@@ -174,6 +174,19 @@ def test_a_phase_that_takes_no_time_is_predicted_zero() -> None:
     np.testing.assert_array_equal([fit.predict(500), low[1], high[1]], [0.0, 0.0, 0.0])
 
 
+def test_zero_times_at_some_scales_fit_without_error() -> None:
+    # a collective that costs nothing on one rank; a phase that vanishes at the largest scale;
+    # a phase measured only at the largest scale: fits, finite predictions, ordered intervals
+    for seconds in ([0.0, 0.01, 0.02, 0.03], [1.0, 0.5, 0.25, 0.0], [0.0, 0.0, 0.0, 1.0]):
+        fit = fit_phase("p", [1, 2, 4, 8], seconds)
+        assert fit.points == 4 and math.isfinite(fit.holdout_error)
+        low, high = fit.interval([8, 64])
+        assert np.all(np.isfinite(fit.predict([8, 64]))) and np.all(low <= high)
+    fit = fit_phase("reduce", [1, 2, 4, 8, 16], [0.0, 0.01, 0.02, 0.03, 0.04])
+    assert (fit.a, fit.b) == (0.0, 1.0)
+    assert fit.predict(1024) == pytest.approx(0.1, rel=1e-6)
+
+
 def test_a_change_within_the_noise_floor_is_the_constant() -> None:
     cores = np.array([1, 2, 4, 8, 16])
     fit = fit_phase("p", cores, 5.0 + 0.01 / cores)
@@ -188,3 +201,54 @@ def test_describe_names_the_law() -> None:
     fit = fit_phase("h", cores, 1.0 + cores ** 0.5 * np.log2(cores) ** 2)
     assert fit.describe() == "1 + 1·x^1/2·log2(x)^2"
     assert isinstance(fit, PhaseFit)
+
+
+def test_extrapolation_error_is_the_leave_largest_out_log_error() -> None:
+    # 10/p up to 8 cores, 20 % faster than that at 16 (a working set that starts to fit in
+    # cache): the 1/p law predicts 16 from 1-8 with log error log(1.25) and, from 1-4, 8 exactly
+    # and 16 with the same error; the RMS over both hold-out sizes is sqrt(3/4) log(1.25)
+    cores = np.array([1, 2, 4, 8, 16], dtype=float)
+    seconds = 10.0 / cores * np.array([1, 1, 1, 1, 0.8])
+    scales, denom, _ = phasefit_search.weights(cores, seconds)
+    cv = phasefit_search.extrapolation_errors(cores, seconds, scales, denom)
+    law = phasefit_search.HYPOTHESES.index((-1.0, 0))
+    assert cv[law] == pytest.approx(math.sqrt(0.75) * math.log(1.25), rel=1e-9)
+    fit = fit_phase("compute", cores, seconds)
+    chosen = phasefit_search.HYPOTHESES.index((fit.a, fit.b))
+    assert fit.extrapolation_error == pytest.approx(cv[chosen], rel=1e-12)
+    assert fit.extrapolation_error > 0.1  # the bend at the top is in the interval beyond it
+    low, high = fit.interval(32)
+    assert high / low > np.exp(2 * 1.96 * 0.1)
+    # with three core counts only the largest can be held out; with two, none
+    cv3 = phasefit_search.extrapolation_errors(cores[:3], seconds[:3], *phasefit_search.weights(
+        cores[:3], seconds[:3])[:2])
+    assert cv3[law] == pytest.approx(0.0, abs=1e-12)
+    two = phasefit_search.extrapolation_errors(cores[:2], seconds[:2], *phasefit_search.weights(
+        cores[:2], seconds[:2])[:2])
+    assert np.all(np.isnan(two))
+
+
+def test_run_totals_raise_the_noise_floor_of_a_small_phase() -> None:
+    # a halo exchange of a few milliseconds in runs of about a second: 1 % of the run's total
+    # is 2.5x the halo's own time at 8 cores, and its interval widens to match
+    cores = np.repeat([1, 2, 4, 8], 3)
+    rng = np.random.default_rng(7)
+    halo = 0.004 * np.log2(2 * cores) * (1.0 + rng.normal(0.0, 0.01, cores.size))
+    totals = 4.0 / cores + halo
+    alone = fit_phase("halo", cores, halo)
+    floored = fit_phase("halo", cores, halo, totals=totals)
+    assert alone.noise_floor == phasefit.MIN_NOISE
+    expected = phasefit.JITTER * np.median(totals[cores == 8]) / np.median(halo[cores == 8])
+    assert floored.noise_floor == pytest.approx(expected, rel=1e-12)
+    assert (floored.a, floored.b, floored.c0, floored.c1) == (alone.a, alone.b, alone.c0,
+                                                              alone.c1)
+    for at in (8, 64):
+        low_a, high_a = alone.interval(at)
+        low_f, high_f = floored.interval(at)
+        assert low_f < low_a and high_f > high_a
+    # a phase that is most of the run keeps about the plain floor
+    big = fit_phase("compute", cores, 4.0 / cores, totals=totals)
+    assert phasefit.MIN_NOISE <= big.noise_floor < 1.05 * phasefit.MIN_NOISE
+    for bad in ([1.0] * 11, [1.0] * 11 + [0.0], [1.0] * 11 + [math.inf]):
+        with pytest.raises(ValueError):
+            fit_phase("halo", cores, halo, totals=bad)
