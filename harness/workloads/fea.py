@@ -154,6 +154,11 @@ class FEA(Workload):
         ``io``: ``gather``: rank 0 writes all 8·m³ bytes per case after a ``Gatherv`` (a
         reduction of 8·m³ bytes) and a barrier; ``per-rank`` and ``mpiio``: rank 0 writes its
         box (the largest) and waits in the barrier.
+
+        Raises
+        ------
+        ValueError
+            When ``ranks < 1``, or a box would be empty (m < the grid's largest dimension).
         """
         return fea_costs.phase_costs(params, variant, ranks)
 
