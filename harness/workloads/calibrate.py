@@ -66,7 +66,14 @@ class Calibrate(Workload):
         ``serial``: ``serial_iterations`` on rank 0 at any rank count (``serial`` = True), then
         one broadcast of an empty object (``None``, 0 bytes) that the other ranks wait in.
         ``compute``: rank 0's block ⌈W/p⌉ of the W = ``parallel_iterations``.
+
+        Raises
+        ------
+        ValueError
+            When ``ranks < 1``.
         """
+        if ranks < 1:
+            raise ValueError(f"ranks must be >= 1, got {ranks}")
         serial = params["serial_iterations"]
         start, stop = block_range(params["parallel_iterations"], ranks, 0)
         share = stop - start

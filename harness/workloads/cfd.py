@@ -119,6 +119,11 @@ class CFD(Workload):
         neighbours = distinct *other* ranks (0 at one rank, 1 along a dimension of two).
         ``reduce``: ⌊steps / residual_every⌋ allreduces (MAX) of one double (none when
         ``residual_every`` is 0).
+
+        Raises
+        ------
+        ValueError
+            When ``ranks < 1``.
         """
         dims = cartesian.grid_dims(ranks, 2)
         block = cartesian.block_of(params["n"], dims, (0, 0))

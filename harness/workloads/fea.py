@@ -142,16 +142,23 @@ class FEA(Workload):
 
         ``assemble``: items = N·(1 + cases) rows (the matrix, then each load vector); bytes =
         the CSR (12 B per non-zero, 8 per row pointer) and load vectors written; flops not
-        counted (index arithmetic dominates). ``compute``: items = N·K (matrix rows × CG
-        iterations), flops = (2Z + 10N)·K as in ``work()`` (the start of each solve — x = 0,
-        r = b, ‖b‖² — not counted), bytes = (12Z + 8E + 96N)·K (CSR and p read by the product,
-        q written, the two updates). ``halo``: per iteration one message to each neighbouring
-        box (faces, edges, corners that exist: boxes on the boundary have fewer), carrying the
-        owned layer next to it; bytes = packing and unpacking. ``reduce``: one allreduce of an
-        exact accumulator (8·68 B) per case and two per iteration. ``io``: ``gather``: rank 0
-        writes all 8·m³ bytes per case after a ``Gatherv`` (a reduction of 8·m³ bytes) and a
-        barrier; ``per-rank`` and ``mpiio``: rank 0 writes its box (the largest) and waits in
-        the barrier.
+        counted (index arithmetic dominates).
+        ``compute``: items = N·K (matrix rows × CG iterations), flops = (2Z + 10N)·K as in
+        ``work()`` (the start of each solve — x = 0, r = b, ‖b‖² — not counted), bytes =
+        (12Z + 8E + 88N)·K (the product reads the CSR and p and writes q; x += αp, r −= αq
+        read four vectors and write two; p = r + βp reads two and writes one).
+        ``halo``: per iteration one message to each neighbouring box (faces, edges, corners
+        that exist: boxes on the boundary have fewer), carrying the owned layer next to it;
+        bytes = packing and unpacking.
+        ``reduce``: one allreduce of an exact accumulator (8·68 B) per case, two per iteration.
+        ``io``: ``gather``: rank 0 writes all 8·m³ bytes per case after a ``Gatherv`` (a
+        reduction of 8·m³ bytes) and a barrier; ``per-rank`` and ``mpiio``: rank 0 writes its
+        box (the largest) and waits in the barrier.
+
+        Raises
+        ------
+        ValueError
+            When ``ranks < 1``, or a box would be empty (m < the grid's largest dimension).
         """
         return fea_costs.phase_costs(params, variant, ranks)
 

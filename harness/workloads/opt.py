@@ -172,7 +172,14 @@ class Optimization(Workload):
         ``reduce``: ``sync``: G in-place ``Allgatherv`` of the trial fitness, each assembling
         8·P bytes; ``async``: ⌈G/k⌉ ``Iallgather`` of the island bests (every k-th generation
         and the last), each assembling 8·p·(d + 1) bytes.
+
+        Raises
+        ------
+        ValueError
+            When ``ranks < 1``.
         """
+        if ranks < 1:
+            raise ValueError(f"ranks must be >= 1, got {ranks}")
         d, pop, generations = params["d"], params["population"], params["generations"]
         local = population.population_blocks(pop, ranks, 0).local
         evaluations = local * generations

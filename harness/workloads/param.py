@@ -123,7 +123,14 @@ class ParameterStudy(Workload):
         header; all but the first carry their chunk's rows, 24 B a case) and sends a reply per
         request (16 B): 2·(chunks + p − 1) messages sent and received, the same as the run's
         ``work["messages"]``, with p − 1 neighbours.
+
+        Raises
+        ------
+        ValueError
+            When ``ranks < 1``.
         """
+        if ranks < 1:
+            raise ValueError(f"ranks must be >= 1, got {ranks}")
         cases, chunk = params["cases"], max(1, min(params["chunk"], params["cases"]))
         prefix = _step_prefix(cases, params["steps"], params["spread"])
         chunks = -(-cases // chunk)

@@ -55,6 +55,14 @@ def test_every_phase_stated_at_every_rank_count(name: str) -> None:
             assert sum(c.items for c in costs.values()) > 0
 
 
+@pytest.mark.parametrize("name", workloads.names())
+def test_no_ranks_is_an_error(name: str) -> None:
+    wl = workloads.get(name)
+    params, variant = wl.resolve("tiny")
+    with pytest.raises(ValueError, match="ranks"):
+        wl.costs(params, variant, 0)
+
+
 # -- items, flops and bytes against work() at one rank -------------------------------------------
 
 @pytest.mark.parametrize("variant", ["blocking", "overlap"])
