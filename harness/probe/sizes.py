@@ -183,3 +183,30 @@ def triad_array_bytes(sizes: ProbeSizes, ranks_on_node: int) -> int:
     if free is not None:
         wanted = min(wanted, free // (2 * 3 * max(1, ranks_on_node)))
     return max(2**10, wanted // 8 * 8)
+
+
+def check_room(sizes: ProbeSizes, writers: int, ranks_on_node: int, out: Path) -> None:
+    """Refuse sizes the machine cannot hold before anything runs: ``writers`` files of
+    ``sizes.io`` bytes at once in ``out`` (its file system's free space), and an explicit
+    ``sizes.memory`` × 3 arrays × ``ranks_on_node`` (the node's ``MemAvailable``).
+
+    Raises
+    ------
+    UsageError
+        The files or the arrays would not fit; the message says how much is free.
+    """
+    import shutil
+
+    try:
+        free = shutil.disk_usage(out).free
+    except OSError:
+        free = None
+    if free is not None and writers * sizes.io > free:
+        raise UsageError(f"--set io={sizes.io}: {writers} writers need {writers * sizes.io} "
+                         f"bytes in {out}, which has {free} free; choose a smaller io")
+    available = available_memory_bytes()
+    need = 3 * sizes.memory * ranks_on_node
+    if sizes.memory and available is not None and need > available:
+        raise UsageError(f"--set memory={sizes.memory}: {ranks_on_node} ranks need {need} "
+                         f"bytes of triad arrays, the node has {available} available; choose "
+                         "a smaller memory (or 0: automatic)")

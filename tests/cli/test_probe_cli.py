@@ -91,6 +91,9 @@ def test_oversubscription_is_recorded_and_the_model_says_so(tmp_path):
     (["--set", "pingpong_max"], "key=value"),
     (["--machine-name", " "], "--machine-name"),
     (["--time-limit", "-1"], "--time-limit"),
+    # 100000 files of 64 GiB, or triad arrays of 3 x 64 GiB per rank: no disk or node holds them
+    (["--set", "io=64G", "--ranks", "100000"], "io="),
+    (["--set", "io=1K", "--set", "memory=64G", "--ranks", "100000"], "memory="),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, needle, tmp_path):
     out = tmp_path / "out"
