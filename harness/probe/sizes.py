@@ -32,7 +32,9 @@ class ProbeSizes:
     ``memory``: bytes of each of the three STREAM triad arrays per rank (0: four times the
     last-level cache, STREAM's rule, capped by the node's free memory); ``io``: bytes each
     writer writes and reads back; ``samples``: timed samples per point (after one untimed
-    warm-up); ``sample_seconds``: the time one sample aims at (batches of repetitions).
+    warm-up; at most 3 for file I/O); ``sample_seconds``: the time one sample aims at (batches
+    of repetitions). Many short samples rather than a few long ones: the point's figure is the
+    fastest sample, and on a busy node more samples give more chances of a quiet one.
     """
 
     pingpong_max: int = 16 * 2**20
@@ -40,8 +42,8 @@ class ProbeSizes:
     halo_max: int = 2**20
     memory: int = 0
     io: int = 64 * 2**20
-    samples: int = 5
-    sample_seconds: float = 0.005
+    samples: int = 10
+    sample_seconds: float = 0.002
 
     def validate(self) -> ProbeSizes:
         """``self`` when every size is in range.
