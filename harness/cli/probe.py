@@ -94,15 +94,20 @@ def _in_place(opts: Any, settings: tuple[str, ...], as_json: bool, supervised: b
 
     from harness.decomposition import collectives
     from harness.probe import execute
+    from harness.probe.sizes import check_room
 
     comm = MPI.COMM_WORLD
     rank = comm.Get_rank()
     signal.signal(signal.SIGTERM, local.raise_terminated)
     try:
+        node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+        ranks_here = node.Get_size()
+        node.Free()
         problem = None
         if rank == 0:
             try:
-                records.check_writable(opts.out)
+                check_room(opts.sizes, comm.Get_size(), ranks_here,
+                           records.check_writable(opts.out))
             except HarnessError as e:
                 problem = str(e)
         problem = collectives.broadcast(comm, problem)
@@ -128,8 +133,9 @@ def _relaunch(opts: Any, settings: tuple[str, ...], ranks: int, time_limit: floa
     import shutil
 
     from harness.probe import record, scratch_dir
+    from harness.probe.sizes import check_room
 
-    records.check_writable(opts.out)
+    check_room(opts.sizes, ranks, ranks, records.check_writable(opts.out))
     probe_id = opts.probe_id or records.new_run_id()
     child = [sys.executable, "-m", "harness", "probe", "--ranks", str(ranks),
              "--out", str(opts.out), "--probe-id", probe_id, "--supervised"]

@@ -64,10 +64,13 @@ def _bytes(n: float) -> str:
     return f"{n:g} B"
 
 
-def measure(comm: Any, sizes: ProbeSizes, scratch: Path) -> dict[str, Any]:
+def measure(comm: Any, sizes: ProbeSizes, scratch: Path,
+            hosts: list[str] | None = None) -> dict[str, Any]:
     """Run the micro-benchmarks on ``comm``; collective.
 
     ``scratch`` is the directory the I/O benchmark writes its files in (removed after it).
+    ``hosts`` (one name per rank, the same on every rank) replaces the ranks' processor names,
+    e.g. to run the inter-node benchmarks between ranks of one machine in a test.
 
     Returns
     -------
@@ -77,7 +80,8 @@ def measure(comm: Any, sizes: ProbeSizes, scratch: Path) -> dict[str, Any]:
         ``memory`` ({array_bytes, points}) and ``io`` ({file_bytes, cache_dropped, points}).
         Elsewhere the same keys with what the rank saw (not used).
     """
-    layout = Layout(comm.allgather(MPI.Get_processor_name()))
+    layout = Layout(list(hosts) if hosts is not None
+                    else comm.allgather(MPI.Get_processor_name()))
     result: dict[str, Any] = {"hosts": sorted(set(layout.hosts))}
     result["pingpong"] = _pingpong(comm, layout, sizes)
     result["allreduce"] = _allreduce(comm, layout, sizes)

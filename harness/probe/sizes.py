@@ -32,7 +32,9 @@ class ProbeSizes:
     ``memory``: bytes of each of the three STREAM triad arrays per rank (0: four times the
     last-level cache, STREAM's rule, capped by the node's free memory); ``io``: bytes each
     writer writes and reads back; ``samples``: timed samples per point (after one untimed
-    warm-up); ``sample_seconds``: the time one sample aims at (batches of repetitions).
+    warm-up; at most 3 for file I/O); ``sample_seconds``: the time one sample aims at (batches
+    of repetitions). Many short samples rather than a few long ones: the point's figure is the
+    fastest sample, and on a busy node more samples give more chances of a quiet one.
     """
 
     pingpong_max: int = 16 * 2**20
@@ -40,8 +42,8 @@ class ProbeSizes:
     halo_max: int = 2**20
     memory: int = 0
     io: int = 64 * 2**20
-    samples: int = 5
-    sample_seconds: float = 0.005
+    samples: int = 10
+    sample_seconds: float = 0.002
 
     def validate(self) -> ProbeSizes:
         """``self`` when every size is in range.
@@ -183,3 +185,30 @@ def triad_array_bytes(sizes: ProbeSizes, ranks_on_node: int) -> int:
     if free is not None:
         wanted = min(wanted, free // (2 * 3 * max(1, ranks_on_node)))
     return max(2**10, wanted // 8 * 8)
+
+
+def check_room(sizes: ProbeSizes, writers: int, ranks_on_node: int, out: Path) -> None:
+    """Refuse sizes the machine cannot hold before anything runs: ``writers`` files of
+    ``sizes.io`` bytes at once in ``out`` (its file system's free space), and an explicit
+    ``sizes.memory`` × 3 arrays × ``ranks_on_node`` (the node's ``MemAvailable``).
+
+    Raises
+    ------
+    UsageError
+        The files or the arrays would not fit; the message says how much is free.
+    """
+    import shutil
+
+    try:
+        free = shutil.disk_usage(out).free
+    except OSError:
+        free = None
+    if free is not None and writers * sizes.io > free:
+        raise UsageError(f"--set io={sizes.io}: {writers} writers need {writers * sizes.io} "
+                         f"bytes in {out}, which has {free} free; choose a smaller io")
+    available = available_memory_bytes()
+    need = 3 * sizes.memory * ranks_on_node
+    if sizes.memory and available is not None and need > available:
+        raise UsageError(f"--set memory={sizes.memory}: {ranks_on_node} ranks need {need} "
+                         f"bytes of triad arrays, the node has {available} available; choose "
+                         "a smaller memory (or 0: automatic)")

@@ -81,3 +81,32 @@ def test_file_io_reads_back_what_it_wrote_and_removes_it(tamper, tmp_path_factor
     assert reads == [tamper is None] * len(count_ladder(comm.Get_size()))
     assert [p["writers"] for p in result["points"]] == count_ladder(comm.Get_size())
     assert not any(where.iterdir())
+
+
+def test_a_whole_probe_over_two_pretend_nodes_has_both_levels(tmp_path_factory):
+    # ranks alternate between two host names: every level and benchmark runs, in one record
+    from types import SimpleNamespace
+
+    from harness.probe import driver, record
+
+    size = comm.Get_size()
+    hosts = [f"node{r % 2}" for r in range(size)]
+    where = Path(comm.bcast(str(tmp_path_factory.mktemp("whole")) if comm.Get_rank() == 0
+                            else None, root=0))
+    measured = driver.measure(comm, SIZES, where / "scratch", hosts=hosts)
+    summary = None
+    if comm.Get_rank() == 0:
+        topo = SimpleNamespace(nodes=min(size, 2), ranks_per_node=-(-size // 2),
+                               cpus_per_node=1.0, oversubscribed=False)
+        rec = record.build(measured, probe_id="t-1", machine_name="pretend", ranks=size,
+                           topo=topo, sizes={}, quick=True, io_path=str(where),
+                           cache_bytes=0, provenance={})
+        model = record.model_of(rec)
+        summary = (rec["status"], rec["pingpong"]["inter"] is not None,
+                   model.inter_measured, model.allreduce_inter is not None,
+                   [p["ranks"] for p in rec["memory"]["points"]],
+                   not (where / "scratch").exists())
+    summary = comm.bcast(summary, root=0)
+    two = size >= 2
+    on_node0 = len([h for h in hosts if h == "node0"])
+    assert summary == ("ok", two, two, two, count_ladder(on_node0), True)

@@ -1,11 +1,11 @@
 """Writing the machine model as TOML (harness/machine.py: dumps, save): load(dumps(m)) == m."""
 
 import os
-import tomllib
 
 import pytest
 
 from harness import machine
+from harness.machine import tomllib  # the stdlib module, or tomli before Python 3.11
 
 FULL = machine.MachineModel(
     name="node01", cores_per_node=16, nodes=2,

@@ -2,7 +2,6 @@
 pointtopoint.choose_pairs, driver.Layout, record.py) on hand-made measurements."""
 
 import json
-import tomllib
 from dataclasses import asdict
 from types import SimpleNamespace
 
@@ -10,6 +9,7 @@ import pytest
 
 from harness import machine
 from harness.errors import RecordError, UsageError
+from harness.machine import tomllib  # the stdlib module, or tomli before Python 3.11
 from harness.probe import record, sizes
 from harness.probe.driver import Layout
 from harness.probe.pointtopoint import choose_pairs
@@ -126,7 +126,7 @@ def test_the_schema_refuses_a_broken_record_and_another_major():
     record.validate({**data, "schema": "harness.probe/1.3", "later": 1})  # additive minor
     broken = json.loads(json.dumps(data))
     broken["memory"]["points"][0]["bandwidth"] = -1
-    with pytest.raises(RecordError, match="memory.points.0"):
+    with pytest.raises(RecordError, match=r"memory\.points\.0"):
         record.validate(broken)
     with pytest.raises(RecordError, match="model"):
         record.validate({**data, "model": None})  # status ok names its model
