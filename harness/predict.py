@@ -261,7 +261,10 @@ def forecast_group(keys: dict[str, str], group: pd.DataFrame, scales: np.ndarray
     choices = []
     for phase in phase_names:
         rows = runs.loc[runs[phase].notna()]
-        emp = phasefit.fit_phase(phase, rows["cores"].to_numpy(), rows[phase].to_numpy())
+        # the run totals set the interval's noise floor: a phase of a few microseconds is
+        # not held to 1 % of itself when the run it sits in takes milliseconds
+        emp = phasefit.fit_phase(phase, rows["cores"].to_numpy(), rows[phase].to_numpy(),
+                                 totals=rows["seconds"].to_numpy())
         mech = phasechoice.mechanistic(study, phase, rows, machine, notes)
         choice = phasechoice.choose(phase, emp, mech)
         if choice.chosen is None and len(rows):
