@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # A real scaling curve on one machine with 16 or more cores: strong and weak sweeps of every
 # workload (cfd, fea, opt, param; each workload's default variant) at 1, 2, 4, 8 and 16 ranks,
-# through `harness sweep --local`, then `harness analyze` over all of them.
+# through `harness sweep --local`, then `harness analyze` over all of them. First `harness probe`
+# at the largest rank count measures the machine (links, allreduce, halo, memory, file I/O) and
+# writes its machine model, for `harness predict --machine OUT_DIR/probe/machine.toml`.
 #
 #   benchmarks/scaling.sh OUT_DIR           # the full run (refuses fewer than 16 CPUs)
 #   benchmarks/scaling.sh --dry OUT_DIR     # 1 and 2 ranks, size tiny, one run per point:
 #                                           # checks the script end to end on a laptop
 #
 # Writes OUT_DIR/spec-strong.toml and OUT_DIR/spec-weak.toml (the specs it ran), the sweep
-# directories (records, sweep.json) under OUT_DIR, OUT_DIR/machine.txt (lscpu, nproc, memory)
-# and OUT_DIR/analysis.txt (the analyzer's table). Environment overrides: CORES ("1 2 4 8 16"),
+# directories (records, sweep.json) under OUT_DIR, OUT_DIR/machine.txt (lscpu, nproc, memory),
+# OUT_DIR/probe/ (the probe record and machine.toml; --dry: quick sizes) and
+# OUT_DIR/analysis.txt (the analyzer's table). Environment overrides: CORES ("1 2 4 8 16"),
 # STRONG_SIZE (large), WEAK_SIZE (medium: one rank's share), REPETITIONS (3 runs per point),
 # REPS (5 timed repetitions per run), TIME_LIMIT (00:20:00 per run), HARNESS (the harness
 # command, default .venv/bin/harness beside this checkout).
@@ -80,6 +83,10 @@ write_spec weak "$weak" "$out/spec-weak.toml"
 
 stamp="$(date -u +%Y%m%dT%H%M%S)"
 status=0
+echo "== probe: $largest ranks"
+probe_args=(--ranks "$largest" --out "$out/probe")
+if (( dry )); then probe_args+=(--quick); fi
+"$harness" probe "${probe_args[@]}" || status=$?
 for mode in strong weak; do
   echo "== $mode sweep: cores $cores, size $([[ $mode == strong ]] && echo "$strong" || echo "$weak")"
   "$harness" sweep "$out/spec-$mode.toml" --local --out "$out" --sweep-id "scaling-$mode-$stamp" \
@@ -88,5 +95,5 @@ done
 echo "== analysis"
 "$harness" analyze "$out/scaling-strong-$stamp" "$out/scaling-weak-$stamp" | tee "$out/analysis.txt" \
   || status=$?
-echo "records: $out/scaling-{strong,weak}-$stamp/  table: $out/analysis.txt"
+echo "records: $out/scaling-{strong,weak}-$stamp/  table: $out/analysis.txt  model: $out/probe/machine.toml"
 exit "$status"

@@ -1,4 +1,4 @@
-"""STREAM copy and triad as Numba loops: the machine's memory roof, compiled as the kernels are.
+"""STREAM copy and triad as Numba loops (``kernels/stream.py``): the machine's memory roof.
 
 McCalpin's STREAM (https://www.cs.virginia.edu/stream/ref.html) counts, per element of float64
 arrays, the bytes the source code names and nothing else:
@@ -21,42 +21,15 @@ import os
 import statistics
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from numba import njit
 
-#: bytes STREAM counts per element
-COPY_BYTES = 16
-TRIAD_BYTES = 24
+# the loops live in kernels/ (``harness probe`` runs them too); re-exported here
+from harness.probe.sizes import last_level_cache_bytes
+from kernels.stream import COPY_BYTES, TRIAD_BYTES, copy, triad
+
 MIN_ARRAY_BYTES = 256 * 2**20
 ENV_MB = "HARNESS_BENCH_STREAM_MB"
-
-
-@njit(cache=True)
-def copy(a, b):  # pragma: no cover - compiled
-    """STREAM copy: ``a[i] = b[i]`` over 1D float64 arrays of one length."""
-    for i in range(a.shape[0]):
-        a[i] = b[i]
-
-
-@njit(cache=True)
-def triad(a, b, c, scalar):  # pragma: no cover - compiled
-    """STREAM triad: ``a[i] = b[i] + scalar * c[i]`` over 1D float64 arrays of one length."""
-    for i in range(a.shape[0]):
-        a[i] = b[i] + scalar * c[i]
-
-
-def last_level_cache_bytes() -> int:
-    """Size in bytes of the largest cache sysfs lists for CPU 0 (0 when sysfs says nothing)."""
-    best = 0
-    for entry in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
-        text = entry.read_text().strip()
-        scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
-        digits = text.rstrip("KMG")
-        if digits.isdigit():
-            best = max(best, int(digits) * scale)
-    return best
 
 
 def default_elements() -> int:

@@ -9,6 +9,10 @@ installed (``make validate`` installs it; see ``benchmarks/extrap_peer.py``), it
 makes the same hold-out prediction from the same points, side by side, as it comes and with its
 negative-exponent option (the terms strong scaling needs).
 
+A second table (``benchmarks/phase_validate.py``) makes the same hold-out phase by phase on the
+series with phase times: one PMNF term per phase (``harness.phasefit``), their sum against the
+measured total, beside the whole-curve model and Extra-P on the same points.
+
 Usage: ``python benchmarks/validate.py [DIR ...]``.
 """
 
@@ -137,6 +141,11 @@ def main(argv: list[str]) -> int:
     print("* trend anchoring: the baseline was off the trend of the other points; "
           "Extra-P-: with negative exponents (Extra-P wants 5 core counts or more: the series "
           "with 4 left after the hold-out get a warning from it)")
+    print("\nPhase by phase (harness.phasefit, one Extra-P normal-form term per phase), the same "
+          "hold-out, on the series with phase times:")
+    from phase_validate import print_table
+    print_table([(f"{Path(name).stem}:{keys[2] or keys[0]}", keys[1], group)
+                 for name, keys, group in _series(files)], holdout, peer)
     return 0
 
 

@@ -45,6 +45,9 @@ The file (``schema = "harness.machine/1"``)::
 
 ``network.inter`` and ``allreduce.inter`` are optional; without them a prediction beyond one
 node uses the intra-node figures and says so (:attr:`MachineModel.inter_measured`).
+
+:func:`dumps` and :func:`save` write the file (TOML through ``tomli-w``, atomically), :func:`load`
+reads it back: ``from_dict(tomllib.loads(dumps(model))) == model``.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from harness import atomic
 from harness.errors import BadInputError
 
 if sys.version_info >= (3, 11):
@@ -406,3 +410,66 @@ def to_dict(model: MachineModel) -> dict[str, Any]:
     if model.source:
         doc["source"] = dict(model.source)
     return doc
+
+
+#: the first lines of every file :func:`dumps` writes (TOML comments: ignored by readers)
+HEADER = (
+    "# Machine model written by `harness probe` (layout: harness/machine.py).\n"
+    "# Units: latency and alpha in seconds, bandwidth in bytes/s, beta in seconds per byte;\n"
+    "# memory and io bandwidths are aggregate bytes/s of all ranks (writers) at each count.\n"
+)
+
+
+def _toml_values(value: Any) -> Any:
+    """``value`` without None entries (TOML has no null), tuples as lists, recursively."""
+    if isinstance(value, Mapping):
+        return {str(k): _toml_values(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_toml_values(v) for v in value if v is not None]
+    return value
+
+
+def dumps(model: MachineModel) -> str:
+    """The TOML text of ``model``: :data:`HEADER`, then :func:`to_dict` written by ``tomli-w``.
+
+    Entries of ``model.source`` that are None are left out (TOML has no null). Floats are
+    written in full (``repr``), so :func:`load` gives back the same numbers.
+
+    Raises
+    ------
+    MachineModelError
+        ``model.source`` holds a value TOML cannot represent (e.g. an object).
+    """
+    import tomli_w
+
+    try:
+        return HEADER + tomli_w.dumps(_toml_values(to_dict(model)))
+    except TypeError as exc:
+        raise MachineModelError(f"machine model {model.name!r}: cannot write as TOML "
+                                f"({exc})") from None
+
+
+def save(model: MachineModel, path: str | Path, *, replace: bool = True) -> Path:
+    """Write ``model`` to ``path`` as TOML (:func:`dumps`), atomically (temporary file, fsync,
+    rename: :func:`harness.atomic.write_text`); the directory is created.
+
+    ``replace`` False refuses to overwrite an existing file (``FileExistsError``).
+
+    Raises
+    ------
+    MachineModelError
+        The directory cannot be created or written, or the model cannot be written as TOML.
+    FileExistsError
+        ``replace`` is False and ``path`` exists (it stays as it was).
+    """
+    text = dumps(model)
+    try:
+        return atomic.write_text(path, text, replace=replace, prefix=".machine-")
+    except FileExistsError:
+        if not replace and Path(path).is_file():
+            raise  # written once: the existing model stays as it was
+        raise MachineModelError(f"{path}: cannot write the machine model (a file is in the "
+                                "way of its directory)") from None
+    except OSError as exc:
+        raise MachineModelError(f"{path}: cannot write the machine model "
+                                f"({exc.strerror or exc})") from None

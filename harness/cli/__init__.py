@@ -31,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "plan": "harness.cli.plan:plan",
     "kpi": "harness.cli.kpi:kpi",
     "compare": "harness.cli.compare:compare",
+    "probe": "harness.cli.probe:probe",
+    "predict": "harness.cli.predict:predict_command",
 }
 
 
@@ -57,8 +59,9 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
     Run verified kernels under MPI (run, smoke), check and sweep them over core counts locally
     or on Slurm (plan, sweep, status), turn the timings into speedup, efficiency, serial fraction
-    and scaling models (analyze), write reports (report), keep KPIs in a store (kpi) and
-    compare two sweeps (compare).
+    and scaling models (analyze), predict each phase at larger scales (predict), write reports
+    (report), keep KPIs in a store (kpi), compare two sweeps (compare) and measure the machine
+    into a machine model (probe).
     """
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose

@@ -125,9 +125,11 @@ class PhaseCost:
     objective evaluations, RK4 steps) — the compute rate is measured per item. ``flops`` and
     ``bytes``: floating-point operations and bytes moved to and from memory (STREAM counting)
     for those items. ``messages`` / ``message_bytes``: point-to-point messages the rank sends and
-    the bytes they carry in all; ``neighbours``: distinct ranks it exchanges with.
+    the bytes they carry in all (a manager that every message passes through counts those it
+    receives too); ``neighbours``: distinct other ranks it exchanges with.
     ``reductions`` / ``reduction_bytes``: collective reductions (allreduce, or gather/broadcast
-    counted as one each) and bytes each contributes. ``io_bytes``: bytes written to and read back
+    counted as one each) and bytes each contributes (for a gather or allgather, the bytes it
+    assembles; a barrier counts with 0 bytes). ``io_bytes``: bytes written to and read back
     from the work directory. ``serial``: True when the phase's work is not divided among the
     ranks (each rank, or one, does all of it at any rank count).
     """

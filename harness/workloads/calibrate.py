@@ -18,12 +18,14 @@ from typing import Any
 from harness.decomposition import collectives
 from harness.decomposition.blocks import block_range
 from harness.timing import PhaseTimer
-from harness.workloads.base import FOM, Instance, Param, Verification, Workload
+from harness.workloads.base import FOM, Instance, Param, PhaseCost, Verification, Workload
 from kernels import calibrate as kernel
 
 PROBE_ITERATIONS = 50  # short enough that the chain is still far from its fixed point
 PROBE_START = 100.0
 TOLERANCE = 1e-12
+#: one iteration of the chain x ← √(a·x + 1): a multiplication, an addition, a square root
+FLOPS_PER_ITERATION = 3
 
 
 class Calibrate(Workload):
@@ -55,6 +57,31 @@ class Calibrate(Workload):
                         rank: int = 0) -> int:
         """Nothing beyond scalars: the spin kernel works in registers."""
         return 0
+
+    def costs(self, params: dict[str, Any], variant: str, ranks: int) -> dict[str, PhaseCost]:
+        """Per repetition, for rank 0 (which does the serial chain and the largest parallel
+        share). Items are chain iterations; 3 flops each (:data:`FLOPS_PER_ITERATION`, the
+        square root counted as one) and no memory traffic (the chain lives in registers).
+
+        ``serial``: ``serial_iterations`` on rank 0 at any rank count (``serial`` = True), then
+        one broadcast of an empty object (``None``, 0 bytes) that the other ranks wait in.
+        ``compute``: rank 0's block ⌈W/p⌉ of the W = ``parallel_iterations``.
+
+        Raises
+        ------
+        ValueError
+            When ``ranks < 1``.
+        """
+        if ranks < 1:
+            raise ValueError(f"ranks must be >= 1, got {ranks}")
+        serial = params["serial_iterations"]
+        start, stop = block_range(params["parallel_iterations"], ranks, 0)
+        share = stop - start
+        return {
+            "serial": PhaseCost(items=serial, flops=FLOPS_PER_ITERATION * serial,
+                                reductions=1, serial=True),
+            "compute": PhaseCost(items=share, flops=FLOPS_PER_ITERATION * share),
+        }
 
     def precompile(self) -> None:
         kernel.precompile()

@@ -19,10 +19,11 @@ import numpy as np
 from harness.decomposition import cartesian, collectives
 from harness.errors import ParameterError
 from harness.timing import PhaseTimer
-from harness.workloads.base import FOM, Instance, Param, Verification, Workload
+from harness.workloads.base import FOM, Instance, Param, PhaseCost, Verification, Workload
 from kernels import cfd as kernel
 
 BYTES_PER_UPDATE = 16  # one 8-byte read and one 8-byte write per cell update, caches ideal
+FLOPS_PER_UPDATE = 9  # five multiplications and four additions of the 5-point stencil
 TOLERANCE = 1e-9  # relative to the mode's amplitude |G|^s
 #: below this |G|^s the final field is mostly round-off and the relative check means nothing
 MIN_AMPLITUDE = 1e-6
@@ -103,6 +104,42 @@ class CFD(Workload):
         dims = cartesian.grid_dims(ranks, 2)
         s = cartesian.block_of(params["n"], dims, (rank // dims[1], rank % dims[1]))
         return 8 * (2 * (s.rows + 2) * (s.cols + 2) + 2 * (2 * s.rows + 2 * s.cols))
+
+    def costs(self, params: dict[str, Any], variant: str, ranks: int) -> dict[str, PhaseCost]:
+        """Per repetition, for rank 0, whose block is the largest (⌈n/d₀⌉ × ⌈n/d₁⌉ on the
+        process grid d = :func:`~harness.decomposition.cartesian.grid_dims` (ranks, 2), the
+        ``MPI.Compute_dims`` grid the case uses). Both variants do the same work.
+
+        ``compute``: items = the block's cell updates × steps; flops 9 and bytes 16 per update
+        (:data:`FLOPS_PER_UPDATE`, :data:`BYTES_PER_UPDATE`; the residual's |Δc| and max on
+        every ``residual_every``-th step are not counted).
+        ``halo``: 4 messages per step (north, south, west, east; the grid is periodic, so every
+        rank has four, sent to itself where the grid has one rank along a dimension), carrying
+        2·(rows + cols) doubles; bytes = packing and unpacking them (16 B per double each way);
+        neighbours = distinct *other* ranks (0 at one rank, 1 along a dimension of two).
+        ``reduce``: ⌊steps / residual_every⌋ allreduces (MAX) of one double (none when
+        ``residual_every`` is 0).
+
+        Raises
+        ------
+        ValueError
+            When ``ranks < 1``.
+        """
+        dims = cartesian.grid_dims(ranks, 2)
+        block = cartesian.block_of(params["n"], dims, (0, 0))
+        steps = params["steps"]
+        updates = block.rows * block.cols * steps
+        edge = 2 * (block.rows + block.cols)  # doubles sent per step
+        every = params["residual_every"]
+        reductions = steps // every if every > 0 else 0
+        return {
+            "compute": PhaseCost(items=updates, flops=FLOPS_PER_UPDATE * updates,
+                                 bytes=BYTES_PER_UPDATE * updates),
+            "halo": PhaseCost(messages=4 * steps, message_bytes=8 * edge * steps,
+                              bytes=2 * 16 * edge * steps,
+                              neighbours=sum(min(d - 1, 2) for d in dims)),
+            "reduce": PhaseCost(reductions=reductions, reduction_bytes=8 * reductions),
+        }
 
     def precompile(self) -> None:
         kernel.precompile()
@@ -225,7 +262,7 @@ class CFDInstance(Instance):
 
     def work(self) -> dict[str, Any]:
         return {"cell_updates": self.updates(), "bytes_per_update": BYTES_PER_UPDATE,
-                "flops_per_update": 9, "dt": self.dt, "residual": self.residual}
+                "flops_per_update": FLOPS_PER_UPDATE, "dt": self.dt, "residual": self.residual}
 
     def close(self) -> None:
         self.grid.free()

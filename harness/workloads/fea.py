@@ -48,7 +48,8 @@ from harness.decomposition import box as boxes
 from harness.decomposition import boxio, collectives
 from harness.errors import ParameterError
 from harness.timing import PhaseTimer
-from harness.workloads.base import FOM, Instance, Param, Verification, Workload
+from harness.workloads import fea_costs
+from harness.workloads.base import FOM, Instance, Param, PhaseCost, Verification, Workload
 from kernels import exactsum, halo3d
 from kernels import fea as kernel
 
@@ -131,6 +132,35 @@ class FEA(Workload):
         """
         m = params["n"] - 1
         return _instance_bytes(m, boxes.box_layout(m, ranks, rank), params["cases"], variant)
+
+    def costs(self, params: dict[str, Any], variant: str, ranks: int) -> dict[str, PhaseCost]:
+        """Per repetition, each phase for its busiest rank (:mod:`harness.workloads.fea_costs`),
+        with the CG iterations estimated (:func:`~harness.workloads.fea_costs.estimated_iterations`;
+        :func:`~harness.workloads.fea_costs.phase_costs` takes measured ones). K = CG iterations
+        summed over the load cases, N = rows (unknowns) of the box, Z its non-zeros, E its
+        extended length (box and ghost layer).
+
+        ``assemble``: items = N·(1 + cases) rows (the matrix, then each load vector); bytes =
+        the CSR (12 B per non-zero, 8 per row pointer) and load vectors written; flops not
+        counted (index arithmetic dominates).
+        ``compute``: items = N·K (matrix rows × CG iterations), flops = (2Z + 10N)·K as in
+        ``work()`` (the start of each solve — x = 0, r = b, ‖b‖² — not counted), bytes =
+        (12Z + 8E + 88N)·K (the product reads the CSR and p and writes q; x += αp, r −= αq
+        read four vectors and write two; p = r + βp reads two and writes one).
+        ``halo``: per iteration one message to each neighbouring box (faces, edges, corners
+        that exist: boxes on the boundary have fewer), carrying the owned layer next to it;
+        bytes = packing and unpacking.
+        ``reduce``: one allreduce of an exact accumulator (8·68 B) per case, two per iteration.
+        ``io``: ``gather``: rank 0 writes all 8·m³ bytes per case after a ``Gatherv`` (a
+        reduction of 8·m³ bytes) and a barrier; ``per-rank`` and ``mpiio``: rank 0 writes its
+        box (the largest) and waits in the barrier.
+
+        Raises
+        ------
+        ValueError
+            When ``ranks < 1``, or a box would be empty (m < the grid's largest dimension).
+        """
+        return fea_costs.phase_costs(params, variant, ranks)
 
     def precompile(self) -> None:
         kernel.precompile()

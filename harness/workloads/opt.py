@@ -30,12 +30,16 @@ import numpy as np
 from harness.decomposition import population
 from harness.errors import ParameterError
 from harness.timing import PhaseTimer
-from harness.workloads.base import FOM, Instance, Param, Verification, Workload
+from harness.workloads.base import FOM, Instance, Param, PhaseCost, Verification, Workload
 from kernels import opt as kernel
 
 TOLERANCE = 1e-8  # absolute, on f_best − f*, with f* = 0 for both objectives
 MAX_SEED = 2**63 - 1
 ISLAND_MIN = 4  # DE/rand/1 needs an individual and three distinct donors
+#: flops of one pass of the objective over x (d coordinates): Rastrigin 7 per coordinate
+#: (shift, square, 2π·x, cos counted as one, 10·cos, difference, sum), Rosenbrock 10 per
+#: neighbouring pair (two shifts, square, two differences, 100·a·a, b·b, two sums)
+FLOPS_PER_PASS = {"rastrigin": lambda d: 7 * d, "rosenbrock": lambda d: 10 * (d - 1)}
 
 #: DE controls and generation budgets per objective and size. Rastrigin is separable (low CR
 #: works best), Rosenbrock is not (high CR). Each budget is about 1.3-2x the generations the
@@ -152,6 +156,44 @@ class Optimization(Workload):
             return 8 * 3 * params["population"] * (d + 1)
         island = population.population_blocks(params["population"], ranks, rank).local
         return 8 * (3 * island * (d + 1) + (ranks + 1) * (d + 1))
+
+    def costs(self, params: dict[str, Any], variant: str, ranks: int) -> dict[str, PhaseCost]:
+        """Per repetition (``generations`` G), for rank 0, whose block of ⌈population/p⌉
+        individuals (:func:`~harness.decomposition.population.population_blocks`) is the
+        largest.
+
+        ``compute``: items = objective evaluations of the rank's block, ⌈P/p⌉·G. An evaluation
+        makes cost + ⌊2·cost·h⌋ passes, h a hash of x uniform in [0, 1), so 2·cost − ½ on
+        average; flops = that mean × :data:`FLOPS_PER_PASS`. bytes = 8(d + 1) per evaluation
+        (the trial read once, its fitness written) plus 8(6d + 2) per trial built and selected
+        (parent, three donors and the trial written, the trial read back at selection, two
+        fitness values) — over the whole population on every rank for ``sync`` (trials and
+        selection are replicated; only evaluations are divided), over the island for ``async``.
+        ``reduce``: ``sync``: G in-place ``Allgatherv`` of the trial fitness, each assembling
+        8·P bytes; ``async``: ⌈G/k⌉ ``Iallgather`` of the island bests (every k-th generation
+        and the last), each assembling 8·p·(d + 1) bytes.
+
+        Raises
+        ------
+        ValueError
+            When ``ranks < 1``.
+        """
+        if ranks < 1:
+            raise ValueError(f"ranks must be >= 1, got {ranks}")
+        d, pop, generations = params["d"], params["population"], params["generations"]
+        local = population.population_blocks(pop, ranks, 0).local
+        evaluations = local * generations
+        built = (pop if variant == "sync" else local) * generations
+        flops = (2 * params["cost"] - 0.5) * FLOPS_PER_PASS[params["function"]](d)
+        compute = PhaseCost(items=evaluations, flops=flops * evaluations,
+                            bytes=8 * (d + 1) * evaluations + 8 * (6 * d + 2) * built)
+        if variant == "sync":
+            reduce = PhaseCost(reductions=generations, reduction_bytes=8 * pop * generations)
+        else:
+            exchanges = -(-generations // params["k"])
+            reduce = PhaseCost(reductions=exchanges,
+                               reduction_bytes=8 * ranks * (d + 1) * exchanges)
+        return {"compute": compute, "reduce": reduce}
 
     def precompile(self) -> None:
         kernel.precompile()

@@ -31,7 +31,7 @@ from harness.decomposition import scheduling
 from harness.decomposition.blocks import block_range
 from harness.errors import ParameterError
 from harness.timing import PhaseTimer
-from harness.workloads.base import FOM, Instance, Param, Verification, Workload
+from harness.workloads.base import FOM, Instance, Param, PhaseCost, Verification, Workload
 from kernels import param as kernel
 
 ROUNDOFF = 1e-12
@@ -41,6 +41,12 @@ MAX_CASES = (2**31 - 1) // kernel.RESULTS
 #: RK4 steps of the cheapest case below which ω·dt nears RK4's stability limit (≈2.8 / 3.7 for
 #: the fast root of the ζ = 2 cases)
 MIN_STEPS = 20
+#: one RK4 step of ``kernels.param.integrate``: 61 additions and multiplications and three
+#: cosines (the drive at t, t + dt/2, t + dt), each counted as one
+FLOPS_PER_STEP = 64
+#: memory per case: the case's ω, ζ, Ω and step count written and read back (64 B), its three
+#: results written (24 B); the integration itself runs in registers
+BYTES_PER_CASE = 88
 
 
 def tolerance(steps: int) -> float:
@@ -101,6 +107,57 @@ class ParameterStudy(Workload):
             return width * (stop - start)
         return width * params["chunk"] + 8 * scheduling.HEADER
 
+    def costs(self, params: dict[str, Any], variant: str, ranks: int) -> dict[str, PhaseCost]:
+        """Per repetition, for the busiest rank of each phase. Items are RK4 steps (the FOM's
+        unit; cases differ in cost), :data:`FLOPS_PER_STEP` flops each, :data:`BYTES_PER_CASE`
+        bytes per case.
+
+        ``compute``: ``static``: the block of :func:`~harness.decomposition.blocks.block_range`
+        with the most RK4 steps (cost grows along the case order, so usually the last).
+        ``dynamic`` at p ≥ 2 (rank 0 manages and computes nothing): the workers' lower bound
+        max(W/(p − 1), the dearest chunk), W the grid's steps — who gets which chunk depends on
+        timing; at one rank, rank 0 computes every chunk.
+        ``distribute`` (``serial``: every row ends on rank 0): ``static``: one ``Gatherv`` of
+        the 24·cases result bytes to rank 0. ``dynamic`` at p ≥ 2: the manager, through which
+        every message passes, receives a request per chunk plus each worker's first (16 B of
+        header; all but the first carry their chunk's rows, 24 B a case) and sends a reply per
+        request (16 B): 2·(chunks + p − 1) messages sent and received, the same as the run's
+        ``work["messages"]``, with p − 1 neighbours.
+
+        Raises
+        ------
+        ValueError
+            When ``ranks < 1``.
+        """
+        if ranks < 1:
+            raise ValueError(f"ranks must be >= 1, got {ranks}")
+        cases, chunk = params["cases"], max(1, min(params["chunk"], params["cases"]))
+        prefix = _step_prefix(cases, params["steps"], params["spread"])
+        chunks = -(-cases // chunk)
+        results = 8 * kernel.RESULTS * cases
+        if variant == "static":
+            bounds = [block_range(cases, ranks, r) for r in range(ranks)]
+            busiest = max(bounds, key=lambda b: (prefix(b[1]) - prefix(b[0]), b[1] - b[0]))
+            steps, mine = prefix(busiest[1]) - prefix(busiest[0]), busiest[1] - busiest[0]
+            distribute = PhaseCost(reductions=1, reduction_bytes=results, serial=True)
+        elif ranks == 1:
+            steps, mine = prefix(cases), cases
+            distribute = PhaseCost(serial=True)
+        else:
+            # steps never decrease along the case order: the dearest chunk is the last full
+            # one or the (shorter) last one
+            last = (chunks - 1) * chunk
+            dearest = max(prefix(cases) - prefix(last),
+                          prefix(cases // chunk * chunk) - prefix(cases // chunk * chunk - chunk))
+            steps = max(prefix(cases) / (ranks - 1), dearest)
+            mine = cases / (ranks - 1)
+            requests = chunks + ranks - 1
+            distribute = PhaseCost(messages=2 * requests,
+                                   message_bytes=2 * 8 * scheduling.HEADER * requests + results,
+                                   neighbours=ranks - 1, serial=True)
+        compute = PhaseCost(items=steps, flops=FLOPS_PER_STEP * steps, bytes=BYTES_PER_CASE * mine)
+        return {"compute": compute, "distribute": distribute}
+
     def precompile(self) -> None:
         kernel.precompile()
 
@@ -108,6 +165,30 @@ class ParameterStudy(Workload):
         """The instance, on a duplicate of ``comm`` that its :meth:`~Instance.close` frees: the
         manager–worker messages' fixed tags then never meet another library's. Collective."""
         return ParameterStudyInstance(comm.Dup(), params, variant)
+
+
+def level_steps(cases: int, steps: int, spread: float) -> np.ndarray:
+    """RK4 steps of one case at each ω level of the grid (int64, shape (levels,)): the
+    arithmetic of ``kernels.param.fill_grid``, one entry per level instead of per case."""
+    per_level = len(kernel.DAMPING) * len(kernel.RATIOS)
+    levels = -(-cases // per_level)
+    level = np.arange(levels, dtype=np.float64)
+    w = 1.0 + (spread - 1.0) * level / (levels - 1) if levels > 1 else np.ones(1)
+    return np.maximum(1, np.floor(steps * w + 0.5)).astype(np.int64)
+
+
+def _step_prefix(cases: int, steps: int, spread: float):
+    """``prefix(k)``: RK4 steps of cases [0, k), in O(1) per call after O(levels) set-up."""
+    per_level = len(kernel.DAMPING) * len(kernel.RATIOS)
+    each = level_steps(cases, steps, spread)
+    before = np.concatenate(([0], np.cumsum(each * per_level)))
+
+    def prefix(k: int) -> int:
+        level, within = divmod(k, per_level)
+        partial = int(each[level]) * within if within else 0
+        return int(before[level]) + partial
+
+    return prefix
 
 
 class ParameterStudyInstance(Instance):

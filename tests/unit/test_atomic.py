@@ -30,3 +30,14 @@ def test_a_document_that_cannot_be_written_leaves_the_old_file_and_no_temporary(
         atomic.write_json(path, {"bad": object()}, replace=True)
     assert json.loads(path.read_text()) == {"ok": True}
     assert [p.name for p in tmp_path.iterdir()] == ["s.json"]
+
+
+def test_write_text_writes_once_or_replaces_and_leaves_no_temporary(tmp_path):
+    path = atomic.write_text(tmp_path / "m" / "machine.toml", "a = 1\n", replace=False)
+    assert path.read_text() == "a = 1\n"
+    with pytest.raises(FileExistsError):
+        atomic.write_text(path, "a = 2\n", replace=False)
+    assert path.read_text() == "a = 1\n"
+    atomic.write_text(path, "a = 3\n", replace=True)
+    assert path.read_text() == "a = 3\n"
+    assert [p.name for p in path.parent.iterdir()] == ["machine.toml"]

@@ -1,0 +1,356 @@
+"""Phase-by-phase prediction of a sweep at scales it did not reach (``harness predict``).
+
+Per scaling study (grouped exactly as the analyzer groups: :data:`harness.analysis.KEYS`) and
+per timed phase, two models of the phase's time against the core count:
+
+- **empirical**: one term of the performance-model normal form fitted to the phase's times
+  (:func:`harness.phasefit.fit_phase`);
+- **mechanistic**: the workload's stated work and communication (``Workload.costs``) turned
+  into seconds by a probed machine model and calibrated on the measured points
+  (:mod:`harness.phasemodel`); only with ``--machine`` and a workload that states its costs.
+
+Each phase takes the model with the lower hold-out error (the largest measured core count
+predicted from the others); with too few core counts to hold one out the choice says so.
+**Phase times are the mean over ranks** (``phase_<name>``), not the maximum: the total is
+predicted as the sum of the phases, and only the mean adds up. Every rank spends the whole
+repetition inside some phase, so each rank's phases sum to the repetition and so do their
+means over ranks; the maxima of different phases come from different ranks (one rank's wait in
+the halo exchange is another's compute), so their sum counts the same seconds twice and exceeds
+the measured total (as the 2-rank runs here show). Load imbalance stays in the mean as the wait
+the faster ranks record in the communication phase that follows. ``costs()`` describe the
+busiest rank; the calibration factor absorbs the busiest-over-mean ratio. The total is the sum
+of the chosen phases plus the remainder (the measured total minus the phases' sum: loop
+overhead, timer calls, the barrier), itself fitted empirically.
+
+Efficiency follows ``harness analyze``: baseline ``p0`` the smallest core count measured,
+``r = p/p0``; strong ``E = T0/(r T)``, weak ``E = T0/T``. A record's phase times are averages
+over its repetitions, so the totals here are too: a run's time is the mean of its repetitions
+(each the max over ranks), ``T0`` the mean over the baseline's runs of that — where ``harness
+analyze`` takes the median repetition; the two differ by the slow outlier repetitions. Target
+status from :mod:`harness.targets`; a prediction whose 95 % interval is unknown or spans more
+than a factor :data:`harness.models.MAX_INTERVAL_RATIO` is ``uncertain`` and never judged.
+Every figure is a prediction, labelled with its extrapolation distance (scale / largest
+measured scale, far-extrapolated beyond :data:`harness.models.FAR_EXTRAPOLATION`). What-ifs
+re-predict with a modified machine model or the asynchronous algorithm (:mod:`harness.whatif`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness import analysis, models, phasechoice, phasefit, phasemodel, pooling
+from harness.analysis import KEYS, PHASE
+from harness.errors import BadInputError
+from harness.machine import MachineModel
+from harness.phasechoice import HELD, MECHANISTIC, PhaseChoice
+from harness.targets import Targets
+
+REMAINDER = "remainder"
+#: core counts from which the remainder is fitted rather than held at its median
+MIN_REMAINDER_COUNTS = 3
+
+
+@dataclass
+class Remainder:
+    """Total minus the phases' sum: fitted, or held at its median with the measured range as
+    its interval (:func:`_remainder`)."""
+
+    fit: phasefit.PhaseFit | None
+    constant: float
+    note: str = ""
+    low: float = math.nan
+    high: float = math.nan
+
+    def predict(self, cores: np.ndarray) -> np.ndarray:
+        if self.fit is not None:
+            return self.fit.predict(cores)
+        return np.full(len(cores), self.constant)
+
+    def interval(self, cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.fit is not None:
+            return self.fit.interval(cores)
+        value = self.predict(cores)
+        return np.minimum(value, self.low), np.maximum(value, self.high)
+
+
+@dataclass
+class GroupForecast:
+    """One scaling study's prediction: phases, rows per scale, dominant phase, what-ifs."""
+
+    keys: dict[str, str]
+    baseline_cores: int
+    baseline_seconds: float
+    measured_cores: list[int]
+    phases: list[PhaseChoice]
+    remainder: Remainder
+    rows: pd.DataFrame
+    dominant: dict[str, Any] | None = None
+    what_ifs: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    #: the problem the group ran (its costs at any rank count), None when not a harness workload
+    study: phasechoice.Study | None = field(default=None, repr=False)
+
+
+def _runs(group: pd.DataFrame) -> pd.DataFrame:
+    """One row per run: cores, mean repetition time, and each phase's mean-over-ranks time
+    (all seconds per repetition, averaged over the run's repetitions)."""
+    phases = [c for c in group.columns if c.startswith(PHASE) and group[c].notna().any()]
+    agg = {"cores": ("cores", "first"), "seconds": ("seconds", "mean")}
+    agg.update({c[len(PHASE):]: (c, "median") for c in phases})
+    return group.groupby("run", sort=True).agg(**agg).reset_index(drop=True)
+
+
+def _remainder(runs: pd.DataFrame, phases: list[str]) -> Remainder:
+    """Fitted like a phase from 3 core counts on (so the fit can be held out); with fewer, or
+    negative somewhere, held at its median: a growth law through two noisy points of loop
+    overhead would decide the total at 500x on nothing."""
+    rest = runs["seconds"].to_numpy() - runs[phases].fillna(0.0).sum(axis=1).to_numpy()
+    median = float(np.median(rest))
+    if (rest < 0).any():
+        return Remainder(None, median, "the phases add up to more than the measured total at "
+                                       f"some runs: the remainder is held at its median "
+                                       f"({median:.3g} s)", float(rest.min()), float(rest.max()))
+    counts = runs["cores"].nunique()
+    if counts >= MIN_REMAINDER_COUNTS:
+        fit = phasefit.fit_phase(REMAINDER, runs["cores"].to_numpy(), rest)
+        if fit is not None:
+            return Remainder(fit, math.nan)
+    return Remainder(None, median, f"the remainder (total - phases) is held at its median "
+                                   f"({median:.3g} s): {counts} core count(s), a fit needs "
+                                   f"{MIN_REMAINDER_COUNTS} to be checked",
+                     float(rest.min()), float(rest.max()))
+
+
+def _phase_values(choice: PhaseChoice, cores: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    model = choice.model()
+    if model is None:
+        nan = np.full(len(cores), np.nan)
+        return nan, nan, nan
+    low, high = model.interval(cores)
+    return model.predict(cores), np.asarray(low), np.asarray(high)
+
+
+def combine(values: list[np.ndarray], lows: list[np.ndarray], highs: list[np.ndarray]
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sum of parts, and an interval whose half-widths add in quadrature (independent errors)."""
+    total = np.sum(values, axis=0)
+    down = np.sqrt(np.sum([(v - lo) ** 2 for v, lo in zip(values, lows, strict=True)], axis=0))
+    up = np.sqrt(np.sum([(hi - v) ** 2 for v, hi in zip(values, highs, strict=True)], axis=0))
+    return total, total - down, total + up
+
+
+def efficiency(mode: str, scale: np.ndarray, baseline_seconds: float, seconds: np.ndarray
+               ) -> np.ndarray:
+    """``harness analyze``'s efficiency: strong ``T0/(r T)``, weak ``T0/T``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eff = baseline_seconds / seconds
+        return eff / scale if mode == "strong" else eff
+
+
+def _status(eff: np.ndarray, low: np.ndarray, high: np.ndarray, scale: np.ndarray,
+            targets: Targets) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    target = targets.target_for(scale)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = high / low
+    uncertain = ~np.isfinite(ratio) | ~(low > 0) | (ratio > models.MAX_INTERVAL_RATIO)
+    status = np.where(uncertain, "uncertain", np.where(
+        np.isnan(target), "no-target", np.where(eff > target, "pass", "fail")))
+    return target, status, uncertain
+
+
+def predict_totals(forecast: GroupForecast, cores: np.ndarray, targets: Targets,
+                   phase_seconds: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """Rows per core count: each phase, the remainder, the total and the efficiency, with 95 %
+    intervals; ``phase_seconds`` replaces phases' predictions (what-ifs)."""
+    values, lows, highs, out = [], [], [], {}
+    for choice in forecast.phases:
+        v, lo, hi = _phase_values(choice, cores)
+        if phase_seconds and choice.phase in phase_seconds:
+            new = phase_seconds[choice.phase]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scale = np.where(v > 0, new / v, 1.0)
+            v, lo, hi = new, lo * scale, hi * scale
+        out[f"phase_{choice.phase}"], out[f"low_{choice.phase}"], out[f"high_{choice.phase}"] = \
+            v, lo, hi
+        values.append(v), lows.append(lo), highs.append(hi)
+    rest = forecast.remainder.predict(cores)
+    rest_low, rest_high = forecast.remainder.interval(cores)
+    out["remainder"] = rest
+    total, low, high = combine([*values, rest], [*lows, rest_low], [*highs, rest_high])
+    scale = cores / forecast.baseline_cores
+    mode = forecast.keys["mode"]
+    eff = efficiency(mode, scale, forecast.baseline_seconds, total)
+    eff_low = efficiency(mode, scale, forecast.baseline_seconds, high)
+    eff_high = efficiency(mode, scale, forecast.baseline_seconds, low)
+    target, status, uncertain = _status(eff, eff_low, eff_high, scale, targets)
+    largest = max(forecast.measured_cores) / forecast.baseline_cores
+    distance = models.extrapolation(scale, largest)
+    frame = pd.DataFrame({
+        "scale": scale, "cores": cores, "label": "predicted", "extrapolation": distance,
+        "far_extrapolated": distance > models.FAR_EXTRAPOLATION, "seconds": total,
+        "pi95_low": low, "pi95_high": high, "efficiency": eff, "efficiency_pi95_low": eff_low,
+        "efficiency_pi95_high": eff_high,
+        "speedup": eff * scale,
+        "target": target, "status": status, "uncertain": uncertain,
+        "alert": ~uncertain & (eff < targets.p2_alert),
+        "interval_assumed": interval_assumed(forecast), **out})
+    return frame
+
+
+def interval_assumed(forecast: GroupForecast) -> bool:
+    """True when a chosen phase's interval rests on the assumed factor, not on measured spread
+    (a mechanistic model calibrated on one run, or a phase held at its one measured time)."""
+    for choice in forecast.phases:
+        if choice.chosen == HELD:
+            return True
+        if choice.chosen == MECHANISTIC and choice.mechanistic.spread_assumed:
+            return True
+    return False
+
+
+def async_phase_seconds(forecast: GroupForecast, cores: np.ndarray
+                        ) -> dict[str, np.ndarray] | None:
+    """``reduce`` replaced by ``max(0, reduce − compute)``; None without both phases."""
+    models = {c.phase: c.model() for c in forecast.phases}
+    if models.get("reduce") is None or models.get("compute") is None:
+        return None
+    reduce = models["reduce"].predict(cores)
+    compute = models["compute"].predict(cores)
+    return {"reduce": np.maximum(reduce - compute, 0.0)}
+
+
+def _dominant(forecast: GroupForecast) -> dict[str, Any] | None:
+    rows = forecast.rows.loc[forecast.rows["feasible"]]
+    if rows.empty or not forecast.phases:
+        return None
+    last = rows.iloc[-1]
+    shares = {c.phase: last[f"phase_{c.phase}"] / last["seconds"] for c in forecast.phases}
+    shares[REMAINDER] = last["remainder"] / last["seconds"]
+    shares = {k: float(v) for k, v in shares.items() if math.isfinite(v)}
+    if not shares:
+        return None
+    phase = max(shares, key=lambda k: shares[k])
+    return {"scale": float(last["scale"]), "cores": int(last["cores"]), "phase": phase,
+            "name": analysis.PHASE_NAMES.get(phase, "loop overhead and waits outside the phases"
+                                              if phase == REMAINDER else phase),
+            "share": shares[phase],
+            "shares": shares}
+
+
+def forecast_group(keys: dict[str, str], group: pd.DataFrame, scales: np.ndarray | None,
+                   cores: np.ndarray | None, targets: Targets,
+                   machine: MachineModel | None, asynchronous: bool = False) -> GroupForecast:
+    """Predict one group at ``scales`` (× its baseline) or at absolute ``cores``; with
+    ``asynchronous`` the reduce phase costs ``max(0, reduce − compute)`` (:mod:`harness.whatif`).
+    """
+    notes: list[str] = []
+    runs = _runs(group)
+    counts = sorted(int(c) for c in runs["cores"].unique())
+    baseline = counts[0]
+    baseline_seconds = float(runs.loc[runs["cores"] == baseline, "seconds"].mean())
+    phase_names = [c for c in runs.columns if c not in ("cores", "seconds")]
+    study = phasechoice.study(keys, group, notes)
+    if machine is None:
+        notes.append("no machine model (--machine): every phase is fitted empirically")
+    choices = []
+    for phase in phase_names:
+        rows = runs.loc[runs[phase].notna()]
+        # the run totals set the interval's noise floor: a phase of a few microseconds is
+        # not held to 1 % of itself when the run it sits in takes milliseconds
+        emp = phasefit.fit_phase(phase, rows["cores"].to_numpy(), rows[phase].to_numpy(),
+                                 totals=rows["seconds"].to_numpy())
+        mech = phasechoice.mechanistic(study, phase, rows, machine, notes)
+        choice = phasechoice.choose(phase, emp, mech)
+        if choice.chosen is None and len(rows):
+            choice.held = phasechoice.Held(float(rows[phase].median()))
+            choice.chosen = phasechoice.HELD
+            choice.reason = ("held at its measured time (one core count, no mechanistic "
+                             "model), interval an assumed factor "
+                             f"{phasemodel.ASSUMED_SPREAD_FACTOR:g} either way")
+        choices.append(choice)
+    for choice in choices:
+        mech = choice.mechanistic
+        far = phasechoice.FACTOR_FAR
+        if mech is not None and not 1 / far <= mech.factor <= far:
+            notes.append(f"{choice.phase}: the calibration factor is {mech.factor:.3g}, far "
+                         "from 1: the mechanistic model misses something at the measured "
+                         "points (caches, per-call software overhead, timer resolution, "
+                         "contention)")
+    remainder = _remainder(runs, phase_names)
+    if remainder.note:
+        notes.append(remainder.note)
+    wanted = (np.rint(np.asarray(scales) * baseline) if cores is None else np.asarray(cores))
+    wanted = np.unique(np.maximum(wanted.astype(np.int64), 1))
+    forecast = GroupForecast(keys, baseline, baseline_seconds, counts, choices, remainder,
+                             pd.DataFrame(), notes=notes, study=study)
+    reasons = [study.feasible(int(p)) if study is not None else None for p in wanted]
+    feasible = np.array([r is None for r in reasons], dtype=bool)
+    replaced = None
+    if asynchronous:
+        replaced = async_phase_seconds(forecast, wanted[feasible])
+        notes.append("asynchronous algorithm assumed (--variant async): reduce costs max(0, "
+                     "reduce - compute)" if replaced is not None else
+                     "--variant async does not apply: no reduce and compute phases")
+    frame = predict_totals(forecast, wanted[feasible], targets, replaced)
+    skipped = pd.DataFrame({"scale": wanted[~feasible] / baseline, "cores": wanted[~feasible]})
+    frame = pd.concat([frame.assign(feasible=True, infeasible=""),
+                       skipped.assign(feasible=False, label="infeasible",
+                                      infeasible=[r for r in reasons if r is not None])],
+                      ignore_index=True).sort_values("cores", ignore_index=True)
+    frame["status"] = frame["status"].fillna("infeasible")
+    for column in ("uncertain", "alert", "far_extrapolated", "interval_assumed"):
+        frame[column] = frame[column].fillna(False).astype(bool)
+    forecast.rows = frame
+    forecast.dominant = _dominant(forecast)
+    if not any(c.chosen for c in choices):
+        notes.append("no phase could be modelled: measure at least two core counts")
+    return forecast
+
+
+def forecast(repetitions: pd.DataFrame, targets: Targets, *, scales: Any = None,
+             cores: Any = None, machine: MachineModel | None = None,
+             asynchronous: bool = False, pool_provenance: bool = False
+             ) -> list[GroupForecast]:
+    """Predict every group of a repetitions frame (:func:`harness.inputs.load`).
+
+    Parameters
+    ----------
+    repetitions
+        One row per repetition, as the analyzer reads it.
+    targets
+        The target table; its scales are the default ``scales``.
+    scales, cores
+        Scales over each group's baseline (float > 0) or absolute core counts (int ≥ 1);
+        at most one; neither: the targets' scales.
+    machine
+        The machine model; without it every phase is fitted empirically.
+    asynchronous
+        Predict the asynchronous algorithm (reductions overlap the compute).
+    pool_provenance
+        Pool runs made with different code versions, as ``harness analyze --pool-provenance``.
+
+    Raises
+    ------
+    BadInputError
+        Both ``scales`` and ``cores`` given; runs that may not be pooled (:mod:`harness.pooling`).
+    """
+    if scales is not None and cores is not None:
+        raise BadInputError("give scales or core counts, not both")
+    if scales is None and cores is None:
+        scales = np.asarray(targets.scales, dtype=np.float64)
+    summary = analysis.summarize(repetitions)  # checks the columns and values
+    warnings = pooling.check(repetitions, KEYS, pool_provenance)
+    del summary
+    out = []
+    for key_values, group in repetitions.groupby(KEYS, sort=True, observed=True):
+        keys = {k: str(v) for k, v in zip(KEYS, key_values, strict=True)}
+        result = forecast_group(keys, group, scales, cores, targets, machine, asynchronous)
+        result.notes[:0] = warnings.get(tuple(keys.values()), [])
+        out.append(result)
+    return out
