@@ -20,7 +20,7 @@ import click
 from harness import records
 from harness.cli.run import Seconds, parse_settings
 from harness.errors import HarnessError, RunFailedError, UsageError
-from harness.launch import local
+from harness.launch import launchers, local
 from harness.limits import MAX_CORES
 
 
@@ -80,7 +80,7 @@ def probe(ranks: int | None, out: Path, machine_name: str | None, quick: bool,
         records.check_id("probe id", probe_id)
     opts = ProbeOptions(out=out, sizes=sizes, probe_id=probe_id or "", machine_name=name,
                         quick=quick, expected_ranks=ranks)
-    if local.under_mpi_launcher() or (ranks in (None, 1) and time_limit is None):
+    if launchers.under_launcher() or (ranks in (None, 1) and time_limit is None):
         _in_place(opts, settings, as_json, supervised)
     else:
         _relaunch(opts, settings, ranks or 1, time_limit, as_json)
@@ -146,7 +146,7 @@ def _relaunch(opts: Any, settings: tuple[str, ...], ranks: int, time_limit: floa
     for item in settings:
         child += ["--set", item]
     try:
-        done = local.run_supervised(local.mpiexec_command(ranks, child), time_limit)
+        done = local.run_supervised(launchers.mpiexec_command(ranks, child), time_limit)
     finally:  # a rank killed outright leaves the I/O benchmark's files: they go regardless
         shutil.rmtree(scratch_dir(opts.out, probe_id), ignore_errors=True)
     path = Path(opts.out) / record.record_name(probe_id)
