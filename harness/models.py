@@ -46,6 +46,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -74,6 +75,25 @@ _TINY = 1e-300
 # ---- the models ------------------------------------------------------------------------------
 
 RelativeTime = Callable[[str, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+#: ``remark(fit_row, baseline_cores, cores_text) -> str``: what a fit says beyond its
+#: parameters (a speedup ceiling, a peak), with its leading separator; "" for nothing
+Remark = Callable[[Any, int, Callable[[float], str]], str]
+
+
+@dataclass(frozen=True)
+class Reported:
+    """How one fitted parameter is reported: ``name`` (its column in the fits frame, with
+    ``<name>_ci95_low``/``_high``), ``key`` and ``ci_key`` in the analysis document, ``fmt``
+    in the text table."""
+
+    name: str
+    key: str
+    ci_key: str
+    fmt: str = ".4g"
+
+
+def _no_remark(row: Any, baseline: int, cores_text: Callable[[float], str]) -> str:
+    return ""
 
 
 @dataclass(frozen=True)
@@ -95,6 +115,14 @@ class Model:
     relative_time: RelativeTime
     #: a coarse grid of starting points, shape (n, k)
     grid: Callable[[], np.ndarray]
+    #: the name tables and reports give it
+    title: str = ""
+    #: how each parameter is reported (document keys, text format), in ``params`` order
+    reported: tuple[Reported, ...] = ()
+    #: fits-frame columns derived from the parameters that the document carries as they are
+    derived: tuple[str, ...] = ()
+    #: the text a fit's line ends with (:data:`Remark`)
+    remark: Remark = _no_remark
 
 
 def _amdahl(mode: str, r: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -144,20 +172,55 @@ def _pair_grid(second: np.ndarray) -> Callable[[], np.ndarray]:
     return grid
 
 
+def _amdahl_remark(row: Any, baseline: int, cores_text: Callable[[float], str]) -> str:
+    if row.f >= 1.0:
+        return "; no speedup"
+    return (f"; speedup ceiling {row.max_speedup:.4g}x" if math.isfinite(row.max_speedup)
+            else "; no speedup ceiling")
+
+
+def _power_remark(row: Any, baseline: int, cores_text: Callable[[float], str]) -> str:
+    return " (efficiency ~ r^(gamma - 1))"
+
+
+def _usl_remark(row: Any, baseline: int, cores_text: Callable[[float], str]) -> str:
+    peak = "no peak (beta = 0)"
+    if math.isfinite(row.peak_scale):
+        peak = (f"speedup peaks at r* = {row.peak_scale:.3g} "
+                f"({cores_text(round(row.peak_scale * baseline))})")
+        low = row.beta_ci95_low
+        if low is not None and math.isfinite(low) and low <= 0:
+            peak += " if beta > 0: its 95 % interval reaches 0, so there may be no peak"
+    elif row.alpha >= 1.0:
+        peak = "no speedup to peak"
+    return f"; {peak}"
+
+
+_SERIAL = Reported("f", "serial_fraction", "ci95")
+
 REGISTRY: dict[str, Model] = {m.name: m for m in (
     Model("amdahl", ("strong",), ("f",), (0.0,), (1.0,),
-          "T(r)/T0 = f + (1 - f)/r", "Amdahl 1967", _amdahl, _unit_grid),
+          "T(r)/T0 = f + (1 - f)/r", "Amdahl 1967", _amdahl, _unit_grid,
+          title="Amdahl", reported=(_SERIAL,), derived=("max_speedup",),
+          remark=_amdahl_remark),
     Model("power", ("strong", "weak"), ("gamma",), (-1.0,), (1.0,),
           "T(r)/T0 = r^-gamma", "Extra-P's performance model normal form, one term "
-          "(Calotoiu et al. 2013)", _power, _exponent_grid),
+          "(Calotoiu et al. 2013)", _power, _exponent_grid,
+          title="Power law T ~ p^-gamma", reported=(Reported("gamma", "gamma", "ci95_gamma"),),
+          remark=_power_remark),
     Model("amdahl-log", ("strong",), ("f", "c"), (0.0, 0.0), (1.0, np.inf),
           "T(r)/T0 = f + (1 - f)/r + c log2 r", "Amdahl 1967; Thakur et al. 2005",
-          _amdahl_log, _pair_grid(np.concatenate([[0.0], np.logspace(-6, 0, 31)]))),
+          _amdahl_log, _pair_grid(np.concatenate([[0.0], np.logspace(-6, 0, 31)])),
+          title="Amdahl + c log2 p", reported=(_SERIAL, Reported("c", "c", "ci95_c", ".3g"))),
     Model("gustafson", ("weak",), ("f",), (0.0,), (1.0,),
-          "S = r - f (r - 1)", "Gustafson 1988", _gustafson, _unit_grid),
+          "S = r - f (r - 1)", "Gustafson 1988", _gustafson, _unit_grid,
+          title="Gustafson", reported=(_SERIAL,)),
     Model("usl", ("strong", "weak"), ("alpha", "beta"), (0.0, 0.0), (1.0, np.inf),
           "S = r / (1 + alpha (r - 1) + beta r (r - 1))", "Gunther 2007", _usl,
-          _pair_grid(np.concatenate([[0.0], np.logspace(-10, 1, 45)]))),
+          _pair_grid(np.concatenate([[0.0], np.logspace(-10, 1, 45)])),
+          title="USL", reported=(Reported("alpha", "alpha", "ci95_alpha"),
+                                 Reported("beta", "beta", "ci95_beta", ".3g")),
+          derived=("peak_scale",), remark=_usl_remark),
 )}
 #: parameter names per model (kept for readers of fit tables)
 PARAMS = {name: m.params for name, m in REGISTRY.items()}

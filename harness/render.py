@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness import models
 from harness.analysis import KEYS, POINT_COLUMNS, Analysis, cores_text, label
 from harness.documents import ANALYSIS_SCHEMA
 
@@ -109,21 +110,14 @@ def _fits(fits: pd.DataFrame) -> dict[str, Any]:
                   "cv_error": _plain(row.cv_error),
                   "points": int(row.points), "observations": int(row.observations),
                   "dof": int(row.dof), "chosen": bool(getattr(row, "chosen", False))}
-        if row.model == "power":
-            entry = {"gamma": _plain(row.gamma),
-                     "ci95_gamma": _interval(row.gamma_ci95_low, row.gamma_ci95_high)}
-        elif row.model == "usl":
-            entry = {"alpha": _plain(row.alpha), "beta": _plain(row.beta),
-                     "ci95_alpha": _interval(row.alpha_ci95_low, row.alpha_ci95_high),
-                     "ci95_beta": _interval(row.beta_ci95_low, row.beta_ci95_high),
-                     "peak_scale": _plain(row.peak_scale)}
-        else:
-            entry = {"serial_fraction": _plain(row.f),
-                     "ci95": _interval(row.f_ci95_low, row.f_ci95_high)}
-            if row.model == "amdahl":
-                entry["max_speedup"] = _plain(row.max_speedup)
-            if row.model == "amdahl-log":
-                entry.update(c=_plain(row.c), ci95_c=_interval(row.c_ci95_low, row.c_ci95_high))
+        model = models.REGISTRY[row.model]
+        entry: dict[str, Any] = {}
+        for p in model.reported:
+            entry[p.key] = _plain(getattr(row, p.name))
+            entry[p.ci_key] = _interval(getattr(row, f"{p.name}_ci95_low"),
+                                        getattr(row, f"{p.name}_ci95_high"))
+        for column in model.derived:
+            entry[column] = _plain(getattr(row, column))
         name = row.model if row.anchoring == "baseline" else f"{row.model}-trend"
         out[name] = {**entry, **common}
     return out
@@ -208,8 +202,6 @@ def _ci(low: Any, high: Any, spec: str) -> str:
     return "" if pair is None else f" (95 % CI {format(pair[0], spec)} to {format(pair[1], spec)})"
 
 
-_NAMES = {"amdahl": "Amdahl", "amdahl-log": "Amdahl + c log2 p", "gustafson": "Gustafson",
-          "usl": "USL", "power": "Power law T ~ p^-gamma"}
 
 
 def _bound(row: Any, name: str, text: str) -> str:
@@ -225,41 +217,18 @@ def _fit_lines(fits: pd.DataFrame, baseline: int) -> list[str]:
     for row in fits.itertuples(index=False):
         if row.status == "not-applicable":
             continue
-        name = _NAMES.get(row.model, row.model)
+        name = models.REGISTRY[row.model].title or row.model
         if row.anchoring == "trend":
             name += " (trend above the baseline)"
         if row.status == "refused":
             lines.append(f"{name}: not fitted: {row.reason}")
             continue
-        if row.model == "usl":
-            peak = "no peak (beta = 0)"
-            if math.isfinite(row.peak_scale):
-                peak_cores = cores_text(round(row.peak_scale * baseline))
-                peak = f"speedup peaks at r* = {row.peak_scale:.3g} ({peak_cores})"
-                if _plain(row.beta_ci95_low) is not None and row.beta_ci95_low <= 0:
-                    peak += " if beta > 0: its 95 % interval reaches 0, so there may be no peak"
-            elif row.alpha >= 1.0:
-                peak = "no speedup to peak"
-            alpha = _bound(row, "alpha", f"alpha = {row.alpha:.4g}")
-            beta = _bound(row, "beta", f"beta = {row.beta:.3g}")
-            text = (f"{name}: {alpha}{_ci(row.alpha_ci95_low, row.alpha_ci95_high, '.4g')}, "
-                    f"{beta}{_ci(row.beta_ci95_low, row.beta_ci95_high, '.3g')}; {peak}")
-        elif row.model == "power":
-            gamma = _bound(row, "gamma", f"gamma = {row.gamma:.4g}")
-            text = (f"{name}: {gamma}{_ci(row.gamma_ci95_low, row.gamma_ci95_high, '.4g')} "
-                    "(efficiency ~ r^(gamma - 1))")
-        else:
-            f = _bound(row, "f", f"f = {row.f:.4g}")
-            text = f"{name}: {f}{_ci(row.f_ci95_low, row.f_ci95_high, '.4g')}"
-            if row.model == "amdahl-log":
-                c = _bound(row, "c", f"c = {row.c:.3g}")
-                text += f", {c}{_ci(row.c_ci95_low, row.c_ci95_high, '.3g')}"
-            if row.model == "amdahl":
-                if row.f >= 1.0:
-                    text += "; no speedup"
-                else:
-                    text += (f"; speedup ceiling {row.max_speedup:.4g}x"
-                             if math.isfinite(row.max_speedup) else "; no speedup ceiling")
+        model = models.REGISTRY[row.model]
+        values = ", ".join(
+            _bound(row, p.name, f"{p.name} = {format(getattr(row, p.name), p.fmt)}")
+            + _ci(getattr(row, f"{p.name}_ci95_low"), getattr(row, f"{p.name}_ci95_high"), p.fmt)
+            for p in model.reported)
+        text = f"{name}: {values}{model.remark(row, baseline, cores_text)}"
         quality = f"RMS residual {100 * row.rms_residual:.2f} %"
         if _plain(row.noise) is not None:
             quality += f", scatter about this model {100 * row.noise:.1f} %"
