@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import random
 import sys
 from pathlib import Path
 
@@ -101,35 +100,38 @@ def test_a_sweep_pushed_in_parts_ends_as_pushed_whole(tmp_path, store_url):
         assert table(store_url, t, ignore) == table(reference, t, ignore), t.name
 
 
-def test_latest_of_new_sweeps_in_any_order_equals_a_full_ranking(tmp_path, store_url):
-    """Sweeps pushed out of time order, two of them at the same time (a tie broken by sweep id):
-    kpi_latest as kept push by push equals kpi_latest ranked again over the whole history."""
-    order = list(range(6))
-    random.Random(5).shuffle(order)
-    for k in order:
-        recs = list(synthetic.sweep(k, scales=SCALES, runs=1))
-        if k == 4:  # measured at the same time as sweep 3
-            for r in recs:
-                r["created_at"] = next(synthetic.sweep(3, scales=(1,), runs=1))["created_at"]
-        for r in recs:
-            directory = tmp_path / str(k) / r["sweep_id"]
-            directory.mkdir(parents=True, exist_ok=True)
-            (directory / f"{r['run_id']}.json").write_text(json.dumps(r))
-        do_push(store_url, tmp_path / str(k))
-    kept = table(store_url, schema.kpi_latest)
-    assert kept
-    store = engine.create(store_url)
+def _ranked_again(url):
+    """kpi_latest after ranking the whole history again."""
+    store = engine.create(url)
     try:
         with engine.connect(store, write=True) as conn:
             groups = {tuple(g) for g in conn.execute(sa.select(
                 *(schema.kpi.c[c] for c in latest.GROUP)).distinct())}
             for (machine,) in conn.execute(sa.select(schema.sweeps.c.machine).distinct()).all():
-                latest.refresh(conn, machine, groups)  # the whole history, ranked again
+                latest.refresh(conn, machine, groups)
     finally:
         store.dispose()
-    assert table(store_url, schema.kpi_latest) == kept
-    previous = {dict(r)["previous_sweep_id"] for r in kept}
-    assert "platform-00003" in previous or "platform-00004" in previous
+    return table(url, schema.kpi_latest)
+
+
+def test_latest_of_new_sweeps_in_any_order_equals_a_full_ranking(tmp_path, store_url):
+    """Sweeps pushed out of time order (older than the latest, older than the previous), two
+    of them measured at the same time (a tie broken by sweep id): after every push, kpi_latest
+    as the push left it equals kpi_latest ranked again over the whole history."""
+    same_time = next(synthetic.sweep(3, scales=(1,), runs=1))["created_at"]
+    for k in (1, 0, 5, 3, 2, 4):
+        recs = list(synthetic.sweep(k, scales=SCALES, runs=1))
+        for r in recs:
+            if k == 4:
+                r["created_at"] = same_time
+            directory = tmp_path / str(k) / r["sweep_id"]
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / f"{r['run_id']}.json").write_text(json.dumps(r))
+        do_push(store_url, tmp_path / str(k))
+        kept = table(store_url, schema.kpi_latest)
+        assert kept and kept == _ranked_again(store_url), f"after sweep {k}"
+    final = {(dict(r)["sweep_id"], dict(r)["previous_sweep_id"]) for r in kept}
+    assert final == {("platform-00005", "platform-00004")}
 
 
 def test_a_nan_in_a_record_is_stored_as_null(tmp_path, store_url):
