@@ -194,9 +194,10 @@ def _push_one(conn: sa.Connection, entry: SweepInput, table: Targets, pushed_at:
         conn.execute(sa.insert(kpi), kpi_rows)
     machine = conn.execute(sa.select(sweeps.c.machine).where(
         sweeps.c.sweep_id == entry.sweep_id)).scalar_one()
-    # a sweep without efficiency rows before only adds rows: the cheaper ranking holds
-    latest.refresh(conn, machine, touched | latest.groups_of(conn, entry.sweep_id),
-                   added=None if touched else entry.sweep_id)
+    if touched:  # rows replaced: rank the history again
+        latest.refresh(conn, machine, touched | latest.groups_of(conn, entry.sweep_id))
+    else:  # rows only added
+        latest.add(conn, machine, entry.sweep_id)
     checkpoint("kpi")
     if alert_rows:
         conn.execute(sa.insert(alerts), alert_rows)
