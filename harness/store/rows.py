@@ -137,7 +137,13 @@ def _rows(frame: pd.DataFrame | None, *columns: str) -> list[dict[str, Any]]:
     values ``iterrows`` gives, at a fraction of its cost."""
     if frame is None:
         return []
-    return frame[[c for c in (*GROUP, *columns) if c in frame]].to_dict("records")
+    names = [c for c in (*GROUP, *columns) if c in frame]
+    values = [frame[c].tolist() for c in names]  # column by column: categoricals at once
+    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def _bottlenecks(result: Analysis) -> dict[tuple[str, ...], str | None]:
@@ -178,19 +184,23 @@ def _serial_fractions(result: Analysis, sweep_id: str, at: str) -> list[dict[str
     fits, points = result.fits, result.points
     if fits is None or fits.empty or "f" not in fits or points.empty:
         return []
-    fitted = fits.loc[fits["f"].notna() & fits["model"].isin(SERIAL_MODELS)]
-    if "status" in fitted:
-        fitted = fitted.loc[fitted["status"] == "fitted"]
-    if "chosen" in fitted:  # the chosen model first, when it has a serial fraction
-        fitted = fitted.sort_values("chosen", ascending=False, kind="stable")
-    fitted = fitted.drop_duplicates(list(GROUP))
+    fitted = [fit for fit in _rows(fits, "model", "f", "f_ci95_low", "f_ci95_high", "status",
+                                   "chosen")
+              if not _missing(fit["f"]) and fit["model"] in SERIAL_MODELS
+              and fit.get("status", "fitted") == "fitted"]
+    # the chosen model first, when it has a serial fraction (a stable sort, as pandas' with
+    # missing values last); then the first fit per group
+    fitted.sort(key=lambda fit: 1 if _missing(fit.get("chosen")) else -float(fit["chosen"]))
+    first: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for fit in fitted:
+        first.setdefault(tuple(fit[k] for k in GROUP), fit)
     largest: dict[tuple[str, ...], dict[str, Any]] = {}  # per group, its first largest scale
     for p in _rows(points, "cores", "scale"):
         key = _key(p)
         if key not in largest or p["scale"] > largest[key]["scale"]:
             largest[key] = p
     out = []
-    for fit in _rows(fitted, "model", "f", "f_ci95_low", "f_ci95_high"):
+    for fit in first.values():
         if _key(fit) not in largest:
             continue
         point = largest[_key(fit)]
