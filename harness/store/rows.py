@@ -150,7 +150,9 @@ def _bottlenecks(result: Analysis) -> dict[tuple[str, ...], str | None]:
     groups = result.groups
     if groups is None or groups.empty or "bottleneck_name" not in groups:
         return {}
-    return {_key(g): (g["bottleneck_name"] or None) for g in _rows(groups, "bottleneck_name")}
+    # no verdict is NaN in the frame: NULL in the store (PostgreSQL would keep the text 'NaN')
+    return {_key(g): (None if _missing(g["bottleneck_name"]) else g["bottleneck_name"] or None)
+            for g in _rows(groups, "bottleneck_name")}
 
 
 def _measured(result: Analysis, sweep_id: str, at: str) -> list[dict[str, Any]]:
