@@ -428,6 +428,74 @@ def _as_keys(frame: pd.DataFrame) -> pd.DataFrame:
                   *maxima]]
 
 
+class _RecordRows:
+    """The repetitions of run records, each run id once, and the inputs left out (in order)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.excluded: list[dict[str, Any]] = []
+        self._seen: dict[str, tuple[str, records.RunRecord]] = {}
+
+    def add(self, rec: records.RunRecord, source: str, run: int) -> bool:
+        """Add the repetitions of ``rec`` as run number ``run``; False when it is left out (a
+        copy of a run already read, or a run that did not run cleanly).
+
+        Raises
+        ------
+        DataError
+            When a run id already read holds different content.
+        RecordError
+            When the record's overrides, ranks or threads cannot name a problem and cores.
+        """
+        if rec.run_id in self._seen:
+            first, first_rec = self._seen[rec.run_id]
+            # compared only on a repeated id: a record's canonical JSON is not free
+            if first_rec is not rec and _canonical(first_rec.to_dict()) != _canonical(
+                    rec.to_dict()):
+                raise DataError(f"{source} and {first} both hold run id {rec.run_id!r} with "
+                                "different content; a run id names one run: remove or "
+                                "rename the wrong one")
+            self.excluded.append(_excluded(source, f"the same run as {first} (run id "
+                                                   f"{rec.run_id}): counted once", rec))
+            return False
+        self._seen[rec.run_id] = (source, rec)
+        reason = _exclusion_reason(rec)
+        if reason is not None:
+            self.excluded.append(_excluded(source, reason, rec))
+            return False
+        self.rows.extend(_record_rows(rec, source, run))
+        return True
+
+
+def _inputs(frames: list[pd.DataFrame], collected: _RecordRows) -> Inputs:
+    """The repetitions of ``frames`` (CSV files) and ``collected``, and the excluded inputs.
+
+    Raises
+    ------
+    DataError
+        When nothing is left to analyze.
+    """
+    if collected.rows:
+        frames = [*frames, pd.DataFrame(collected.rows)]
+    excluded = collected.excluded
+    excluded_frame = pd.DataFrame(excluded, columns=list(EXCLUDED_COLUMNS))
+    if not frames:
+        if excluded:
+            first = excluded[0]
+            raise DataError(f"nothing to analyze: all {len(excluded)} inputs were excluded "
+                            f"(first: {first['source']}: {first['reason']})")
+        raise DataError("nothing to analyze: no repetitions in the inputs")
+    if len(frames) == 1:
+        repetitions = frames[0]
+    else:
+        for frame in frames:  # categoricals of different files concatenate as plain strings
+            for key in (*KEYS, "source"):
+                if key in frame:
+                    frame[key] = frame[key].astype(str)
+        repetitions = pd.concat(frames, ignore_index=True, sort=False)
+    return Inputs(_as_keys(repetitions), excluded_frame)
+
+
 def load(paths: Iterable[str | os.PathLike[str]], strict: bool = False) -> Inputs:
     """Read every input into one frame of repetitions plus the excluded inputs.
 
@@ -453,10 +521,8 @@ def load(paths: Iterable[str | os.PathLike[str]], strict: bool = False) -> Input
     if not files:
         raise DataError("no inputs given; pass directories of run records or CSV files")
     frames: list[pd.DataFrame] = []
-    record_rows: list[dict[str, Any]] = []
-    excluded: list[dict[str, Any]] = []
+    collected = _RecordRows()
     run = 0
-    seen: dict[str, tuple[Path, str]] = {}
     for path, kind, in_directory in files:
         if kind == "csv":
             frame = read_csv(path, first_run=run)
@@ -468,48 +534,46 @@ def load(paths: Iterable[str | os.PathLike[str]], strict: bool = False) -> Input
             if isinstance(rec, str):
                 continue
             if rec is None:
-                excluded.append(_excluded(str(path), "not a run record (no harness.run schema)"))
+                collected.excluded.append(
+                    _excluded(str(path), "not a run record (no harness.run schema)"))
                 continue
-            content = _canonical(rec.to_dict())
-            if rec.run_id in seen:
-                first, first_content = seen[rec.run_id]
-                if first_content != content:
-                    raise DataError(f"{path} and {first} both hold run id {rec.run_id!r} with "
-                                    "different content; a run id names one run: remove or "
-                                    "rename the wrong one")
-                excluded.append(_excluded(str(path), f"the same run as {first} (run id "
-                                                     f"{rec.run_id}): counted once", rec))
-                continue
-            seen[rec.run_id] = (path, content)
-            reason = _exclusion_reason(rec)
-            if reason is not None:
-                excluded.append(_excluded(str(path), reason, rec))
-                continue
-            rows = _record_rows(rec, str(path), run)
+            added = collected.add(rec, str(path), run)
         except RecordError as e:
             # one truncated or newer-schema record in a directory must not sink the rest
             if strict or not in_directory:
                 raise
             sys.stderr.write(f"harness: warning: skipped {e} (--strict to stop instead)\n")
-            excluded.append(_excluded(str(path), f"unreadable run record: {e}"))
+            collected.excluded.append(_excluded(str(path), f"unreadable run record: {e}"))
             continue
-        record_rows.extend(rows)
-        run += 1
-    if record_rows:
-        frames.append(pd.DataFrame(record_rows))
-    excluded_frame = pd.DataFrame(excluded, columns=list(EXCLUDED_COLUMNS))
-    if not frames:
-        if excluded:
-            first = excluded[0]
-            raise DataError(f"nothing to analyze: all {len(excluded)} inputs were excluded "
-                            f"(first: {first['source']}: {first['reason']})")
-        raise DataError("nothing to analyze: no repetitions in the inputs")
-    if len(frames) == 1:
-        repetitions = frames[0]
-    else:
-        for frame in frames:  # categoricals of different files concatenate as plain strings
-            for key in (*KEYS, "source"):
-                if key in frame:
-                    frame[key] = frame[key].astype(str)
-        repetitions = pd.concat(frames, ignore_index=True, sort=False)
-    return Inputs(_as_keys(repetitions), excluded_frame)
+        if added:
+            run += 1
+    return _inputs(frames, collected)
+
+
+def from_records(recs: Iterable[tuple[records.RunRecord, str]]) -> Inputs:
+    """The analyzer's input from run records already read and validated, as :func:`load` reads
+    run records named one by one, without reading or validating them again.
+
+    Parameters
+    ----------
+    recs
+        ``(record, source)`` pairs in input order: each record as :func:`records.validate`
+        returns it, for JSON that the caller has also checked with
+        :func:`harness.record_schema.validate`; ``source`` names it in the ``source`` column
+        and in messages (its file, usually).
+
+    Raises
+    ------
+    DataError
+        A run id that appears twice with different content, or nothing left to analyze (every
+        record failed, is unverified, oversubscribed, contended or compiled while timed).
+    RecordError
+        A record whose overrides are not a mapping, or whose ranks x threads per rank is not
+        a core count from 1 to 2^53.
+    """
+    collected = _RecordRows()
+    run = 0
+    for rec, source in recs:
+        if collected.add(rec, source, run):
+            run += 1
+    return _inputs([], collected)

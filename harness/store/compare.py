@@ -17,9 +17,7 @@ sweeps that share no point (different problems).
 
 from __future__ import annotations
 
-import json
 import math
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,7 @@ import pandas as pd
 import sqlalchemy as sa
 from scipy import stats
 
-from harness import analysis, inputs, records
+from harness import analysis, inputs, record_schema, records
 from harness.errors import BadInputError, DataError
 from harness.store import engine as store_engine
 from harness.store import push, rows
@@ -74,12 +72,13 @@ def _machine(rec: records.RunRecord) -> str:
     return f"{rows.machine(rec)} ({cpu})"
 
 
-def _from_records(label: str, recs: list[records.RunRecord], files: list[Path]) -> Side:
+def _from_records(label: str, recs: list[tuple[records.RunRecord, str]]) -> Side:
+    """One side from ``(record, source)`` pairs already validated."""
     try:
-        data = inputs.load(files)
+        data = inputs.from_records(recs)
     except DataError as e:
         raise DataError(f"{label}: {e}") from None
-    return Side(label, {_machine(r) for r in recs}, data.repetitions)
+    return Side(label, {_machine(r) for r, _ in recs}, data.repetitions)
 
 
 def load_side(which: str, store_url: str | None) -> Side:
@@ -94,10 +93,9 @@ def load_side(which: str, store_url: str | None) -> Side:
     """
     path = Path(which)
     if path.exists():
-        found = push.collect([path])
-        recs = [r for entry in found for r in entry.records]
-        files = [p for entry in found for p in entry.paths]
-        return _from_records(which, recs, files)
+        found = push.collect([path])  # each record read and validated once
+        return _from_records(which, [(r, str(p)) for entry in found
+                                     for r, p in zip(entry.records, entry.paths, strict=True)])
     if "/" in which or not which:
         raise DataError(f"{which}: no such sweep directory")
     store = store_engine.create(store_url)
@@ -110,13 +108,11 @@ def load_side(which: str, store_url: str | None) -> Side:
     if not stored:
         raise DataError(f"{which}: not a directory, and no sweep of that id in the store "
                         f"{store_engine.masked(store.url)}")
-    with tempfile.TemporaryDirectory(prefix="harness-compare-") as tmp:
-        files = []
-        for k, data in enumerate(stored):
-            files.append(Path(tmp) / f"{k}.json")
-            files[-1].write_text(json.dumps(data), encoding="utf-8")
-        recs = [records.validate(d, f"{which} (store)") for d in stored]
-        return _from_records(which, recs, files)
+    recs = []
+    for data in stored:
+        recs.append((records.validate(data, f"{which} (store)"), f"{which} (store)"))
+        record_schema.validate(data, f"{which} (store)")
+    return _from_records(which, recs)
 
 
 def run_medians(repetitions: pd.DataFrame) -> pd.DataFrame:

@@ -10,12 +10,16 @@ locks, such as NFS without a lock daemon, is refused up front), and a write tran
 one failing with "database is locked" when it upgrades a read lock. On PostgreSQL a write
 transaction takes a transaction-scoped advisory lock, for the same reason: pushes serialize, and
 readers never wait.
+
+JSON columns (a run's whole record) are written as strict JSON by :func:`json_dumps`: a NaN or
+infinite number, which JSON cannot hold and PostgreSQL refuses, is written as null.
 """
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -36,6 +40,19 @@ BUSY_TIMEOUT_MS = 60_000
 #: the advisory lock key that serializes writers on PostgreSQL ("kpi" in ASCII)
 PG_LOCK_KEY = 0x6B7069
 _WRITE = "harness_write"
+
+
+def json_dumps(value: object) -> str:
+    """``value`` as strict JSON text, NaN and infinities as null: the store's JSON serializer.
+
+    One ``json.dumps`` for the common value without them (the check costs no second pass).
+    """
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:
+        from harness.store.rows import json_safe  # the rare case: a NaN in a record
+
+        return json.dumps(json_safe(value), allow_nan=False)
 
 
 def resolve(url: str | None) -> str:
@@ -138,13 +155,14 @@ def create(url: str | None = None) -> sa.Engine:
                     raise StoreError(f"{masked(parsed)}: cannot create the folder for the "
                                      f"store ({e.strerror})") from None
                 check_locks(Path(database).parent, masked(parsed))
-            engine = sa.create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+            engine = sa.create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+                                      json_serializer=json_dumps)
             _sqlite_setup(engine)
             return engine
         if parsed.get_backend_name() != "postgresql":
             raise StoreError(f"{masked(parsed)}: the KPI store runs on SQLite or PostgreSQL "
                              "(sqlite:///PATH or postgresql+psycopg://...)")
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        return sa.create_engine(parsed, pool_pre_ping=True, json_serializer=json_dumps)
     except (NoSuchModuleError, ModuleNotFoundError) as e:
         raise StoreError(f"{masked(parsed)}: the database driver is not installed ({e}); for "
                          "PostgreSQL: pip install 'parallel-efficiency-harness[postgres]'"

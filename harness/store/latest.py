@@ -5,6 +5,13 @@ transaction, the ``kpi_latest`` rows of the series that sweep touches (its group
 machine): the two latest kpi rows of each series by ``measured_at`` (then sweep id), so pushes
 in any order, and re-pushes of a sweep that gained runs, leave the same table as a ranking of
 the whole history would.
+
+A sweep pushed for the first time only adds kpi rows: :func:`add` folds its rows into the
+current table instead (each series' two latest are among its current two and the sweep's row),
+reading only the sweep's rows and the groups' ``kpi_latest`` rows, so a push costs the same
+however long the history; where a sweep's row and a current one were measured at the same
+second (their order then rests on the database's ordering of sweep ids) it ranks the whole
+history as :func:`refresh` does.
 """
 
 from __future__ import annotations
@@ -64,3 +71,62 @@ def refresh(conn: sa.Connection, machine: str,
     if rows:
         conn.execute(sa.insert(kpi_latest), list(rows.values()))
     return len(rows)
+
+
+_KEY = tuple(c for c in SERIES if c != "machine")
+_PREVIOUS = {"previous_value": "value", "previous_low": "interval_low",
+             "previous_high": "interval_high", "previous_sweep_id": "sweep_id",
+             "previous_measured_at": "measured_at"}
+
+
+def _fold(current: dict[str, Any] | None, row: dict[str, Any]) -> dict[str, Any] | None:
+    """``current`` (a kpi_latest row, or None) with the kpi ``row`` ranked in: the new row, or
+    None when ``row`` ranks below both of its values. Raises LookupError on a tie in time."""
+    at = row["measured_at"]
+    if current is None:
+        return {**{c: row[c] for c in _KEY}, **{c: row[c] for c in LATEST},
+                **dict.fromkeys(_PREVIOUS)}
+    if at in (current["measured_at"], current["previous_measured_at"]):
+        raise LookupError("measured at the same time: the database orders the sweep ids")
+    if at > current["measured_at"]:
+        return {**current, **{c: row[c] for c in LATEST},
+                **{p: current[c] for p, c in _PREVIOUS.items()}}
+    if current["previous_measured_at"] is None or at > current["previous_measured_at"]:
+        return {**current, **{p: row[c] for p, c in _PREVIOUS.items()}}
+    return None
+
+
+def add(conn: sa.Connection, machine: str, sweep_id: str) -> int:
+    """Rank the efficiency rows of ``sweep_id``, a sweep whose kpi rows were all just inserted
+    (none replaced), into the ``kpi_latest`` rows of ``machine``; returns how many changed.
+
+    The same table as :func:`refresh` of the sweep's groups leaves, which it calls where one of
+    the sweep's rows and a series' current latest or previous were measured at the same time.
+    """
+    new = conn.execute(sa.select(*(kpi.c[c] for c in _KEY), *(kpi.c[c] for c in LATEST))
+                       .where(kpi.c.sweep_id == sweep_id, kpi.c.metric == METRIC,
+                              kpi.c.value.is_not(None))).mappings().all()
+    groups = sorted({tuple(r[c] for c in GROUP) for r in new})
+    if not groups:
+        return 0
+    in_groups = sa.tuple_(*(kpi_latest.c[c] for c in GROUP)).in_(groups)
+    current = {tuple(r[c] for c in _KEY): dict(r) for r in conn.execute(
+        sa.select(kpi_latest).where(kpi_latest.c.machine == machine, in_groups)).mappings()}
+    changed: dict[tuple, dict[str, Any]] = {}
+    try:
+        for row in new:
+            key = tuple(row[c] for c in _KEY)
+            if key in changed:
+                raise LookupError("two rows of one series in one sweep")
+            folded = _fold(current.get(key), row)
+            if folded is not None:
+                changed[key] = folded
+    except LookupError:
+        return refresh(conn, machine, groups)
+    gone = [current[k]["id"] for k in changed if k in current]
+    if gone:
+        conn.execute(sa.delete(kpi_latest).where(kpi_latest.c.id.in_(gone)))
+    if changed:
+        conn.execute(sa.insert(kpi_latest), [{**{k: v for k, v in r.items() if k != "id"},
+                                              "machine": machine} for r in changed.values()])
+    return len(changed)

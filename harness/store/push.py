@@ -1,25 +1,27 @@
 """``harness kpi push``: run records and their analysis into the store, one transaction per sweep.
 
-First every input is read and validated, and every sweep with runs not yet stored is analyzed
-(bad input: no row is written). Then, per sweep, one write transaction: the runs not yet
-stored are added; when there were any, the sweep's KPI and alert rows are replaced by the
-analysis of all its runs (those pushed now and those stored before) and its series in
-``kpi_latest`` are recomputed; when there were none, nothing changes ("0 new"). A failure inside
-a sweep's transaction rolls that sweep back whole; sweeps committed before it stay.
+First every input is read and validated, once: its JSON, :func:`harness.records.validate` and
+the record's JSON Schema (:func:`harness.record_schema.validate`); the records read are what the
+analyzer gets (:func:`harness.inputs.from_records`) and what the ``runs`` rows hold. Every sweep
+with runs not yet stored is analyzed before any row is written (bad input: no row is written).
+Then, per sweep, one write transaction: the runs not yet stored are added; when there were any,
+the sweep's KPI and alert rows are replaced by the analysis of all its runs (those pushed now and
+those stored before) and its series in ``kpi_latest`` are recomputed; when there were none,
+nothing changes ("0 new"). A failure inside a sweep's transaction rolls that sweep back whole;
+sweeps committed before it stay.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from harness import analysis, inputs, records
+from harness import analysis, inputs, record_schema, records
 from harness.errors import DataError, RecordError
 from harness.store import engine as store_engine
 from harness.store import latest, migrate, rows
@@ -53,7 +55,16 @@ class PushResult:
 
 def _read(path: Path, in_directory: bool) -> tuple[records.RunRecord, dict] | None:
     """The validated record and its JSON as read; None for a JSON document in a directory
-    that is not a run record (sweep.json, analysis.json and the like)."""
+    that is not a run record (sweep.json, analysis.json and the like).
+
+    Raises
+    ------
+    DataError
+        A file that is not ``.json``.
+    RecordError
+        A record that cannot be read, is not JSON, or fails :func:`records.validate` or the
+        record's JSON Schema.
+    """
     if path.suffix.lower() != ".json":
         raise DataError(f"{path}: `harness kpi push` reads run records (.json) and directories "
                         "of them; CSV timings carry no sweep or run id")
@@ -66,7 +77,9 @@ def _read(path: Path, in_directory: bool) -> tuple[records.RunRecord, dict] | No
     schema = data.get("schema") if isinstance(data, dict) else None
     if in_directory and not (isinstance(schema, str) and schema.startswith("harness.run")):
         return None
-    return records.validate(data, str(path)), data
+    rec = records.validate(data, str(path))
+    record_schema.validate(data, str(path))  # and the shipped JSON Schema, as records.load does
+    return rec, data
 
 
 def _spec_name(directory: Path) -> str | None:
@@ -90,7 +103,8 @@ def collect(paths: Iterable[str | os.PathLike[str]]) -> list[SweepInput]:
         run id that appears twice with different contents.
     """
     sweeps_found: dict[str, SweepInput] = {}
-    seen: dict[str, Path] = {}
+    seen: dict[str, tuple[Path, records.RunRecord]] = {}
+    spec_names: dict[Path, str | None] = {}
     for given in map(Path, paths):
         if not given.exists():
             raise DataError(f"{given}: no such file or directory")
@@ -100,34 +114,42 @@ def collect(paths: Iterable[str | os.PathLike[str]]) -> list[SweepInput]:
                 continue
             rec, data = read
             if rec.run_id in seen:
-                if seen[rec.run_id].resolve() != path.resolve() and \
-                        records.load(seen[rec.run_id]).to_dict() != rec.to_dict():
-                    raise DataError(f"{path}: run id {rec.run_id} is also in "
-                                    f"{seen[rec.run_id]} with other contents")
+                first, first_rec = seen[rec.run_id]
+                if first.resolve() != path.resolve() and first_rec.to_dict() != rec.to_dict():
+                    raise DataError(f"{path}: run id {rec.run_id} is also in {first} with "
+                                    "other contents")
                 continue
-            seen[rec.run_id] = path
+            seen[rec.run_id] = (path, rec)
             entry = sweeps_found.setdefault(rec.sweep_id, SweepInput(rec.sweep_id))
             entry.records.append(rec)
             entry.paths.append(path)
             entry.raw.append(data)
             if entry.spec_name is None:
-                entry.spec_name = _spec_name(path.parent)
+                if path.parent not in spec_names:  # one sweep.json read per directory
+                    spec_names[path.parent] = _spec_name(path.parent)
+                entry.spec_name = spec_names[path.parent]
     if not sweeps_found:
         shown = ", ".join(map(str, paths))
         raise DataError(f"{shown}: no run records found")
     return [sweeps_found[k] for k in sorted(sweeps_found)]
 
 
-def analyze(files: list[Path], table: Targets) -> analysis.Analysis | None:
-    """The analysis of ``files``, or None when none of them can enter an efficiency (all failed,
-    unverified or oversubscribed)."""
+def analyze(recs: Iterable[tuple[records.RunRecord, str]], table: Targets
+            ) -> analysis.Analysis | None:
+    """The analysis of ``(record, source)`` pairs already validated (see
+    :func:`harness.inputs.from_records`), or None when none of them can enter an efficiency
+    (all failed, unverified or oversubscribed)."""
     try:
-        data = inputs.load(files)
+        data = inputs.from_records(recs)
     except DataError as e:
         if str(e).startswith("nothing to analyze"):
             return None
         raise
     return analysis.analyze(data.repetitions, table)
+
+
+def _given(entry: SweepInput) -> list[tuple[records.RunRecord, str]]:
+    return [(rec, str(path)) for rec, path in zip(entry.records, entry.paths, strict=True)]
 
 
 def _analyze_with_stored(conn: sa.Connection, entry: SweepInput, stored: set[str],
@@ -136,15 +158,15 @@ def _analyze_with_stored(conn: sa.Connection, entry: SweepInput, stored: set[str
     given = {r.run_id for r in entry.records}
     missing = stored - given
     if not missing:
-        return entry.result if entry.result is not None else analyze(entry.paths, table)
-    result = conn.execute(sa.select(runs.c.record).where(runs.c.run_id.in_(sorted(missing))))
-    with tempfile.TemporaryDirectory(prefix="harness-kpi-") as tmp:
-        files = list(entry.paths)
-        for k, (record,) in enumerate(result):
-            path = Path(tmp) / f"stored-{k}.json"
-            path.write_text(json.dumps(record), encoding="utf-8")
-            files.append(path)
-        return analyze(files, table)
+        return entry.result if entry.result is not None else analyze(_given(entry), table)
+    result = conn.execute(sa.select(runs.c.run_id, runs.c.record)
+                          .where(runs.c.run_id.in_(sorted(missing))).order_by(runs.c.run_id))
+    recs = _given(entry)
+    for run_id, data in result:
+        source = f"run {run_id} (store)"
+        recs.append((records.validate(data, source), source))
+        record_schema.validate(data, source)
+    return analyze(recs, table)
 
 
 def _push_one(conn: sa.Connection, entry: SweepInput, table: Targets, pushed_at: str,
@@ -172,7 +194,10 @@ def _push_one(conn: sa.Connection, entry: SweepInput, table: Targets, pushed_at:
         conn.execute(sa.insert(kpi), kpi_rows)
     machine = conn.execute(sa.select(sweeps.c.machine).where(
         sweeps.c.sweep_id == entry.sweep_id)).scalar_one()
-    latest.refresh(conn, machine, touched | latest.groups_of(conn, entry.sweep_id))
+    if touched:  # rows replaced: rank the history again
+        latest.refresh(conn, machine, touched | latest.groups_of(conn, entry.sweep_id))
+    else:  # rows only added
+        latest.add(conn, machine, entry.sweep_id)
     checkpoint("kpi")
     if alert_rows:
         conn.execute(sa.insert(alerts), alert_rows)
@@ -207,7 +232,7 @@ def push(engine: sa.Engine, paths: Iterable[str | os.PathLike[str]], table: Targ
                                   .where(runs.c.sweep_id.in_(ids))).scalars())
     for entry in found:
         if any(r.run_id not in stored for r in entry.records):
-            entry.result = analyze(entry.paths, table)
+            entry.result = analyze(_given(entry), table)
     pushed_at = rows.timestamp(None)
     results = []
     for entry in found:

@@ -23,12 +23,13 @@ Non-finite floats become NULL; timestamps are UTC ISO 8601 to the second.
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
+
+import pandas as pd
 
 from harness import records
 from harness.analysis import Analysis
@@ -73,15 +74,6 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def json_ready(value: Any) -> Any:
-    """``value`` as is when every database's JSON accepts it, else :func:`json_safe` of it."""
-    try:
-        json.dumps(value, allow_nan=False)
-    except ValueError:
-        return json_safe(value)
-    return value
-
-
 def machine(rec: records.RunRecord) -> str:
     """Where a run was made: ``slurm:<partition>`` on Slurm, else the host name."""
     prov = rec.provenance or {}
@@ -114,7 +106,8 @@ def sweep_row(sweep_id: str, recs: list[records.RunRecord], spec_name: str | Non
 
 def run_row(rec: records.RunRecord, data: dict[str, Any] | None = None) -> dict[str, Any]:
     """The ``runs`` row of one record; ``record`` holds ``data`` (its JSON as read) or else the
-    record's fields, with non-finite floats as null."""
+    record's fields, as they are: the store's JSON serializer
+    (:func:`harness.store.engine.json_dumps`) writes non-finite floats as null."""
     fom = rec.fom or {}
     seconds = [s for s in rec.seconds if math.isfinite(s)]
     return {
@@ -127,7 +120,7 @@ def run_row(rec: records.RunRecord, data: dict[str, Any] | None = None) -> dict[
         "verified": bool((rec.verification or {}).get("passed") is True),
         "fom_value": number(fom.get("value")), "fom_unit": fom.get("unit"),
         "created_at": timestamp(rec.created_at),
-        "record": json_ready(data if data is not None else rec.to_dict()),
+        "record": data if data is not None else rec.to_dict(),
     }
 
 
@@ -135,22 +128,42 @@ def _group(row: Any) -> dict[str, str]:
     return {k: str(row[k]) for k in GROUP}
 
 
+def _key(row: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(row[k]) for k in GROUP)
+
+
+def _rows(frame: pd.DataFrame | None, *columns: str) -> list[dict[str, Any]]:
+    """The rows of ``frame`` as dicts of ``columns`` (those it has, the group's always): the
+    values ``iterrows`` gives, at a fraction of its cost."""
+    if frame is None:
+        return []
+    names = [c for c in (*GROUP, *columns) if c in frame]
+    values = [frame[c].tolist() for c in names]  # column by column: categoricals at once
+    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
 def _bottlenecks(result: Analysis) -> dict[tuple[str, ...], str | None]:
     groups = result.groups
     if groups is None or groups.empty or "bottleneck_name" not in groups:
         return {}
-    return {tuple(str(g[k]) for k in GROUP): (g["bottleneck_name"] or None)
-            for _, g in groups.iterrows()}
+    # no verdict is NaN in the frame: NULL in the store (PostgreSQL would keep the text 'NaN')
+    return {_key(g): (None if _missing(g["bottleneck_name"]) else g["bottleneck_name"] or None)
+            for g in _rows(groups, "bottleneck_name")}
 
 
 def _measured(result: Analysis, sweep_id: str, at: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     neck = _bottlenecks(result)
-    for _, p in result.points.iterrows():
+    for p in _rows(result.points, "cores", "scale", "efficiency", "seconds", "seconds_min",
+                   "seconds_max", "target", "status", "speedup", "karp_flatt"):
         base = {"sweep_id": sweep_id, **_group(p), "cores": int(p["cores"]),
                 "scale": float(p["scale"]), "kind": "measured", "model": None,
                 "extrapolation": None, "measured_at": at,
-                "bottleneck": neck.get(tuple(str(p[k]) for k in GROUP))}
+                "bottleneck": neck.get(_key(p))}
         eff, t = number(p["efficiency"]), number(p["seconds"])
         t_min, t_max = number(p.get("seconds_min")), number(p.get("seconds_max"))
         low = eff * t / t_max if eff is not None and t and t_max else None
@@ -173,22 +186,28 @@ def _serial_fractions(result: Analysis, sweep_id: str, at: str) -> list[dict[str
     fits, points = result.fits, result.points
     if fits is None or fits.empty or "f" not in fits or points.empty:
         return []
-    fitted = fits.loc[fits["f"].notna() & fits["model"].isin(SERIAL_MODELS)]
-    if "status" in fitted:
-        fitted = fitted.loc[fitted["status"] == "fitted"]
-    if "chosen" in fitted:  # the chosen model first, when it has a serial fraction
-        fitted = fitted.sort_values("chosen", ascending=False, kind="stable")
-    fitted = fitted.drop_duplicates(list(GROUP))
+    fitted = [fit for fit in _rows(fits, "model", "f", "f_ci95_low", "f_ci95_high", "status",
+                                   "chosen")
+              if not _missing(fit["f"]) and fit["model"] in SERIAL_MODELS
+              and fit.get("status", "fitted") == "fitted"]
+    # the chosen model first, when it has a serial fraction (a stable sort, as pandas' with
+    # missing values last); then the first fit per group
+    fitted.sort(key=lambda fit: 1 if _missing(fit.get("chosen")) else -float(fit["chosen"]))
+    first: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for fit in fitted:
+        first.setdefault(tuple(fit[k] for k in GROUP), fit)
+    largest: dict[tuple[str, ...], dict[str, Any]] = {}  # per group, its first largest scale
+    for p in _rows(points, "cores", "scale"):
+        key = _key(p)
+        if key not in largest or p["scale"] > largest[key]["scale"]:
+            largest[key] = p
     out = []
-    for _, fit in fitted.iterrows():
-        mine = points
-        for k in GROUP:
-            mine = mine.loc[mine[k].astype(str) == str(fit[k])]
-        if mine.empty:
+    for fit in first.values():
+        if _key(fit) not in largest:
             continue
-        largest = mine.loc[mine["scale"].idxmax()]
+        point = largest[_key(fit)]
         out.append({"sweep_id": sweep_id, **_group(fit), "metric": "serial_fraction",
-                    "cores": int(largest["cores"]), "scale": float(largest["scale"]),
+                    "cores": int(point["cores"]), "scale": float(point["scale"]),
                     "value": number(fit["f"]), "interval_low": number(fit.get("f_ci95_low")),
                     "interval_high": number(fit.get("f_ci95_high")), "target": None,
                     "status": None, "kind": "measured", "model": str(fit["model"]),
@@ -204,14 +223,15 @@ def _predicted(result: Analysis, sweep_id: str, at: str) -> list[dict[str, Any]]
         pred = pred.loc[~pred["measured"].astype(bool)]
     largest = {}
     if result.groups is not None and "largest_scale" in result.groups:
-        largest = {tuple(str(g[k]) for k in GROUP): float(g["largest_scale"])
-                   for _, g in result.groups.iterrows()}
+        largest = {_key(g): float(g["largest_scale"])
+                   for g in _rows(result.groups, "largest_scale")}
     low_col = "pi95_low" if "pi95_low" in pred else "ci95_low"
     high_col = "pi95_high" if "pi95_high" in pred else "ci95_high"
     neck = _bottlenecks(result)
     out = []
-    for _, p in pred.iterrows():
-        key = tuple(str(p[k]) for k in GROUP)
+    for p in _rows(pred, "cores", "scale", "efficiency", low_col, high_col, "target", "status",
+                   "model", "extrapolation"):
+        key = _key(p)
         extrapolation = number(p.get("extrapolation"))
         if extrapolation is None and largest.get(key):
             extrapolation = float(p["scale"]) / largest[key]
@@ -239,7 +259,8 @@ def alert_rows(result: Analysis | None, sweep_id: str, at: str) -> list[dict[str
     if result is None or result.alerts is None or result.alerts.empty:
         return []
     out = []
-    for _, a in result.alerts.iterrows():
+    for a in _rows(result.alerts, "level", "cores", "scale", "efficiency", "threshold", "kind",
+                   "message"):
         out.append({"sweep_id": sweep_id, "level": str(a["level"]),
                     "metric": "parallel_efficiency", **_group(a),
                     "cores": round(float(a["cores"])), "scale": float(a["scale"]),

@@ -261,7 +261,7 @@ def test_upgrade_from_0001_fills_the_latest_table(tmp_path, store_url):
             conn.execute(sa.insert(sweeps), [rows.sweep_row(entry.sweep_id, entry.records,
                                                             None, at)])
             conn.execute(sa.insert(runs), [rows.run_row(r) for r in entry.records])
-            conn.execute(sa.insert(kpi), rows.kpi_rows(push.analyze(entry.paths, TABLE),
+            conn.execute(sa.insert(kpi), rows.kpi_rows(push.analyze(push._given(entry), TABLE),
                                                        entry.sweep_id, at))
     assert migrate.upgrade(store) == ("0001", migrate.head())
     shown = queries.show(store)
