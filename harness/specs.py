@@ -208,6 +208,8 @@ def _workload_entry(entry: Any, where: str, path: str) -> tuple[Any, list[str], 
             raise SpecError(f"{path}: {where} gives both {one} and {many}; use one")
     variants = _str_list(entry.get("variants", entry.get("variant", wl.variants[0])),
                          f"{where} variants", path)
+    if variants == ["all"]:  # every variant the workload has
+        variants = list(wl.variants)
     modes = _str_list(entry.get("modes", entry.get("mode", "strong")), f"{where} modes", path)
     params = entry.get("params", {})
     if not isinstance(params, dict):

@@ -134,7 +134,7 @@ def test_local_dry_run_prints_the_runs_and_writes_nothing(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     assert _files(tmp_path) == before
     runs = [x for x in done.stdout.splitlines() if re.match(r"\d+ x ", x)]
-    assert len(runs) == 8  # four workloads at 1 and 2 cores
+    assert len(runs) == 20  # every workload and variant (ten) at 1 and 2 cores
     assert "nothing was run or written" in done.stdout
 
 
