@@ -21,8 +21,17 @@ import pandas as pd
 
 from harness import __version__, analysis, machine
 from harness.errors import DataError
-from harness.report import comparison, data, html, markdown, phasestack, phasestack_plot, plots
-from harness.report import sections, sources
+from harness.report import (
+    comparison,
+    data,
+    html,
+    markdown,
+    phasestack,
+    phasestack_plot,
+    plots,
+    sections,
+    sources,
+)
 from harness.report import history as stored_history
 from harness.targets import Targets
 

@@ -28,8 +28,8 @@ import pandas as pd
 
 from harness import machine as machines
 from harness import predict, predict_render, whatif
-from harness.phasechoice import EMPIRICAL
 from harness.analysis import KEYS, PHASE_NAMES
+from harness.phasechoice import EMPIRICAL
 from harness.report import data, plots
 from harness.targets import Targets
 
@@ -39,10 +39,10 @@ OTHER = plots.OTHER
 STACK_COLUMNS = ["series", "scale", "cores", "phase", "seconds", "bottom", "model", "total",
                  "total_pi95_low", "total_pi95_high", "extrapolation", "far_extrapolated",
                  "label"]
-PHASE_COLUMNS = [*KEYS, "phase", "model", "reason", "scale", "cores", "seconds", "pi95_low",
-                 "pi95_high", "share"]
-WHATIF_COLUMNS = [*KEYS, "what_if", "assumption", "scale", "cores", "efficiency", "gain",
-                  "status"]
+PHASE_COLUMNS = [*KEYS, "label", "phase", "model", "reason", "scale", "cores", "extrapolation",
+                 "seconds", "pi95_low", "pi95_high", "share"]
+WHATIF_COLUMNS = [*KEYS, "label", "what_if", "assumption", "scale", "cores", "efficiency",
+                  "gain", "status"]
 
 
 @dataclass
@@ -139,8 +139,9 @@ def _phases(group: dict[str, Any], keys: dict[str, str]) -> pd.DataFrame:
             interval = v.get("pi95") or [None, None]
             seconds = _num(v.get("seconds"))
             model, reason = chosen.get(name, (v.get("model"), ""))
-            rows.append({**keys, "phase": name, "model": model or "none", "reason": reason,
-                         "scale": _num(p.get("scale")), "cores": int(p["cores"]),
+            rows.append({**keys, "label": PREDICTED, "phase": name, "model": model or "none",
+                         "reason": reason, "scale": _num(p.get("scale")),
+                         "cores": int(p["cores"]), "extrapolation": _num(p.get("extrapolation")),
                          "seconds": seconds, "pi95_low": _num(interval[0]),
                          "pi95_high": _num(interval[1]),
                          "share": seconds / total if total > 0 else math.nan})
@@ -148,7 +149,8 @@ def _phases(group: dict[str, Any], keys: dict[str, str]) -> pd.DataFrame:
 
 
 def _what_ifs(group: dict[str, Any], keys: dict[str, str]) -> pd.DataFrame:
-    rows = [{**keys, "what_if": w.get("name", ""), "assumption": w.get("assumption", ""),
+    rows = [{**keys, "label": PREDICTED, "what_if": w.get("name", ""),
+             "assumption": w.get("assumption", ""),
              "scale": _num(r.get("scale")), "cores": int(r["cores"]),
              "efficiency": _num(r.get("efficiency")), "gain": _num(r.get("gain")),
              "status": r.get("status", "")}

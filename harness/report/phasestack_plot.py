@@ -20,7 +20,7 @@ from matplotlib.patches import Patch
 from harness.report import plots
 from harness.report.phasestack import MEASURED, PREDICTED, GroupStack
 
-SIZE = (7.2, 5.6)  # inches: up to nine bars with five-line labels
+SIZE = (7.2, 5.2)  # inches: up to nine bars with five-line labels
 PREDICTED_ALPHA = 0.4
 BAND = "#eeeeee"
 #: an interval reaching above this many times the largest bar is cut, its top written out
@@ -65,12 +65,12 @@ def _bars(ax, stack: pd.DataFrame, position: dict[tuple[str, int], int]) -> None
                                       == MEASURED).any() else phase)
 
 
-def _totals(ax, points: pd.DataFrame, position: dict[tuple[str, int], int], log: bool
-            ) -> float:
+def _totals(ax, points: pd.DataFrame, position: dict[tuple[str, int], int], log: bool,
+            floor: float) -> float:
     """Totals written over the bars, the predicted total's 95 % interval as an error bar;
     returns the y limit."""
     top = float(np.nanmax([*points["total"], 0.0])) or 1.0
-    limit = top * (3.0 if log else 1.15)
+    limit = top * (4.0 if log else 1.3)  # room for the totals written above the bars
     pred = points.loc[(points["series"] == PREDICTED) & points["total"].notna()]
     finite = pred.loc[pred["total_pi95_low"].notna() & pred["total_pi95_high"].notna()]
     if len(finite):
@@ -91,9 +91,17 @@ def _totals(ax, points: pd.DataFrame, position: dict[tuple[str, int], int], log:
         if not math.isfinite(row.total):
             continue
         word = "" if row.series == MEASURED else "predicted "
-        ax.annotate(f"{word}{row.total:.3g} s", (position[(row.series, row.cores)], row.total),
-                    xytext=(6, 2), textcoords="offset points", ha="left", fontsize=6.5,
-                    rotation=90 if word else 0, style="italic" if word else "normal")
+        # a tall bar has its predicted total written downwards, beside it, within the axes
+        high = row.total > (math.sqrt(limit * floor) if log else limit / 2)
+        x = position[(row.series, row.cores)]
+        if word:  # upright, in the gap right of the bar
+            ax.annotate(f"{word}{row.total:.3g} s", (x + 0.4, row.total),
+                        xytext=(1, -2 if high else 2), textcoords="offset points", ha="left",
+                        va="top" if high else "bottom", fontsize=6.5, rotation=90,
+                        style="italic")
+        else:
+            ax.annotate(f"{row.total:.3g} s", (x, row.total), xytext=(0, 2),
+                        textcoords="offset points", ha="center", fontsize=6.5)
     return limit
 
 
@@ -113,18 +121,19 @@ def draw(entry: GroupStack, machine: str | None) -> plots.Plot | None:
     points["total"] = points["total"].astype(float)
     position = {(r.series, r.cores): i for i, r in enumerate(points.itertuples())}
     fig = Figure(figsize=SIZE)
-    fig.subplots_adjust(left=0.11, right=0.97, top=0.9, bottom=0.43)
+    fig.subplots_adjust(left=0.11, right=0.97, top=0.9, bottom=0.34)
     ax = fig.add_subplot()
     totals = points["total"].loc[points["total"] > 0]
     log = len(totals) > 1 and totals.max() > LOG_RANGE * totals.min()
     if log:  # segments keep their seconds; on a log axis the upper ones look thinner
         ax.set_yscale("log")
     _bars(ax, stack, position)
-    limit = _totals(ax, points, position, log)
+    floor = float(totals.min()) / 5 if log else 0.0
+    limit = _totals(ax, points, position, log, floor)
     predicted = [i for (series, _), i in position.items() if series == PREDICTED]
     if predicted:
         _band(ax, min(predicted), max(predicted), limit)
-    ax.set_ylim(float(totals.min()) / 5 if log else 0, limit)
+    ax.set_ylim(floor, limit)
     ax.set_xticks(range(len(points)), [_tick(r) for _, r in points.iterrows()], fontsize=7)
     ax.set_xlabel(f"cores (predicted: scale × the smallest measured, {entry.baseline_cores})",
                   fontsize=8)
@@ -137,8 +146,8 @@ def draw(entry: GroupStack, machine: str | None) -> plots.Plot | None:
     handles, labels = ax.get_legend_handles_labels()
     handles.append(Patch(facecolor="white", edgecolor="black", ls="--", lw=0.8))
     labels.append("lighter, dashed: predicted (not measured)")
-    ax.legend(handles, labels, fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.42),
-              ncol=3, frameon=False)
+    fig.legend(handles, labels, fontsize=7.5, loc="lower center", bbox_to_anchor=(0.5, 0.0),
+               ncol=3, frameon=False)
     alt = _alt(entry, points, basis) + (" Log seconds axis: the totals span more than "
                                          f"{LOG_RANGE:g}×." if log else "")
     return plots.Plot(f"{section.slug}-phase-prediction", title.replace("\n", " — "), alt,

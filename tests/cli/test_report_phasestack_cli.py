@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
+# the machine model and sweep `harness predict`'s own tests use
+from cli.test_predict_cli import MACHINE, SWEEP
 from reportcases import write_cases
 
 from harness.cli import main
-
-# the machine model and sweep `harness predict`'s own tests use
-from cli.test_predict_cli import MACHINE, SWEEP  # noqa: E402  (tests/ is on the path)
 
 
 def run(capsys, *args) -> tuple[int, str]:
@@ -34,6 +34,7 @@ def test_predict_writes_the_section_its_plots_and_csvs(capsys, tmp_path):
     assert "No machine model: every phase is fitted empirically" in page
     table = pd.read_csv(out / "phase-prediction.csv")
     assert set(table["model"]) == {"empirical"}
+    assert set(table["label"]) == {"predicted"}
     assert (out / "phase-prediction.json").read_text().count('"harness.predict/1"') == 1
     assert "### Predicted phase breakdown" in (out / "summary.md").read_text(encoding="utf-8")
 
@@ -53,8 +54,13 @@ def test_machine_model_brings_mechanistic_choices_and_what_ifs(capsys, tmp_path)
     page = (out / "index.html").read_text(encoding="utf-8")
     assert "Machine model: test-node" in page
     assert "What-ifs: predicted efficiency gain" in page
+    # compute's stated work on the probed machine predicts the held-out run best
+    table = pd.read_csv(out / "phase-prediction.csv")
+    assert set(table.loc[table["phase"] == "compute", "model"]) == {"mechanistic"}
+    assert "mechanistic" in page
     gains = pd.read_csv(out / "phase-whatifs.csv")
     assert len(gains) and gains["gain"].notna().all()
+    assert set(gains["label"]) == {"predicted"}
     assert "async" in set(gains["what_if"])
 
 
