@@ -20,8 +20,8 @@ DEMO_REFERENCE := benchmarks/validation/vlasiator_mahti_strong_light.csv
 DEMO_REFERENCE_SOURCE := "fmihpc/vlasiator, scaling/202506_CSC_Mahti/strong/timings_light.dat @de616ea (CSC Mahti, 2-200 nodes)"
 
 # the main job on the embedded defaults: every workload at 1 and 2 ranks, the analysis,
-# the report, pushed into the KPI store; then the machine probed (2 ranks, quick sizes) and
-# every phase predicted at 10x-500x on that machine model
+# pushed into the KPI store; the machine probed (2 ranks, quick sizes); the report, with every
+# phase predicted at 10x-500x on that machine model beside the measured phases; the prediction
 demo: $(STAMP)
 	@id=demo-$$(date -u +%Y%m%dT%H%M%S); \
 	$(BIN)/harness sweep jobs/demo.toml --local --out $(OUT) --sweep-id $$id && \
@@ -29,9 +29,10 @@ demo: $(STAMP)
 	$(BIN)/harness kpi push $(OUT)/$$id --store sqlite:///$(OUT)/kpi.sqlite && \
 	$(BIN)/harness kpi show --store sqlite:///$(OUT)/kpi.sqlite && \
 	echo "records and analysis input: $(OUT)/$$id/; KPI store: $(OUT)/kpi.sqlite" && \
-	$(BIN)/harness report $(OUT)/$$id -o $(OUT)/$$id/report \
-	  --reference $(DEMO_REFERENCE) --reference-source $(DEMO_REFERENCE_SOURCE) && \
 	$(BIN)/harness probe --ranks 2 --quick --out $(OUT)/probe && \
+	$(BIN)/harness report $(OUT)/$$id -o $(OUT)/$$id/report \
+	  --reference $(DEMO_REFERENCE) --reference-source $(DEMO_REFERENCE_SOURCE) \
+	  --machine $(OUT)/probe/machine.toml && \
 	$(BIN)/harness predict $(OUT)/$$id --machine $(OUT)/probe/machine.toml
 
 lint: $(STAMP)

@@ -3,7 +3,8 @@
 Parses the command line, then hands off to :mod:`harness.report.build`: read and analyze the
 inputs as ``harness analyze`` does, draw, and write ``index.html``, ``summary.md``,
 ``points.csv`` and ``plots/*.csv`` into the output directory (with ``--compare``,
-``comparison.csv``; with a store, ``history.csv``).
+``comparison.csv``; with a store, ``history.csv``; with ``--predict`` or ``--machine``,
+``phase-prediction.csv``, ``phase-whatifs.csv`` and ``phase-prediction.json``).
 """
 
 from __future__ import annotations
@@ -40,10 +41,17 @@ from harness.errors import UsageError
               help="KPI store URL (default $HARNESS_STORE): adds the efficiency history of "
                    "these workloads at each target scale over the stored sweeps; history.csv. "
                    "Also where --compare looks sweep ids up.")
+@click.option("--predict", "predict_phases", is_flag=True,
+              help="Add the predicted phase breakdown: each phase's seconds at the target "
+                   "scales, fitted empirically, beside the measured phases; "
+                   "phase-prediction.csv/.json.")
+@click.option("--machine", "machine_file", type=click.Path(path_type=Path), default=None,
+              help="Machine model TOML (`harness probe`): the predicted phase breakdown "
+                   "with mechanistic models and what-ifs (implies --predict).")
 def report(paths: tuple[Path, ...], out: Path | None, baseline_cores: int | None,
            targets_file: Path | None, reference_paths: tuple[Path, ...],
            reference_source: str, compare_base: str | None, threshold: str | None,
-           store_url: str | None) -> None:
+           store_url: str | None, predict_phases: bool, machine_file: Path | None) -> None:
     """Write an HTML report, a Markdown summary and CSVs from run records and timing CSVs.
 
     index.html is self-contained (inline SVG plots and CSS; nothing is loaded from anywhere)
@@ -52,6 +60,8 @@ def report(paths: tuple[Path, ...], out: Path | None, baseline_cores: int | None
     a published series is shown apart, labelled with --reference-source (reference.csv).
     With --compare BASE, what changed since BASE, with significance (comparison.csv); with a
     store (--store or HARNESS_STORE), the efficiency history per target scale (history.csv).
+    With --predict or --machine, "Predicted phase breakdown": per group the measured phase
+    stack beside each phase's predicted seconds at the target scales (as `harness predict`).
     """
     from harness.report import build  # matplotlib loads only for this command
 
@@ -65,6 +75,7 @@ def report(paths: tuple[Path, ...], out: Path | None, baseline_cores: int | None
     assembled = build.assemble(list(paths), table, baseline_cores, list(reference_paths),
                                reference_source, compare_base=compare_base,
                                threshold=threshold, store_url=store_url,
-                               history=store_url is not None)
+                               history=store_url is not None, predict_phases=predict_phases,
+                               machine_file=machine_file)
     written = build.write(assembled, out)
     click.echo(f"report: {written / 'index.html'}")

@@ -19,9 +19,19 @@ from typing import Any
 
 import pandas as pd
 
-from harness import __version__, analysis
+from harness import __version__, analysis, machine
 from harness.errors import DataError
-from harness.report import comparison, data, html, markdown, plots, sections, sources
+from harness.report import (
+    comparison,
+    data,
+    html,
+    markdown,
+    phasestack,
+    phasestack_plot,
+    plots,
+    sections,
+    sources,
+)
 from harness.report import history as stored_history
 from harness.targets import Targets
 
@@ -63,6 +73,8 @@ class Report:
     reference: Reference | None = None
     comparison: comparison.Comparison | None = None
     history: stored_history.History | None = None
+    #: the "Predicted phase breakdown" (``--predict`` or ``--machine``); None: not asked for
+    phase_prediction: phasestack.PhasePrediction | None = None
 
 
 def _plural(n: int, word: str) -> str:
@@ -149,11 +161,14 @@ def _extras(report: Report, paths: list[Path], base: Any, threshold: float,
 def assemble(paths: list[Path], targets: Targets, baseline_cores: int | None = None,
              reference_paths: list[Path] | None = None, reference_source: str = "", *,
              compare_base: str | None = None, threshold: str | None = None,
-             store_url: str | None = None, history: bool = False) -> Report:
+             store_url: str | None = None, history: bool = False,
+             predict_phases: bool = False, machine_file: Path | None = None) -> Report:
     """Read, analyze and lay out a report (nothing written); with ``reference_paths``, a
     labelled section of reference series (:func:`reference`) too; with ``compare_base`` the
     comparison with that sweep (:mod:`harness.report.comparison`); with ``history`` the
-    efficiency history in the store at ``store_url`` (:mod:`harness.report.history`).
+    efficiency history in the store at ``store_url`` (:mod:`harness.report.history`); with
+    ``predict_phases`` or a ``machine_file`` the predicted phase breakdown
+    (:func:`phase_prediction`).
 
     Raises
     ------
@@ -163,15 +178,21 @@ def assemble(paths: list[Path], targets: Targets, baseline_cores: int | None = N
         one that cannot be compared with the inputs.
     StoreError
         The store cannot be reached or read.
+    MachineModelError
+        ``machine_file`` cannot be read as a machine model.
     """
     fraction = comparison.parse_threshold(threshold)
     base = comparison.load_base(compare_base, store_url) if compare_base is not None else None
-    report = _assemble(paths, targets, baseline_cores, reference_paths, reference_source)
+    if machine_file is not None:
+        machine.load(machine_file)  # a bad machine model is refused before any work
+    report = _assemble(paths, targets, baseline_cores, reference_paths, reference_source,
+                       predict_phases or machine_file is not None, machine_file)
     return _extras(report, paths, base, fraction, store_url, history)
 
 
 def _assemble(paths: list[Path], targets: Targets, baseline_cores: int | None,
-              reference_paths: list[Path] | None, reference_source: str) -> Report:
+              reference_paths: list[Path] | None, reference_source: str,
+              predict_phases: bool = False, machine_file: Path | None = None) -> Report:
     ref = reference(reference_paths, reference_source, targets) if reference_paths else None
     loaded = sources.load(paths)
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -197,10 +218,32 @@ def _assemble(paths: list[Path], targets: Targets, baseline_cores: int | None,
     order = {row["slug"]: i for i, row in enumerate(workloads)}
     groups.sort(key=lambda s: order[s.slug])  # sections in the workload table's order
     alert_count = len(result.alerts)
-    return Report(TITLE, created, __version__, shown, targets, data.kpi_rows(result, preds),
-                  workloads, groups, loaded.excluded, data.points_csv(result, preds),
-                  alert_count, _headline(workloads, result.points, alert_count), files=files,
-                  reference=ref)
+    report = Report(TITLE, created, __version__, shown, targets, data.kpi_rows(result, preds),
+                    workloads, groups, loaded.excluded, data.points_csv(result, preds),
+                    alert_count, _headline(workloads, result.points, alert_count), files=files,
+                    reference=ref)
+    if predict_phases:
+        report.phase_prediction = phase_prediction(loaded, groups, targets, machine_file)
+        report.files.update(phase_files(report.phase_prediction))
+    return report
+
+
+def phase_prediction(loaded: sources.Loaded, groups: list[data.Section], targets: Targets,
+                     machine_file: Path | None) -> phasestack.PhasePrediction:
+    """The predicted phase breakdown of the report's groups, each with its chart drawn."""
+    section = phasestack.build(loaded.repetitions, loaded.excluded, groups, targets,
+                               machine_file)
+    for entry in section.groups:
+        entry.plot = phasestack_plot.draw(entry, section.machine)
+    return section
+
+
+def phase_files(section: phasestack.PhasePrediction) -> dict[str, pd.DataFrame]:
+    """``phase-prediction.csv``, ``phase-whatifs.csv`` and each chart's ``plots/*.csv``."""
+    files = {"phase-prediction.csv": section.table(),
+             "phase-whatifs.csv": section.what_if_table()}
+    files.update({f"plots/{g.plot.stem}.csv": g.plot.table for g in section.groups if g.plot})
+    return files
 
 
 def _is_report(path: Path) -> bool:
@@ -240,6 +283,10 @@ def write(report: Report, out: Path) -> Path:
         drawn = [p for s in report.sections + (report.reference.sections if report.reference
                                                else []) for p in s.plots]
         drawn += report.history.plots if report.history is not None else []
+        if report.phase_prediction is not None:
+            drawn += [g.plot for g in report.phase_prediction.groups if g.plot is not None]
+            (staging / "phase-prediction.json").write_text(report.phase_prediction.json_text,
+                                                           encoding="utf-8")
         for plot in drawn:
             (staging / "plots" / f"{plot.stem}.svg").write_text(plot.svg, encoding="utf-8")
         os.chmod(staging, 0o755)

@@ -77,6 +77,58 @@ def history(h: Any) -> list[str]:
     return lines
 
 
+def phase_prediction(pp: Any) -> list[str]:
+    """The "Predicted phase breakdown" lines: per group, measured and predicted seconds per
+    phase (the chart's numbers), each phase's model, the dominant phase and the what-ifs."""
+    basis = f"machine model {_cell(pp.machine)}" if pp.machine else \
+        "empirical fits only, no machine model"
+    lines = ["", "### Predicted phase breakdown", "",
+             f"Seconds per repetition (mean over ranks); predicted ({basis}) values are "
+             "predictions, not measurements, with the total's 95 % prediction interval and the "
+             "extrapolation distance. Numbers: `phase-prediction.csv`, `phase-whatifs.csv`."]
+    for g in pp.groups:
+        lines += ["", f"#### {_cell(g.section.name)}", ""]
+        points = g.stack.drop_duplicates(["series", "cores"])
+        phases = [p for p in dict.fromkeys(g.stack["phase"]) if p]
+        lines += ["| Bar | Cores | " + " | ".join(map(_cell, phases)) + " | Total (95 % PI) |",
+                  "|---|---:|" + "---:|" * len(phases) + "---|"]
+        for pt in points.itertuples():
+            lines.append(_stack_row(g.stack, pt, phases))
+        if g.dominant:
+            d = g.dominant
+            lines += ["", f"Dominant phase at {d['scale']:g}× (predicted): **{_cell(d['phase'])}**"
+                          f", {100 * float(d['share']):.0f} % of the predicted time."]
+        models = g.phases.drop_duplicates("phase")
+        if len(models):
+            lines += ["", "Models: " + "; ".join(f"{_cell(m.phase)}: {_cell(m.model)}"
+                                                 for m in models.itertuples()) + "."]
+        if len(g.what_ifs):
+            lines += ["", "| What-if | Scale | Predicted E | Gain |", "|---|---:|---:|---:|"]
+            lines += [f"| {_cell(w.what_if)} | {w.scale:g}× | {_num(w.efficiency, '.3f')} | "
+                      f"{_num(w.gain, '+.3f')} |" for w in g.what_ifs.itertuples()]
+    return lines
+
+
+def _stack_row(stack: Any, pt: Any, phases: list[str]) -> str:
+    """One bar as a table row: which bar (measured, or predicted with its distance), cores,
+    seconds per phase, total."""
+    if pt.series == "measured":
+        bar, total = "measured", f"**{_num(pt.total, '.3g')}** s"
+    elif pt.label != "predicted":
+        cells = " | ".join("–" for _ in phases)
+        return f"| {pt.scale:g}× infeasible | {pt.cores} | {cells} | {_cell(pt.model)} |"
+    else:
+        distance = "interpolated" if pt.extrapolation <= 1 else \
+            f"extrapolated {pt.extrapolation:.3g}×" + (" (far)" if pt.far_extrapolated else "")
+        bar = f"{pt.scale:g}× *predicted*, {distance}"
+        total = (f"*{_num(pt.total, '.3g')} predicted* ({_num(pt.total_pi95_low, '.3g')} to "
+                 f"{_num(pt.total_pi95_high, '.3g')}) s")
+    rows = stack.loc[(stack["series"] == pt.series) & (stack["cores"] == pt.cores)]
+    seconds = dict(zip(rows["phase"], rows["seconds"], strict=True))
+    cells = " | ".join(_num(seconds.get(p), ".3g") for p in phases)
+    return f"| {bar} | {pt.cores} | {cells} | {total} |"
+
+
 def render(report: Any) -> str:
     """The Markdown summary of a :class:`harness.report.build.Report`."""
     lines = [f"## {report.title}", "", report.headline, "",
@@ -99,6 +151,8 @@ def render(report: Any) -> str:
         lines += comparison(report.comparison)
     if report.history is not None:
         lines += history(report.history)
+    if report.phase_prediction is not None:
+        lines += phase_prediction(report.phase_prediction)
     lines += ["", f"Alerts: {report.alert_count} (P2: efficiency below "
                   f"{report.targets.p2_alert:.2f}). Runs left out: {len(report.excluded)}."]
     if report.notice:

@@ -57,7 +57,7 @@ def test_chromium_prints_the_report(tmp_path):
     browser = _browser()
     out = tmp_path / "report"
     with pytest.raises(SystemExit) as info:
-        main(["report", str(write_cases(tmp_path)), "-o", str(out)])
+        main(["report", str(write_cases(tmp_path)), "-o", str(out), "--predict"])
     assert info.value.code == 0
     pdf = tmp_path / "report.pdf"
     done = subprocess.run(
@@ -68,5 +68,6 @@ def test_chromium_prints_the_report(tmp_path):
     assert done.returncode == 0 and pdf.is_file(), done.stderr[-2000:]
     body = pdf.read_bytes()
     assert body.startswith(b"%PDF")
-    # first screen, then one page per workload section (print CSS breaks before each)
-    assert len(re.findall(rb"/Type\s*/Page\b", body)) >= 3
+    # first screen, then one page per workload section and the predicted phase breakdown
+    # (print CSS breaks before each)
+    assert len(re.findall(rb"/Type\s*/Page\b", body)) >= 4
