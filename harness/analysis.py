@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness import models, pooling, prediction
+from harness import modelfit, pooling, prediction
 from harness.errors import DataError
 from harness.targets import Targets
 
@@ -130,7 +130,7 @@ def summarize(repetitions: pd.DataFrame) -> pd.DataFrame:
     Also ``runs`` (distinct runs behind the point; ``measurements`` is the same number, kept
     for readers of older output) and the run-level statistics the model fits use: each run's
     median over its repetitions is one replicate, ``log_mean`` and ``log_ss`` are the mean and
-    sum of squared deviations of their logs (:func:`harness.models.run_stats`).
+    sum of squared deviations of their logs (:func:`harness.modelfit.run_stats`).
 
     Raises
     ------
@@ -146,7 +146,7 @@ def summarize(repetitions: pd.DataFrame) -> pd.DataFrame:
     quartiles = grouped["seconds"].quantile([0.25, 0.75]).unstack()
     out["rel_iqr"] = (quartiles[0.75] - quartiles[0.25]) / out["seconds"]
     run_medians = reps.groupby([*by, "run"], observed=True, sort=True)["seconds"].median()
-    stats = models.run_stats(run_medians.reset_index(), by).set_index(by)
+    stats = modelfit.run_stats(run_medians.reset_index(), by).set_index(by)
     out = out.join(stats[["runs", "log_mean", "log_ss"]])
     phases = [c for c in reps.columns if c.startswith((PHASE, PHASE_MAX))]
     if phases:
@@ -276,7 +276,7 @@ def _distance(extrapolation: float) -> str:
     ``within the measured scales``."""
     if extrapolation <= 1.0:
         return "within the measured scales"
-    far = ", far-extrapolated" if extrapolation > models.FAR_EXTRAPOLATION else ""
+    far = ", far-extrapolated" if extrapolation > modelfit.FAR_EXTRAPOLATION else ""
     return f"{extrapolation:.3g}x beyond the largest measured scale{far}"
 
 
@@ -452,7 +452,7 @@ def _analyze_group(keys: tuple[str, ...], group: pd.DataFrame, targets: Targets,
                         f"repetition{'s' if reps != 1 else ''}); measure at least two core "
                         "counts")
         refused = prediction.refused_fits(group, key["mode"], float(base["seconds"]))
-        found.fits.append(models.fits_frame(refused).assign(chosen=False, **key))
+        found.fits.append(modelfit.fits_frame(refused).assign(chosen=False, **key))
         return
     _model_group(keys, group, targets, extra, row, found)
     if verdict["reason"]:
@@ -466,7 +466,7 @@ def _model_group(keys: tuple[str, ...], group: pd.DataFrame, targets: Targets,
     key = dict(zip(KEYS, keys, strict=True))
     baseline, baseline_seconds = row["baseline_cores"], row["baseline_seconds"]
     result = _predict(group, key["mode"], targets, baseline, baseline_seconds, extra)
-    frame = models.fits_frame(result.fits)
+    frame = modelfit.fits_frame(result.fits)
     if not frame.empty:
         frame["chosen"] = [f is result.chosen for f in result.fits]
     found.fits.append(frame.assign(**key))

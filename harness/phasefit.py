@@ -21,7 +21,7 @@ since extrapolation is what the fit is for). The score is the root mean square o
 errors; among the one-term hypotheses the lowest wins, and those within :data:`TIE_MARGIN` of it
 (or of :data:`TIE_FLOOR`) tie, broken toward the simpler (``b = 0``, then smaller ``|a|``). The
 constant stays unless the best term beats its score clearly (by the run-level models' margin,
-:data:`harness.models.CV_MARGIN`, and by more than the term's own residual noise).
+:data:`harness.modelfit.CV_MARGIN`, and by more than the term's own residual noise).
 
 With two distinct core counts no hold-out is possible: the fit is either the constant ``c0``
 (when the two medians differ by no more than the noise allows) or ``c1 * x**a`` through the two
@@ -29,11 +29,11 @@ medians, ``a`` continuous in ``[min(EXPONENTS), max(EXPONENTS)]``. With one: no 
 
 Prediction intervals (for one new run) are in log time and add, in quadrature: the residual
 noise with the uncertainty of ``c0, c1`` (weighted least squares, delta method; noise never
-below :data:`harness.models.MIN_NOISE`, nor, given the run totals, below :data:`JITTER` of the
+below :data:`harness.modelfit.MIN_NOISE`, nor, given the run totals, below :data:`JITTER` of the
 run's total relative to the phase); the extrapolation error, the leave-largest-out log error of
-:func:`harness.models.cross_validation` (largest one and two scales predicted from those below;
+:func:`harness.modelfit.cross_validation` (largest one and two scales predicted from those below;
 the chosen hypothesis's), times the distance beyond the largest measured scale in hold-out
-steps as :func:`harness.models.extrapolation_variance` does; and the model-choice spread, the
+steps as :func:`harness.modelfit.extrapolation_variance` does; and the model-choice spread, the
 largest log ratio between the chosen prediction and those of the near-best hypotheses (score
 within :data:`NEAR_FACTOR` of the best). Pure NumPy/SciPy.
 """
@@ -48,7 +48,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from harness.models import MIN_NOISE
+from harness.modelfit import MIN_NOISE
 from harness.phasefit_search import (
     EXPONENTS,
     HYPOTHESES,
@@ -71,7 +71,7 @@ __all__ = ["EXPONENTS", "LOG_EXPONENTS", "NEAR_FACTOR", "PhaseFit", "fit_phase",
 #: hypotheses scoring within this factor of the best (or of the noise) enter the model-choice
 #: spread of the prediction interval
 NEAR_FACTOR = 2.0
-#: run-to-run jitter of a whole run, relative to its total (:data:`harness.models.MIN_NOISE`):
+#: run-to-run jitter of a whole run, relative to its total (:data:`harness.modelfit.MIN_NOISE`):
 #: given the run totals, a phase's noise floor is this much of the total, not of the phase. A
 #: phase that waits (a halo exchange, a collective) absorbs the other ranks' jitter in the
 #: phases before it, of the order of the whole run's variation, so a phase that is 0.5 % of
@@ -99,7 +99,7 @@ class PhaseFit:
     the relative residual standard deviation (``dof`` degrees of freedom, NaN when none);
     ``points`` the distinct core counts, ``runs`` the runs fitted; ``near`` the near-best other
     hypotheses as ``(c0, c1, a, b)``, which widen the interval; ``noise_floor`` the relative
-    noise the interval assumes at least (:data:`harness.models.MIN_NOISE`, or the run's jitter
+    noise the interval assumes at least (:data:`harness.modelfit.MIN_NOISE`, or the run's jitter
     relative to this phase when the run totals were given: :func:`fit_phase`).
     """
 
@@ -236,7 +236,7 @@ def fit_phase(phase: str, cores: ArrayLike, seconds: ArrayLike, *,
         The phase's time in seconds in each run, finite and >= 0.
     totals : array_like of float, shape (N,), optional
         Each run's total time in seconds, finite and > 0. When given, the interval's noise
-        floor is :data:`harness.models.MIN_NOISE` of the run's total relative to the phase's
+        floor is :data:`harness.modelfit.MIN_NOISE` of the run's total relative to the phase's
         median time at the largest core count (:data:`JITTER` below), not of the phase alone.
 
     Returns
@@ -290,7 +290,7 @@ def _extrapolation_error(cv: np.ndarray, chosen: int) -> float:
     The other hypotheses enter the interval through the model-choice spread (their predictions
     against this one's), not here: their hold-out errors are those of laws the choice rejected
     (a near-best term fitted to a constant's noise extrapolates wildly). Nor the hypothesis
-    ranked :data:`harness.models.SELECTION_RANK` as in :func:`harness.models.choose`: the
+    ranked :data:`harness.modelfit.SELECTION_RANK` as in :func:`harness.modelfit.choose`: the
     hypotheses are a grid of exponents, and the third best is a law one exponent step off.
     """
     return float(cv[chosen])
@@ -325,7 +325,7 @@ def _fit_two(phase: str, x: np.ndarray, t: np.ndarray, w: np.ndarray, scales: np
 
     The constant is kept when the medians' log ratio is within twice its standard error, from
     the scatter of the runs about their scale's mean log time (never below
-    :data:`harness.models.MIN_NOISE`); the exponent's standard error widens the interval as a
+    :data:`harness.modelfit.MIN_NOISE`); the exponent's standard error widens the interval as a
     model-choice spread (``a`` two standard errors either side).
     """
     medians = np.array([np.median(t[x == v]) for v in scales])

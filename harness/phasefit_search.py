@@ -16,7 +16,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from harness.models import CV_FLOOR, CV_MARGIN, MIN_NOISE
+from harness.modelfit import CV_FLOOR, CV_MARGIN, MIN_NOISE
 
 #: exponents ``a`` of ``x``: Extra-P's fractions, with the negative ones strong scaling needs
 EXPONENTS: tuple[float, ...] = tuple(float(Fraction(s)) for s in (
@@ -144,7 +144,7 @@ def extrapolation_errors(x: np.ndarray, y: np.ndarray, scales: np.ndarray, denom
     """Per hypothesis, shape ``(H,)``: the root mean square log error of predicting the largest
     one and the largest two scales from the scales below them (NaN with fewer than three).
 
-    The leave-largest-out cross-validation of :func:`harness.models.cross_validation`, in log
+    The leave-largest-out cross-validation of :func:`harness.modelfit.cross_validation`, in log
     time (``log(predicted / measured median)``, both floored at the phase's zero floor,
     ``denom``'s smallest value), as evidence of how far a hypothesis strays per step beyond the
     data: every hold-out here extrapolates, unlike the leave-one-out part of the choice score.
@@ -183,9 +183,9 @@ def choose(score: np.ndarray, noise_of: Callable[[int], float]) -> int:
 
     Among the one-term hypotheses the lowest score wins, ties (within :data:`TIE_MARGIN` or
     :data:`TIE_FLOOR`) going to the simpler; it replaces the constant only when its score is
-    below :data:`harness.models.CV_MARGIN` times the constant's (the rule the run-level models
+    below :data:`harness.modelfit.CV_MARGIN` times the constant's (the rule the run-level models
     use for a model with more fitted values) and lower by more than its own residual noise
-    (at least :data:`harness.models.CV_FLOOR`): a gain within the noise is no evidence of a term.
+    (at least :data:`harness.modelfit.CV_FLOOR`): a gain within the noise is no evidence of a term.
     """
     best = float(score[1:].min())
     term = 1 + int(np.argmax(score[1:] <= TIE_MARGIN * best + TIE_FLOOR))

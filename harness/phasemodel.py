@@ -34,7 +34,7 @@ core counts of measured / model, so that it passes through the data; the factor 
 from 1 it says the model misses something (caches, contention, a protocol switch). The spread of
 the log ratios gives the prediction interval; the hold-out error (calibrated without the largest
 measured core count, predicting it) widens the interval beyond the data as
-:func:`harness.models.extrapolation_variance` does for the whole-curve models.
+:func:`harness.modelfit.extrapolation_variance` does for the whole-curve models.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from harness.machine import MachineModel
-from harness.models import MIN_NOISE
+from harness.modelfit import MIN_NOISE
 from harness.workloads.base import PhaseCost
 
 #: the terms a phase's model may use, in the order they are named

@@ -11,14 +11,14 @@ why in the group's notes:
   fits: no model here describes speedup above linear;
 - fewer than 3 distinct core counts (5 for two-parameter models) give no prediction;
 - a prediction whose 95 % interval spans more than a factor
-  :data:`harness.models.MAX_INTERVAL_RATIO` is marked ``uncertain``: shown, never judged against
+  :data:`harness.modelfit.MAX_INTERVAL_RATIO` is marked ``uncertain``: shown, never judged against
   a target and never alerted on;
 - a baseline that lies off the trend of the other points (outside that trend's prediction
   interval, where the trend extrapolates better in cross-validation) is reported, and the
   prediction then follows the trend, still relative to the measured baseline.
 
 Every prediction carries its extrapolation distance (target scale / largest measured scale);
-beyond :data:`harness.models.FAR_EXTRAPOLATION` it is labelled far-extrapolated.
+beyond :data:`harness.modelfit.FAR_EXTRAPOLATION` it is labelled far-extrapolated.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from harness import models
+from harness import modelfit, models
 
 #: superlinear when efficiency exceeds 1 by more than this many noise standard deviations
 SUPERLINEAR_SIGMAS = 2.0
@@ -41,9 +41,9 @@ _IQR_PER_SD = 1.349
 class GroupPrediction:
     """A group's fits, the chosen model and runner-up, predictions, and what was said."""
 
-    fits: list[models.Fit]
-    chosen: models.Fit | None
-    runner_up: models.Fit | None
+    fits: list[modelfit.Fit]
+    chosen: modelfit.Fit | None
+    runner_up: modelfit.Fit | None
     choice: str
     predictions: pd.DataFrame
     #: per measured scale >= 1: the chosen model's efficiency there (the residual's reference)
@@ -59,16 +59,16 @@ def _cores(value: float) -> str:
 
 def point_noise(group: pd.DataFrame) -> np.ndarray:
     """Relative noise of each point's time: the run-to-run SD of log time where there are
-    several runs, else the repetitions' IQR as an SD, never below :data:`models.MIN_NOISE`."""
+    several runs, else the repetitions' IQR as an SD, never below :data:`modelfit.MIN_NOISE`."""
     runs = group["runs"].to_numpy(dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         between = np.where(runs > 1, np.sqrt(group["log_ss"].to_numpy() / (runs - 1)), 0.0)
     within = np.nan_to_num(group["rel_iqr"].to_numpy(dtype=np.float64) / _IQR_PER_SD)
-    return np.maximum(np.maximum(between, within), models.MIN_NOISE)
+    return np.maximum(np.maximum(between, within), modelfit.MIN_NOISE)
 
 
-def _points(group: pd.DataFrame, baseline_seconds: float) -> models.Points:
-    return models.Points(
+def _points(group: pd.DataFrame, baseline_seconds: float) -> modelfit.Points:
+    return modelfit.Points(
         scale=group["scale"].to_numpy(dtype=np.float64),
         runs=group["runs"].to_numpy(dtype=np.int64),
         log_mean=group["log_mean"].to_numpy(dtype=np.float64),
@@ -105,29 +105,29 @@ def _karp_flatt_note(group: pd.DataFrame) -> str | None:
     return None
 
 
-def _is_off_trend(trend: models.Fit, anchor: float) -> tuple[bool, float]:
+def _is_off_trend(trend: modelfit.Fit, anchor: float) -> tuple[bool, float]:
     """Whether the measured baseline lies outside the trend fit's 95 % prediction interval at
     r = 1, and the trend's baseline time."""
-    log_t, half = models.predict_log_time(trend, np.array([1.0]))
+    log_t, half = modelfit.predict_log_time(trend, np.array([1.0]))
     expected = float(math.exp(log_t[0]))
     if not math.isfinite(half[0]):
         return False, expected
     return abs(anchor - float(log_t[0])) > float(half[0]), expected
 
 
-def _all_fits(pts: models.Points, mode: str) -> list[models.Fit]:
+def _all_fits(pts: modelfit.Points, mode: str) -> list[modelfit.Fit]:
     """Every registered model fitted with baseline anchoring (refused or not applicable ones
     included, with the reason)."""
-    return [models.fit(pts, name, mode) for name in models.REGISTRY]
+    return [modelfit.fit(pts, name, mode) for name in models.REGISTRY]
 
 
-def _candidates(pts: models.Points, mode: str) -> tuple[list[models.Fit], list[models.Fit]]:
+def _candidates(pts: modelfit.Points, mode: str) -> tuple[list[modelfit.Fit], list[modelfit.Fit]]:
     anchored = _all_fits(pts, mode)
-    trend = [models.fit(pts, m.name, mode, anchoring="trend") for m in models.models_for(mode)]
+    trend = [modelfit.fit(pts, m.name, mode, anchoring="trend") for m in models.models_for(mode)]
     return anchored, [f for f in trend if f.fitted]
 
 
-def refused_fits(group: pd.DataFrame, mode: str, baseline_seconds: float) -> list[models.Fit]:
+def refused_fits(group: pd.DataFrame, mode: str, baseline_seconds: float) -> list[modelfit.Fit]:
     """Every registered model for a group that cannot be fitted (one core count): each refused
     or not applicable, with the reason."""
     return _all_fits(_points(group.loc[group["scale"] >= 1.0], baseline_seconds), mode)
@@ -161,11 +161,11 @@ def predict_group(group: pd.DataFrame, mode: str, baseline_cores: int, baseline_
     pts = _points(usable, baseline_seconds)
     empty = pd.DataFrame()
     counts = [int(c) for c in usable["cores"]]
-    if len(counts) < min(models.MIN_CORE_COUNTS.values()):
+    if len(counts) < min(modelfit.MIN_CORE_COUNTS.values()):
         listed = ", ".join(map(str, counts))
         notes.append(
             f"no prediction: {len(counts)} core count(s) to fit ({listed}); a model needs at "
-            f"least {models.MIN_CORE_COUNTS[1]} (one parameter) or {models.MIN_CORE_COUNTS[2]} "
+            f"least {modelfit.MIN_CORE_COUNTS[1]} (one parameter) or {modelfit.MIN_CORE_COUNTS[2]} "
             f"(two parameters) to say anything beyond the data: measure also at "
             f"{_suggest(counts or [baseline_cores])} cores")
         if kf_note:
@@ -185,7 +185,7 @@ def predict_group(group: pd.DataFrame, mode: str, baseline_cores: int, baseline_
         notes.append(f"{chosen.model}: {name} = {chosen.params[name]:g} is at its bound; the "
                      "data push the model to its limit, so read its predictions with care")
     predictions = _predictions(chosen, group, scales, baseline_cores, baseline_seconds, notes)
-    at_points = models.predict(chosen, pts.scale, baseline_cores, baseline_seconds)
+    at_points = modelfit.predict(chosen, pts.scale, baseline_cores, baseline_seconds)
     model_eff = dict(zip(map(float, pts.scale), map(float, at_points["efficiency"]),
                          strict=True))
     return GroupPrediction(fits, chosen, runner, why, predictions, model_eff, notes,
@@ -210,14 +210,14 @@ def _data_notes(group: pd.DataFrame, usable: pd.DataFrame) -> tuple[list[str], l
     return notes, superlinear
 
 
-def _choose(pts: models.Points, mode: str, baseline_cores: int, baseline_seconds: float,
-            notes: list[str]) -> tuple[list[models.Fit], models.Fit | None, models.Fit | None,
+def _choose(pts: modelfit.Points, mode: str, baseline_cores: int, baseline_seconds: float,
+            notes: list[str]) -> tuple[list[modelfit.Fit], modelfit.Fit | None, modelfit.Fit | None,
                                        str, bool]:
     """The fits to list, the chosen model, the runner-up, why, and whether the baseline is off
     the trend (then noted): a trend fit is kept only when the measured baseline lies outside
     its interval, else the choice is made again among the anchored fits."""
     anchored, trend = _candidates(pts, mode)
-    chosen, runner, why = models.choose(anchored + trend)
+    chosen, runner, why = modelfit.choose(anchored + trend)
     off_trend = False
     if chosen is not None and chosen.anchoring == "trend":
         off_trend, expected = _is_off_trend(chosen, pts.anchor)
@@ -228,27 +228,27 @@ def _choose(pts: models.Points, mode: str, baseline_cores: int, baseline_seconds
                 f"{expected:.4g} s at {_cores(baseline_cores)}): consider a larger baseline; "
                 "predictions follow that trend and stay relative to the measured baseline")
         else:
-            chosen, runner, why = models.choose(anchored)
+            chosen, runner, why = modelfit.choose(anchored)
     # a trend fit is listed when it is the chosen model or the runner-up the choice names
     fits = anchored + [f for f in (chosen, runner)
                        if f is not None and f.anchoring == "trend"]
     return fits, chosen, runner, why, off_trend
 
 
-def _predictions(chosen: models.Fit, group: pd.DataFrame, scales: np.ndarray,
+def _predictions(chosen: modelfit.Fit, group: pd.DataFrame, scales: np.ndarray,
                  baseline_cores: int, baseline_seconds: float,
                  notes: list[str]) -> pd.DataFrame:
     """The chosen model's predictions at ``scales`` not measured, each marked ``uncertain``
-    when its interval spans more than :data:`models.MAX_INTERVAL_RATIO` (then noted)."""
+    when its interval spans more than :data:`modelfit.MAX_INTERVAL_RATIO` (then noted)."""
     measured = group["scale"].to_numpy(dtype=np.float64)
     wanted = np.asarray(scales, dtype=np.float64)
     wanted = wanted[~np.isclose(wanted[:, None], measured[None, :]).any(axis=1)]
-    predictions = models.predict(chosen, wanted, baseline_cores, baseline_seconds)
+    predictions = modelfit.predict(chosen, wanted, baseline_cores, baseline_seconds)
     ratio = (predictions["pi95_high"] / predictions["pi95_low"]).to_numpy()
-    predictions["uncertain"] = ratio > models.MAX_INTERVAL_RATIO
+    predictions["uncertain"] = ratio > modelfit.MAX_INTERVAL_RATIO
     if predictions["uncertain"].any():
         listed = ", ".join(f"{r:g}x" for r in predictions.loc[predictions["uncertain"], "scale"])
         notes.append(f"uncertain at {listed}: the 95 % interval there spans more than a factor "
-                     f"{models.MAX_INTERVAL_RATIO:g}, so the data cannot carry the model that "
+                     f"{modelfit.MAX_INTERVAL_RATIO:g}, so the data cannot carry the model that "
                      "far; no status or alert is given there: measure closer to those scales")
     return predictions

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis import COMPUTE_PHASES, KEYS, PHASE, Analysis, label
-from harness.models import FAR_EXTRAPOLATION
+from harness.modelfit import FAR_EXTRAPOLATION
 from harness.report import amdahl
 
 #: the scale of the workload table's efficiency column
