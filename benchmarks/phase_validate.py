@@ -164,10 +164,14 @@ def _percent(value: float | None) -> str:
 
 def print_table(series: list[tuple[str, str, pd.DataFrame]],
                 whole_curve: Callable[[pd.DataFrame], dict[str, object]],
-                peer: Callable | None) -> dict[str, list[float]]:
+                peer: Callable | None,
+                holdout: Callable[[pd.DataFrame], dict | None] = phase_holdout
+                ) -> dict[str, list[float]]:
     """Print the phase-by-phase hold-out table for ``series`` ((label, mode, repetitions)) and
     its summary; return the absolute errors by column (``total``, ``phase``, ``whole``,
-    ``extrap``, ``extrap-``)."""
+    ``extrap``, ``extrap-``, ``rest-whole``, ``nested``). ``holdout`` makes each series'
+    prediction (:func:`phase_holdout`'s dict); where it carries ``nested`` (``harness predict``
+    on run records: ``benchmarks/records_validate.py``) that is the total's nested choice."""
     header = (f"{'series':34} {'mode':6} {'cores':>15} {'measured':>9} {'by phase':>9} "
               f"{'error':>7} {'whole':>7} {'Extra-P':>8} {'Extra-P-':>8}  "
               "per phase: error (law fitted without the held-out scale)")
@@ -180,7 +184,7 @@ def print_table(series: list[tuple[str, str, pd.DataFrame]],
     total_covered: list[bool] = []
     nested_covered: list[bool] = []
     for label, mode, group in series:
-        result = phase_holdout(group)
+        result = holdout(group)
         if result is None:
             continue
         errors["total"].append(abs(result["error"]))
@@ -190,8 +194,11 @@ def print_table(series: list[tuple[str, str, pd.DataFrame]],
         whole = whole_result.get("error") if whole_result else None
         errors["whole"].append(abs(whole) if whole is not None else math.inf)
         variants.append(_variants(label, group, result, whole_result, whole_curve, errors))
-        nested_covered.append(bool(whole_result["covered"]) if variants[-1][3] == "whole"
-                              else total_covered[-1])
+        if "nested" in result:
+            nested_covered.append(result["nested"][2])
+        else:
+            nested_covered.append(bool(whole_result["covered"]) if variants[-1][3] == "whole"
+                                  else total_covered[-1])
         xp = _peer_errors(group, result, peer)
         for key, value in zip(("extrap", "extrap-"), xp, strict=True):
             if value is not None:
@@ -221,10 +228,13 @@ def _variants(label: str, group: pd.DataFrame, result: dict, whole_result: dict 
     whole = whole_result.get("error") if whole_result else None
     rest = rest_by_whole_curve(group, result, whole_curve)
     rest_error = rest / result["measured"] - 1.0 if rest is not None else by_phase
-    choice = nested_choice(group)
-    if whole is None:  # the whole-curve model refused the full series: the phase sum stands
-        choice = "phases"
-    nested = whole if choice == "whole" else by_phase
+    if "nested" in result:  # harness predict's own total, its choice made inside
+        choice, nested, _ = result["nested"]
+    else:
+        choice = nested_choice(group)
+        if whole is None:  # the whole-curve model refused the full series: the phase sum stands
+            choice = "phases"
+        nested = whole if choice == "whole" else by_phase
     errors["rest-whole"].append(abs(rest_error))
     errors["nested"].append(abs(nested))
     return label, by_phase, rest_error, choice, nested, whole

@@ -106,7 +106,7 @@ class GroupForecast:
     whole: totalchoice.WholeCurve | None = field(default=None, repr=False)
 
 
-def _runs(group: pd.DataFrame) -> pd.DataFrame:
+def run_table(group: pd.DataFrame) -> pd.DataFrame:
     """One row per run: cores, mean repetition time, and each phase's mean-over-ranks time
     (all seconds per repetition, averaged over the run's repetitions)."""
     phases = [c for c in group.columns if c.startswith(PHASE) and group[c].notna().any()]
@@ -298,7 +298,7 @@ def forecast_group(keys: dict[str, str], group: pd.DataFrame, scales: np.ndarray
     phase sum.
     """
     notes: list[str] = []
-    runs = _runs(group)
+    runs = run_table(group)
     counts = sorted(int(c) for c in runs["cores"].unique())
     baseline = counts[0]
     baseline_seconds = float(runs.loc[runs["cores"] == baseline, "seconds"].mean())
