@@ -86,7 +86,8 @@ validate: $(STAMP)
 	$(PY) -m pip install --quiet --no-deps 'extrap>=4.2' && \
 	  $(PY) -m pip install --quiet 'marshmallow~=3.7' 'tqdm>=4.47' 'matplotlib>=3.6' || \
 	  echo "Extra-P could not be installed: the table shows the harness alone"
-	$(PY) benchmarks/validate.py
+	$(PY) benchmarks/validate.py $(if $(RECORDS),--records $(RECORDS)) \
+	  $(if $(MACHINE),--machine $(MACHINE))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .benchmarks

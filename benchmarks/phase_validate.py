@@ -13,10 +13,11 @@ which is what the fit describes; only the efficiency would differ, and none is r
 
 The total is also predicted by two variants, side by side with the phase sum: the remainder by
 the whole-curve model instead of a PMNF term (:func:`rest_by_whole_curve`), and a nested choice
-per series between the phase sum and the whole-curve model (:func:`nested_choice`: whichever
-predicted the largest *training* core count better from the core counts below it; the held-out
-scale plays no part in the choice). The nested choice is the total's method (docs/design.md,
-"Empirical per-phase fit"). The total's interval is the phases' in quadrature
+per series between the phase sum and the whole-curve model (:func:`nested_choice`, which calls
+the harness's own rule, :func:`harness.totalchoice.nested_choice`: whichever predicted the
+largest *training* core count better from the core counts below it; the held-out scale plays no
+part in the choice). The nested choice is the total's method in ``harness predict``
+(docs/design.md, "Empirical per-phase fit"). The total's interval is the phases' in quadrature
 (:func:`total_interval`), or the whole-curve model's where the nested choice takes it.
 
 Targets (the phase-by-phase prediction's specification): median |error| of the total at the
@@ -32,6 +33,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from harness import totalchoice
 from harness.analysis import PHASE
 from harness.phasefit import fit_phase
 
@@ -122,21 +124,33 @@ def rest_by_whole_curve(group: pd.DataFrame, result: dict[str, object],
     return phases + predicted
 
 
+def phase_sum_at(train: pd.DataFrame, held: int) -> float | None:
+    """The total at ``held`` cores as the sum of the phases (and ``rest``) of ``train``, each
+    fitted with :func:`harness.phasefit.fit_phase` (the run totals given) — what ``harness
+    predict`` does for a series without a machine model; a
+    :data:`harness.totalchoice.Predictor`. None when a phase cannot be fitted."""
+    cores = train["cores"].to_numpy()
+    totals = train["seconds"].to_numpy(dtype=np.float64)
+    total = 0.0
+    for name, seconds in phase_times(train).items():
+        fit = fit_phase(name, cores, seconds, totals=totals)
+        if fit is None:
+            return None
+        total += float(fit.predict(held))
+    return total
+
+
 def nested_choice(group: pd.DataFrame,
-                  whole_curve: Callable[[pd.DataFrame], dict[str, object]]) -> str:
-    """``"phases"`` or ``"whole"``: the method that predicted the largest core count of the
-    *training* points (``group`` without its largest core count) better from the points below,
-    chosen without the held-out scale. The phase sum without four or more core counts (three
-    must remain for the nested hold-out) or when the whole-curve model refuses."""
+                  whole: totalchoice.Predictor = totalchoice.whole_curve_at) -> str:
+    """``"phases"`` or ``"whole"``: :func:`harness.totalchoice.nested_choice` (the total's rule
+    in ``harness predict``) on the *training* points (``group`` without its largest core
+    count), the phase sum by :func:`phase_sum_at`, so the held-out scale plays no part. The
+    phase sum without four or more core counts (three must remain for the nested hold-out)."""
     cores = group["cores"].to_numpy()
-    if len(np.unique(cores)) < 4:
+    if len(np.unique(cores)) < totalchoice.MIN_COUNTS + 1:
         return "phases"
     train = group.loc[cores != cores.max()].reset_index(drop=True)
-    inner = phase_holdout(train)
-    whole = _whole_error(train, whole_curve)
-    if inner is None or whole is None or not abs(whole) < abs(inner["error"]):
-        return "phases"
-    return "whole"
+    return totalchoice.nested_choice(train, phase_sum_at, whole).method
 
 
 def _whole_prediction(group: pd.DataFrame, whole_curve) -> float | None:
@@ -150,10 +164,14 @@ def _percent(value: float | None) -> str:
 
 def print_table(series: list[tuple[str, str, pd.DataFrame]],
                 whole_curve: Callable[[pd.DataFrame], dict[str, object]],
-                peer: Callable | None) -> dict[str, list[float]]:
+                peer: Callable | None,
+                holdout: Callable[[pd.DataFrame], dict | None] = phase_holdout
+                ) -> dict[str, list[float]]:
     """Print the phase-by-phase hold-out table for ``series`` ((label, mode, repetitions)) and
     its summary; return the absolute errors by column (``total``, ``phase``, ``whole``,
-    ``extrap``, ``extrap-``)."""
+    ``extrap``, ``extrap-``, ``rest-whole``, ``nested``). ``holdout`` makes each series'
+    prediction (:func:`phase_holdout`'s dict); where it carries ``nested`` (``harness predict``
+    on run records: ``benchmarks/records_validate.py``) that is the total's nested choice."""
     header = (f"{'series':34} {'mode':6} {'cores':>15} {'measured':>9} {'by phase':>9} "
               f"{'error':>7} {'whole':>7} {'Extra-P':>8} {'Extra-P-':>8}  "
               "per phase: error (law fitted without the held-out scale)")
@@ -166,7 +184,7 @@ def print_table(series: list[tuple[str, str, pd.DataFrame]],
     total_covered: list[bool] = []
     nested_covered: list[bool] = []
     for label, mode, group in series:
-        result = phase_holdout(group)
+        result = holdout(group)
         if result is None:
             continue
         errors["total"].append(abs(result["error"]))
@@ -176,8 +194,11 @@ def print_table(series: list[tuple[str, str, pd.DataFrame]],
         whole = whole_result.get("error") if whole_result else None
         errors["whole"].append(abs(whole) if whole is not None else math.inf)
         variants.append(_variants(label, group, result, whole_result, whole_curve, errors))
-        nested_covered.append(bool(whole_result["covered"]) if variants[-1][3] == "whole"
-                              else total_covered[-1])
+        if "nested" in result:
+            nested_covered.append(result["nested"][2])
+        else:
+            nested_covered.append(bool(whole_result["covered"]) if variants[-1][3] == "whole"
+                                  else total_covered[-1])
         xp = _peer_errors(group, result, peer)
         for key, value in zip(("extrap", "extrap-"), xp, strict=True):
             if value is not None:
@@ -207,10 +228,13 @@ def _variants(label: str, group: pd.DataFrame, result: dict, whole_result: dict 
     whole = whole_result.get("error") if whole_result else None
     rest = rest_by_whole_curve(group, result, whole_curve)
     rest_error = rest / result["measured"] - 1.0 if rest is not None else by_phase
-    choice = nested_choice(group, whole_curve)
-    if whole is None:  # the whole-curve model refused the full series: the phase sum stands
-        choice = "phases"
-    nested = whole if choice == "whole" else by_phase
+    if "nested" in result:  # harness predict's own total, its choice made inside
+        choice, nested, _ = result["nested"]
+    else:
+        choice = nested_choice(group)
+        if whole is None:  # the whole-curve model refused the full series: the phase sum stands
+            choice = "phases"
+        nested = whole if choice == "whole" else by_phase
     errors["rest-whole"].append(abs(rest_error))
     errors["nested"].append(abs(nested))
     return label, by_phase, rest_error, choice, nested, whole

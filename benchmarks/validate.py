@@ -13,7 +13,12 @@ A second table (``benchmarks/phase_validate.py``) makes the same hold-out phase 
 series with phase times: one PMNF term per phase (``harness.phasefit``), their sum against the
 measured total, beside the whole-curve model and Extra-P on the same points.
 
-Usage: ``python benchmarks/validate.py [DIR ...]``.
+A third table, with ``--records DIR`` (``make validate RECORDS=DIR [MACHINE=FILE]``), makes the
+same hold-out on the harness's own run records through ``harness predict``'s code path
+(``benchmarks/records_validate.py``), with ``--machine FILE`` the probed machine model.
+
+Usage: ``python benchmarks/validate.py [DIR ...] [--records DIR] [--machine FILE]``; bad
+input: one line on stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import analysis, inputs, targets
+from harness import analysis, inputs, machine, targets
 from harness.errors import HarnessError
 
 HERE = Path(__file__).resolve().parent
@@ -76,7 +81,56 @@ def holdout(group) -> dict[str, object]:
     return out
 
 
+def _arguments(argv: list[str]) -> tuple[list[str], Path | None, Path | None]:
+    """Positional CSV directories, ``--records DIR`` and ``--machine FILE``."""
+    dirs, options, it = [], {"--records": None, "--machine": None}, iter(argv)
+    for arg in it:
+        key, sep, value = arg.partition("=")
+        if key in options:
+            value = value if sep else next(it, None)
+            if not value:
+                raise HarnessError(f"{key} needs a value")
+            options[key] = Path(value)
+        else:
+            dirs.append(arg)
+    return dirs, options["--records"], options["--machine"]
+
+
 def main(argv: list[str]) -> int:
+    try:
+        argv, records_dir, machine_file = _arguments(argv)
+        machine_model = machine.load(machine_file) if machine_file else None
+        if records_dir is not None and not records_dir.is_dir():
+            raise HarnessError(f"--records {records_dir}: not a directory")
+    except HarnessError as e:
+        print(f"validate: {e}", file=sys.stderr)
+        return 2
+    code = _public(argv)
+    if records_dir is not None:
+        code = _records(records_dir, machine_model) or code
+    return code
+
+
+def _records(directory: Path, machine_model) -> int:
+    """The third table: ``harness predict`` held out on the records under ``directory``."""
+    sys.path.insert(0, str(HERE))
+    import records_validate
+    from phase_validate import print_table
+    try:
+        series = records_validate.series(directory)
+    except HarnessError as e:
+        print(f"validate: {e}", file=sys.stderr)
+        return 2
+    print(f"\nThe harness's own records ({directory}), the largest core count held out and "
+          "predicted by harness predict's code path"
+          + (f" with the machine model {machine_model.name}" if machine_model else
+             " (no --machine: every phase empirical)") + ":")
+    print_table(series, holdout, _peer(),
+                lambda group: records_validate.holdout(group, machine_model))
+    return 0
+
+
+def _public(argv: list[str]) -> int:
     # Extra-P warns on every series of fewer than 5 core counts and on times below 1 s; the
     # table says what it needs instead
     warnings.filterwarnings("ignore", category=UserWarning, module="extrap")
@@ -87,6 +141,9 @@ def main(argv: list[str]) -> int:
     elif not argv:
         print(f"series from {dirs[0]} only (no shared corpus at {SHARED})")
     files = sorted(p for d in dirs for p in d.glob("*.csv"))
+    if not files:
+        print("no CSV series in " + ", ".join(map(str, dirs)))
+        return 0
     peer = _peer()
     if peer is None:
         print("Extra-P column: not installed (pip install '.[peer]')")

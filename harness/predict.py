@@ -18,9 +18,15 @@ means over ranks; the maxima of different phases come from different ranks (one 
 the halo exchange is another's compute), so their sum counts the same seconds twice and exceeds
 the measured total (as the 2-rank runs here show). Load imbalance stays in the mean as the wait
 the faster ranks record in the communication phase that follows. ``costs()`` describe the
-busiest rank; the calibration factor absorbs the busiest-over-mean ratio. The total is the sum
-of the chosen phases plus the remainder (the measured total minus the phases' sum: loop
-overhead, timer calls, the barrier), itself fitted empirically.
+busiest rank; the calibration factor absorbs the busiest-over-mean ratio. The phase sum is the
+sum of the chosen phases plus the remainder (the measured total minus the phases' sum: loop
+overhead, timer calls, the barrier), itself fitted empirically; its interval adds the parts'
+distances in quadrature (:func:`combine`). The total is the phase sum or the whole-curve model
+of ``harness analyze``, whichever predicted the largest measured core count better from those
+below (:func:`harness.totalchoice.nested_choice`; the phase sum there is this module's own
+prediction from the smaller core counts). With the whole-curve model chosen the phases are
+shown as predicted (they add up to ``phase_sum``, not to the total) and the dominant phase is
+the largest share of the phase sum.
 
 Efficiency follows ``harness analyze``: baseline ``p0`` the smallest core count measured,
 ``r = p/p0``; strong ``E = T0/(r T)``, weak ``E = T0/T``. A record's phase times are averages
@@ -43,39 +49,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness import analysis, modelfit, phasechoice, phasefit, phasemodel, pooling
+from harness import (
+    analysis,
+    modelfit,
+    phasechoice,
+    phasefit,
+    phasemodel,
+    pooling,
+    totalchoice,
+)
 from harness.analysis import KEYS, PHASE
 from harness.errors import BadInputError
 from harness.machine import MachineModel
 from harness.phasechoice import HELD, MECHANISTIC, PhaseChoice
+from harness.remainder import REMAINDER, Remainder, fit_remainder
 from harness.targets import Targets
-
-REMAINDER = "remainder"
-#: core counts from which the remainder is fitted rather than held at its median
-MIN_REMAINDER_COUNTS = 3
-
-
-@dataclass
-class Remainder:
-    """Total minus the phases' sum: fitted, or held at its median with the measured range as
-    its interval (:func:`_remainder`)."""
-
-    fit: phasefit.PhaseFit | None
-    constant: float
-    note: str = ""
-    low: float = math.nan
-    high: float = math.nan
-
-    def predict(self, cores: np.ndarray) -> np.ndarray:
-        if self.fit is not None:
-            return self.fit.predict(cores)
-        return np.full(len(cores), self.constant)
-
-    def interval(self, cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.fit is not None:
-            return self.fit.interval(cores)
-        value = self.predict(cores)
-        return np.minimum(value, self.low), np.maximum(value, self.high)
 
 
 @dataclass
@@ -94,36 +82,19 @@ class GroupForecast:
     notes: list[str] = field(default_factory=list)
     #: the problem the group ran (its costs at any rank count), None when not a harness workload
     study: phasechoice.Study | None = field(default=None, repr=False)
+    #: the total's method (:mod:`harness.totalchoice`); None: the sum of the phases, unchosen
+    total: totalchoice.TotalChoice | None = None
+    #: the whole-curve model's total at the wanted core counts, when the total's method
+    whole: totalchoice.WholeCurve | None = field(default=None, repr=False)
 
 
-def _runs(group: pd.DataFrame) -> pd.DataFrame:
+def run_table(group: pd.DataFrame) -> pd.DataFrame:
     """One row per run: cores, mean repetition time, and each phase's mean-over-ranks time
     (all seconds per repetition, averaged over the run's repetitions)."""
     phases = [c for c in group.columns if c.startswith(PHASE) and group[c].notna().any()]
     agg = {"cores": ("cores", "first"), "seconds": ("seconds", "mean")}
     agg.update({c[len(PHASE):]: (c, "median") for c in phases})
     return group.groupby("run", sort=True).agg(**agg).reset_index(drop=True)
-
-
-def _remainder(runs: pd.DataFrame, phases: list[str]) -> Remainder:
-    """Fitted like a phase from 3 core counts on (so the fit can be held out); with fewer, or
-    negative somewhere, held at its median: a growth law through two noisy points of loop
-    overhead would decide the total at 500x on nothing."""
-    rest = runs["seconds"].to_numpy() - runs[phases].fillna(0.0).sum(axis=1).to_numpy()
-    median = float(np.median(rest))
-    if (rest < 0).any():
-        return Remainder(None, median, "the phases add up to more than the measured total at "
-                                       f"some runs: the remainder is held at its median "
-                                       f"({median:.3g} s)", float(rest.min()), float(rest.max()))
-    counts = runs["cores"].nunique()
-    if counts >= MIN_REMAINDER_COUNTS:
-        fit = phasefit.fit_phase(REMAINDER, runs["cores"].to_numpy(), rest)
-        if fit is not None:
-            return Remainder(fit, math.nan)
-    return Remainder(None, median, f"the remainder (total - phases) is held at its median "
-                                   f"({median:.3g} s): {counts} core count(s), a fit needs "
-                                   f"{MIN_REMAINDER_COUNTS} to be checked",
-                     float(rest.min()), float(rest.max()))
 
 
 def _phase_values(choice: PhaseChoice, cores: np.ndarray
@@ -164,10 +135,10 @@ def _status(eff: np.ndarray, low: np.ndarray, high: np.ndarray, scale: np.ndarra
     return target, status, uncertain
 
 
-def predict_totals(forecast: GroupForecast, cores: np.ndarray, targets: Targets,
-                   phase_seconds: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
-    """Rows per core count: each phase, the remainder, the total and the efficiency, with 95 %
-    intervals; ``phase_seconds`` replaces phases' predictions (what-ifs)."""
+def _phase_sum(forecast: GroupForecast, cores: np.ndarray,
+               phase_seconds: dict[str, np.ndarray] | None
+               ) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Each phase's columns and the sum of the phases and the remainder with its interval."""
     values, lows, highs, out = [], [], [], {}
     for choice in forecast.phases:
         v, lo, hi = _phase_values(choice, cores)
@@ -182,7 +153,39 @@ def predict_totals(forecast: GroupForecast, cores: np.ndarray, targets: Targets,
     rest = forecast.remainder.predict(cores)
     rest_low, rest_high = forecast.remainder.interval(cores)
     out["remainder"] = rest
-    total, low, high = combine([*values, rest], [*lows, rest_low], [*highs, rest_high])
+    return out, combine([*values, rest], [*lows, rest_low], [*highs, rest_high])
+
+
+def _total(forecast: GroupForecast, cores: np.ndarray, phase_sum: np.ndarray,
+           phase_low: np.ndarray, phase_high: np.ndarray,
+           phase_seconds: dict[str, np.ndarray] | None
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The total by its chosen method (:mod:`harness.totalchoice`) and its interval, and each
+    row's method. With the whole-curve model chosen, a what-if (``phase_seconds``) scales its
+    total by the phase sum's new / old ratio (the change the phases' models attribute)."""
+    method = np.full(len(cores), totalchoice.PHASES, dtype=object)
+    if forecast.whole is None:
+        return phase_sum, phase_low, phase_high, method
+    whole, low, high = forecast.whole.at(cores)
+    if phase_seconds:
+        _, (base, _, _) = _phase_sum(forecast, cores, None)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(base > 0, phase_sum / base, 1.0)
+        whole, low, high = whole * ratio, low * ratio, high * ratio
+    use = np.isfinite(whole)
+    method[use] = totalchoice.WHOLE
+    return (np.where(use, whole, phase_sum), np.where(use, low, phase_low),
+            np.where(use, high, phase_high), method)
+
+
+def predict_totals(forecast: GroupForecast, cores: np.ndarray, targets: Targets,
+                   phase_seconds: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """Rows per core count: each phase, the remainder, their sum, the total (by the group's
+    method, :attr:`GroupForecast.total`) and the efficiency, with 95 % intervals;
+    ``phase_seconds`` replaces phases' predictions (what-ifs)."""
+    out, (phase_sum, phase_low, phase_high) = _phase_sum(forecast, cores, phase_seconds)
+    total, low, high, method = _total(forecast, cores, phase_sum, phase_low, phase_high,
+                                      phase_seconds)
     scale = cores / forecast.baseline_cores
     mode = forecast.keys["mode"]
     eff = efficiency(mode, scale, forecast.baseline_seconds, total)
@@ -199,7 +202,8 @@ def predict_totals(forecast: GroupForecast, cores: np.ndarray, targets: Targets,
         "speedup": eff * scale,
         "target": target, "status": status, "uncertain": uncertain,
         "alert": ~uncertain & (eff < targets.p2_alert),
-        "interval_assumed": interval_assumed(forecast), **out})
+        "interval_assumed": interval_assumed(forecast), "total_method": method,
+        "phase_sum": phase_sum, **out})
     return frame
 
 
@@ -230,8 +234,9 @@ def _dominant(forecast: GroupForecast) -> dict[str, Any] | None:
     if rows.empty or not forecast.phases:
         return None
     last = rows.iloc[-1]
-    shares = {c.phase: last[f"phase_{c.phase}"] / last["seconds"] for c in forecast.phases}
-    shares[REMAINDER] = last["remainder"] / last["seconds"]
+    # shares of the phases' sum: the breakdown adds up to it whichever method gives the total
+    shares = {c.phase: last[f"phase_{c.phase}"] / last["phase_sum"] for c in forecast.phases}
+    shares[REMAINDER] = last["remainder"] / last["phase_sum"]
     shares = {k: float(v) for k, v in shares.items() if math.isfinite(v)}
     if not shares:
         return None
@@ -245,12 +250,16 @@ def _dominant(forecast: GroupForecast) -> dict[str, Any] | None:
 
 def forecast_group(keys: dict[str, str], group: pd.DataFrame, scales: np.ndarray | None,
                    cores: np.ndarray | None, targets: Targets,
-                   machine: MachineModel | None, asynchronous: bool = False) -> GroupForecast:
+                   machine: MachineModel | None, asynchronous: bool = False, *,
+                   nested: bool = True, pool_provenance: bool = False) -> GroupForecast:
     """Predict one group at ``scales`` (× its baseline) or at absolute ``cores``; with
     ``asynchronous`` the reduce phase costs ``max(0, reduce − compute)`` (:mod:`harness.whatif`).
+    With ``nested`` the total's method is chosen (:func:`harness.totalchoice.nested_choice`,
+    the phase sum by this same function without ``nested``); without it the total is the
+    phase sum.
     """
     notes: list[str] = []
-    runs = _runs(group)
+    runs = run_table(group)
     counts = sorted(int(c) for c in runs["cores"].unique())
     baseline = counts[0]
     baseline_seconds = float(runs.loc[runs["cores"] == baseline, "seconds"].mean())
@@ -282,7 +291,7 @@ def forecast_group(keys: dict[str, str], group: pd.DataFrame, scales: np.ndarray
                          "from 1: the mechanistic model misses something at the measured "
                          "points (caches, per-call software overhead, timer resolution, "
                          "contention)")
-    remainder = _remainder(runs, phase_names)
+    remainder = fit_remainder(runs, phase_names)
     if remainder.note:
         notes.append(remainder.note)
     wanted = (np.rint(np.asarray(scales) * baseline) if cores is None else np.asarray(cores))
@@ -291,6 +300,8 @@ def forecast_group(keys: dict[str, str], group: pd.DataFrame, scales: np.ndarray
                              pd.DataFrame(), notes=notes, study=study)
     reasons = [study.feasible(int(p)) if study is not None else None for p in wanted]
     feasible = np.array([r is None for r in reasons], dtype=bool)
+    if nested:
+        _choose_total(forecast, group, wanted[feasible], targets, machine, pool_provenance)
     replaced = None
     if asynchronous:
         replaced = async_phase_seconds(forecast, wanted[feasible])
@@ -311,6 +322,35 @@ def forecast_group(keys: dict[str, str], group: pd.DataFrame, scales: np.ndarray
     if not any(c.chosen for c in choices):
         notes.append("no phase could be modelled: measure at least two core counts")
     return forecast
+
+
+def _choose_total(forecast: GroupForecast, group: pd.DataFrame, cores: np.ndarray,
+                  targets: Targets, machine: MachineModel | None,
+                  pool_provenance: bool) -> None:
+    """Set the group's total method (:mod:`harness.totalchoice`): the phase sum is this
+    module's own prediction of the held-out core count (phases by their chosen models, the
+    remainder), the whole-curve model ``harness analyze``'s."""
+    def phase_sum(train: pd.DataFrame, held: int) -> float | None:
+        inner = forecast_group(forecast.keys, train, None, np.array([held]), targets, machine,
+                               nested=False, pool_provenance=pool_provenance)
+        rows = inner.rows.loc[inner.rows["feasible"], "phase_sum"]
+        return float(rows.iloc[0]) if len(rows) else None
+
+    def whole_at(train: pd.DataFrame, held: int) -> float | None:
+        fit = totalchoice.whole_curve(train, np.array([held]), targets, pool_provenance)
+        return None if fit is None else float(fit.seconds[0])
+
+    choice = totalchoice.nested_choice(group, phase_sum, whole_at)
+    forecast.total = choice
+    if choice.method == totalchoice.WHOLE:
+        forecast.whole = totalchoice.whole_curve(group, cores, targets, pool_provenance)
+        model = forecast.whole.model if forecast.whole is not None else "?"
+        forecast.notes.append(
+            f"the total is the whole-curve model's ({model}, as harness analyze), not the sum "
+            "of the phases: it predicted the largest measured core count better from those "
+            "below; the phase breakdown is each phase's own prediction, as fitted (it adds up "
+            "to the phase sum, not to the total), and the dominant phase is the largest share "
+            "of that sum")
 
 
 def forecast(repetitions: pd.DataFrame, targets: Targets, *, scales: Any = None,
@@ -350,7 +390,8 @@ def forecast(repetitions: pd.DataFrame, targets: Targets, *, scales: Any = None,
     out = []
     for key_values, group in repetitions.groupby(KEYS, sort=True, observed=True):
         keys = {k: str(v) for k, v in zip(KEYS, key_values, strict=True)}
-        result = forecast_group(keys, group, scales, cores, targets, machine, asynchronous)
+        result = forecast_group(keys, group, scales, cores, targets, machine, asynchronous,
+                                pool_provenance=pool_provenance)
         result.notes[:0] = warnings.get(tuple(keys.values()), [])
         out.append(result)
     return out

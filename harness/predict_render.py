@@ -13,11 +13,12 @@ Every figure is a prediction and says so, with its extrapolation distance. The J
                          mechanistic{terms[], factor, rate, spread, spread_assumed,
                                      holdout_error, points, calibration_runs} | null}],
                  remainder{formula | null, constant | null},
+                 total{method: phases | whole, held, phase_error, whole_error, reason} | null,
                  predictions[{scale, cores, label: "predicted" | "infeasible", infeasible,
                               extrapolation, far_extrapolated, seconds, pi95, efficiency,
                               efficiency_pi95, speedup, target, status, uncertain, alert,
-                              interval_assumed, phases{name: {seconds, pi95, model}},
-                              remainder}],
+                              interval_assumed, total_method: phases | whole, phase_sum,
+                              phases{name: {seconds, pi95, model}}, remainder}],
                  dominant{scale, cores, phase, name, share, shares{}} | null,
                  what_ifs[{name, assumption, changes[], applicable,
                            rows[{scale, cores, seconds, efficiency, status, gain}]}],
@@ -27,8 +28,10 @@ Every figure is a prediction and says so, with its extrapolation distance. The J
 ``pi95`` is the 95 % interval for one new run; ``status`` is ``pass``, ``fail``, ``no-target``
 or ``uncertain`` (interval unknown or wider than a factor 10: never judged);
 ``interval_assumed`` says a phase's interval is an assumed factor 2, not measured spread;
-``gain`` the efficiency a what-if adds to the prediction at that scale. NaN and infinities
-are ``null``.
+``total_method`` says whether ``seconds`` is the phase sum (``phase_sum``: the phases and the
+remainder) or the whole-curve model's total (``harness.totalchoice``); the phases are each
+phase's own prediction either way; ``gain`` the efficiency a what-if adds to the prediction
+at that scale. NaN and infinities are ``null``.
 The CSV has one row per group, scale and quantity (each phase, ``remainder``, ``total``, and a
 ``total`` row per what-if, ``scenario`` naming it).
 """
@@ -91,7 +94,9 @@ def _prediction(row: Any, forecast: GroupForecast) -> dict[str, Any]:
                efficiency_pi95=_pair(row.efficiency_pi95_low, row.efficiency_pi95_high),
                speedup=_plain(row.speedup), target=_plain(row.target), status=row.status,
                uncertain=bool(row.uncertain), alert=bool(row.alert),
-               interval_assumed=bool(row.interval_assumed), phases=phases,
+               interval_assumed=bool(row.interval_assumed),
+               total_method=str(row.total_method), phase_sum=_plain(row.phase_sum),
+               phases=phases,
                remainder=_plain(row.remainder))
     return out
 
@@ -120,6 +125,7 @@ def to_document(forecasts: list[GroupForecast], targets: Targets,
                         "mechanistic": _mechanistic(c.mechanistic)} for c in f.phases],
             "remainder": {"formula": rest.fit.describe() if rest.fit else None,
                           "constant": None if rest.fit else _plain(rest.constant)},
+            "total": _total_document(f),
             "predictions": [_prediction(r, f) for r in f.rows.itertuples(index=False)],
             "dominant": f.dominant, "what_ifs": f.what_ifs, "notes": list(f.notes),
         })
@@ -128,6 +134,14 @@ def to_document(forecasts: list[GroupForecast], targets: Targets,
             "phase_times": PHASE_TIMES, "groups": groups,
             "excluded": [{k: _plain(v) for k, v in row.items()}
                          for row in excluded.to_dict(orient="records")]}
+
+
+def _total_document(f: GroupForecast) -> dict[str, Any] | None:
+    t = f.total
+    if t is None:
+        return None
+    return {"method": t.method, "held": t.held, "phase_error": _plain(t.phase_error),
+            "whole_error": _plain(t.whole_error), "reason": t.reason}
 
 
 def to_json(forecasts: list[GroupForecast], targets: Targets, machine: MachineModel | None,
@@ -159,7 +173,8 @@ def _csv_rows(f: GroupForecast) -> list[dict[str, Any]]:
                          "pi95_high": getattr(r, f"high_{c.phase}")})
         rows.append({**common, "quantity": "remainder", "model": EMPIRICAL,
                      "seconds": r.remainder})
-        rows.append({**common, "quantity": "total", "seconds": r.seconds,
+        rows.append({**common, "quantity": "total", "model": r.total_method,
+                     "seconds": r.seconds,
                      "pi95_low": r.pi95_low, "pi95_high": r.pi95_high,
                      "efficiency": r.efficiency, "efficiency_pi95_low": r.efficiency_pi95_low,
                      "efficiency_pi95_high": r.efficiency_pi95_high, "target": r.target,
@@ -226,7 +241,8 @@ def _prediction_table(f: GroupForecast) -> list[str]:
             continue
         distance = (f"{r.extrapolation:.3g}x" + (" far" if r.far_extrapolated else "")
                     if r.extrapolation > 1 else "within data")
-        rows.append((f"{r.scale:g}x", str(int(r.cores)), f"{r.seconds:.4g}",
+        rows.append((f"{r.scale:g}x", str(int(r.cores)),
+                     f"{r.seconds:.4g}" + ("" if r.total_method == "phases" else " W"),
                      _interval_text(r.pi95_low, r.pi95_high, ".3g"), _eff(r.efficiency),
                      _eff_interval(r.efficiency_pi95_low, r.efficiency_pi95_high),
                      "-" if _plain(r.target) is None else f"> {r.target:.2f}",
@@ -238,6 +254,9 @@ def _prediction_table(f: GroupForecast) -> list[str]:
     out = _grid(("scale", "cores", "T s", "95 % PI", "E", "95 % PI", "target", "status",
                  "extrapolation", *(f"{p} s" for p in phases), "rest s"), rows,
                 left=("status",), indent="    ")
+    if "total_method" in f.rows and (f.rows["total_method"] == "whole").any():
+        out.append("    W: the total by the whole-curve model (harness analyze); the phases "
+                   "are their own predictions and add up to the phase sum")
     return out + [f"    {r.scale:g}x ({int(r.cores)} cores) is infeasible: {r.infeasible}"
                   for r in f.rows.itertuples(index=False) if not r.feasible]
 
@@ -280,13 +299,15 @@ def _group_lines(f: GroupForecast) -> list[str]:
     rest = f.remainder
     out.append("  Remainder (total - phases): " + (rest.fit.describe() if rest.fit else
                                                    f"{rest.constant:.3g} s, held constant"))
+    if f.total is not None:
+        out.append(f"  Total: {f.total.reason}")
     out.append("  Predicted, not measured (extrapolation = scale / largest measured scale):")
     out += _prediction_table(f)
     if f.dominant:
         d = f.dominant
         name = f" ({d['name']})" if d["name"] != d["phase"] else ""
         out.append(f"  Dominant at {d['scale']:g}x (predicted): {d['phase']}{name}, "
-                   f"{100 * d['share']:.0f} % of the predicted time")
+                   f"{100 * d['share']:.0f} % of the predicted phase sum")
     out += _what_if_lines(f)
     out += [f"  Note: {note}" for note in f.notes]
     return out

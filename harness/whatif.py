@@ -9,7 +9,14 @@ The built-in ones (shown whenever a machine model is given):
 
 - ``infiniband``: ``network.latency=1us``, ``network.bandwidth=12.5GB/s`` — one 100 Gb/s
   (InfiniBand EDR / HDR100-class) link per node with a microsecond of MPI latency; assumed
-  figures, not measured here;
+  figures, not measured here — and the inter-node allreduce on the same link,
+  ``allreduce.alpha=2us``, ``allreduce.beta=0.16ns/B``: Rabenseifner's reduce-scatter +
+  allgather (Thakur, Rabenseifner & Gropp 2005, "Optimization of Collective Communication
+  Operations in MPICH", IJHPCA 19(1), §4.4: ``2 log₂p·α + 2 (p−1)/p·n·β + (p−1)/p·n·γ``) in
+  the machine model's form ``α_ar·⌈log₂p⌉ + β_ar·m``: one message of the link's latency in the
+  reduce-scatter and one in the allgather per ⌈log₂p⌉ step (``α_ar = 2α``), and each byte
+  crossing the link twice for large p (``β_ar = 2/B``); the local reduction ``γ`` is compute,
+  left out, as the probe's fit includes it in what it measured;
 - ``parallel filesystem``: ``io.bandwidth=240GB/s`` — assumed: the aggregate I/O a production
   Lustre file system delivered in the Lustre 1.6 Operations Manual (Sun/Oracle 820-3681,
   Table 1-1), shared by the job's writers; a site's own figure belongs in ``--set``;
@@ -32,9 +39,19 @@ from harness.targets import Targets
 
 ASYNC = "async"
 #: name -> (overrides, what it assumes)
+#: the ``infiniband`` link: MPI latency (s) and bandwidth (bytes/s), assumed figures
+IB_LATENCY, IB_BANDWIDTH = 1e-6, 12.5e9
+#: its allreduce (Rabenseifner; Thakur, Rabenseifner & Gropp 2005): s per ⌈log₂p⌉ step, s/byte
+IB_ALLREDUCE_ALPHA, IB_ALLREDUCE_BETA = 2 * IB_LATENCY, 2 / IB_BANDWIDTH
 BUILTIN: dict[str, tuple[tuple[str, ...], str]] = {
-    "infiniband": (("network.latency=1us", "network.bandwidth=12.5GB/s"),
-                   "assumed: one 100 Gb/s (InfiniBand EDR/HDR100-class) link, 1 us MPI latency"),
+    "infiniband": ((f"network.latency={IB_LATENCY * 1e6:g}us",
+                    f"network.bandwidth={IB_BANDWIDTH / 1e9:g}GB/s",
+                    f"allreduce.alpha={IB_ALLREDUCE_ALPHA * 1e6:g}us",
+                    f"allreduce.beta={IB_ALLREDUCE_BETA * 1e9:g}ns/B"),
+                   "assumed: one 100 Gb/s (InfiniBand EDR/HDR100-class) link, 1 us MPI latency; "
+                   "its allreduce by reduce-scatter + allgather (Thakur, Rabenseifner & Gropp "
+                   "2005): 2 us per log2(p) step (a message each way), 0.16 ns/B (each byte "
+                   "over the link twice)"),
     "parallel filesystem": (("io.bandwidth=240GB/s",),
                             "assumed: 240 GB/s aggregate, a production Lustre figure (Lustre "
                             "1.6 Operations Manual, Table 1-1), shared by the job's writers"),

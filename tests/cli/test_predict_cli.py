@@ -93,7 +93,13 @@ def test_json_document(capsys, sweep, model):
         assert p["extrapolation"] == pytest.approx(p["scale"] / 8)
         assert set(p["phases"]) == {"compute", "halo", "reduce"}
         parts = sum(v["seconds"] for v in p["phases"].values()) + p["remainder"]
-        assert p["seconds"] == pytest.approx(parts)
+        assert p["phase_sum"] == pytest.approx(parts)
+        assert p["total_method"] == group["total"]["method"]
+        if p["total_method"] == "phases":
+            assert p["seconds"] == pytest.approx(parts)
+    assert group["total"]["held"] == 8 and group["total"]["method"] in ("phases", "whole")
+    infiniband = next(w for w in group["what_ifs"] if w["name"] == "infiniband")
+    assert "allreduce.alpha=2us" in infiniband["changes"] and "Thakur" in infiniband["assumption"]
     assert {w["name"] for w in group["what_ifs"]} == {"infiniband", "parallel filesystem",
                                                       "async"}
     assert {ph["phase"] for ph in group["phases"]} == {"compute", "halo", "reduce"}
@@ -178,3 +184,32 @@ def test_infeasible_scale_in_every_format(capsys, sweep, model):
                            "--format", "csv")
     frame = pd.read_csv(io.StringIO(out))
     assert (frame.loc[frame["cores"] == 100000, "status"] == "infeasible").all()
+
+
+# Amdahl's total 1.8 + 10/p, split into two phases whose laws (10/p + 0.005 p², 1.8 - 0.005 p²)
+# no single normal-form term follows: the phase sum misses the largest measured count, the
+# whole-curve model does not
+WHOLE_SWEEP = "workload,mode,variant,size,cores,seconds,phase_compute,phase_halo\n" + "".join(
+    f"cfd,strong,blocking,tiny,{p},{(1.8 + 10 / p) * k:.6f},{(10 / p + 0.005 * p * p) * k:.6f},"
+    f"{(1.8 - 0.005 * p * p) * k:.6f}\n" for p in (1, 2, 4, 8, 16) for k in (1.0, 1.01))
+
+
+def test_total_by_the_whole_curve_model_in_every_format(capsys, tmp_path):
+    path = tmp_path / "whole.csv"
+    path.write_text(WHOLE_SWEEP)
+    code, out, _ = harness(capsys, path, "--format", "json", "--to", "10x,100x")
+    assert code == 0
+    (group,) = json.loads(out)["groups"]
+    assert group["total"]["method"] == "whole" and group["total"]["held"] == 16
+    assert abs(group["total"]["whole_error"]) < abs(group["total"]["phase_error"])
+    for p in group["predictions"]:
+        assert p["total_method"] == "whole"
+        assert p["seconds"] == pytest.approx(1.8 + 10 / p["cores"], rel=0.02)
+        parts = sum(v["seconds"] for v in p["phases"].values()) + p["remainder"]
+        assert p["phase_sum"] == pytest.approx(parts) and p["phase_sum"] != p["seconds"]
+    code, out, _ = harness(capsys, path, "--to", "10x,100x")
+    assert code == 0 and "Total: the whole-curve model" in out and " W " in out
+    assert "% of the predicted phase sum" in out
+    code, out, _ = harness(capsys, path, "--format", "csv", "--to", "10x")
+    frame = pd.read_csv(io.StringIO(out))
+    assert list(frame.loc[frame["quantity"] == "total", "model"]) == ["whole"]

@@ -93,22 +93,30 @@ def test_nested_choice_decides_on_the_training_points_only() -> None:
     # exact phase laws predict the largest training scale exactly: the phase sum stays unless
     # the whole-curve model is exact too; a series of three core counts has no nested hold-out
     series = _series([1, 2, 4, 8, 16])
-    assert phase_validate.nested_choice(series, _whole_curve_with(0.05)) == "phases"
+    assert phase_validate.nested_choice(series, lambda train, held: 1.05 * _at(series, held)
+                                        ) == "phases"
     seen = []
 
-    def spy(group):
-        seen.append(sorted(group["cores"].unique()))
-        return {"error": 0.0, "predicted": 1.0, "covered": True}
+    def spy(train, held):
+        seen.append((sorted(int(c) for c in train["cores"].unique()), held))
+        return _at(bent, held)
 
     bent = series.assign(seconds=series["seconds"] * np.where(series["cores"] == 8, 1.3, 1.0))
     assert phase_validate.nested_choice(bent, spy) == "whole"
-    assert seen == [[1, 2, 4, 8]]  # the held-out 16 never reaches the choice
+    assert seen == [([1, 2, 4], 8)]  # the held-out 16 never reaches the choice
     assert phase_validate.nested_choice(_series([1, 2, 4]), spy) == "phases"
+    assert phase_validate.nested_choice(bent, lambda train, held: None) == "phases"
 
-    def refuses(group):
-        raise ValueError("no model")
 
-    assert phase_validate.nested_choice(bent, refuses) == "phases"
+def test_phase_sum_at_is_the_phase_holdouts_sum() -> None:
+    group = _series([1, 2, 4, 8, 16], rest=0.5)
+    result = phase_validate.phase_holdout(group)
+    train = group.loc[group["cores"] != 16]
+    assert np.isclose(phase_validate.phase_sum_at(train, 16), result["predicted"])
+
+
+def _at(group: pd.DataFrame, cores: int) -> float:
+    return float(np.median(group.loc[group["cores"] == cores, "seconds"]))
 
 
 def test_remainder_by_the_whole_curve_model_replaces_only_the_rest() -> None:
