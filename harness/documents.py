@@ -3,8 +3,9 @@
 ``harness analyze --format json`` (and a sweep's ``analysis.json``) writes one document whose
 ``schema`` is :data:`ANALYSIS_SCHEMA`; its format is in :mod:`harness.render`. The reader of
 inputs (:mod:`harness.inputs`) recognises any version of it by :data:`ANALYSIS_FAMILY` and
-skips it, since an analysis is not a run. Run records have their own module
-(:mod:`harness.records`, :mod:`harness.record_schema`).
+skips it, since an analysis is not a run; so are a prediction (``harness predict``, the
+report's ``phase-prediction.json``) and a probe record (:data:`NOT_RUNS`). Run records have
+their own module (:mod:`harness.records`, :mod:`harness.record_schema`).
 """
 
 from __future__ import annotations
@@ -13,3 +14,9 @@ from __future__ import annotations
 ANALYSIS_FAMILY = "harness.analysis/"
 #: the version of the analysis document this harness writes
 ANALYSIS_SCHEMA = f"{ANALYSIS_FAMILY}1"
+#: ``harness predict --format json`` (and the report's ``phase-prediction.json``)
+PREDICT_FAMILY = "harness.predict/"
+#: ``harness probe``'s record (:mod:`harness.probe.record`)
+PROBE_FAMILY = "harness.probe/"
+#: the harness's own documents that are not runs: a reader of runs skips them silently
+NOT_RUNS = (ANALYSIS_FAMILY, PREDICT_FAMILY, PROBE_FAMILY)

@@ -44,7 +44,7 @@ import pandas as pd
 
 from harness import record_schema, records
 from harness.analysis import KEYS, MAX_CORES, MODES, PHASE, PHASE_MAX
-from harness.documents import ANALYSIS_FAMILY
+from harness.documents import NOT_RUNS
 from harness.errors import DataError, RecordError
 
 REQUIRED = ("workload", "mode", "cores", "seconds")
@@ -357,7 +357,8 @@ def _record_rows(rec: records.RunRecord, source: str, run: int) -> list[dict[str
 
 def _read_record(path: Path, in_directory: bool) -> records.RunRecord | str | None:
     """A validated record; for a JSON file in a directory that is not a run record, the string
-    ``"analysis"`` for the analyzer's own output (skipped) or None (listed as excluded)."""
+    ``"analysis"`` for the harness's own documents that are not runs (an analysis, a
+    prediction, a probe record: skipped) or None (listed as excluded)."""
     if not in_directory:
         return records.load(path)
     try:
@@ -367,7 +368,7 @@ def _read_record(path: Path, in_directory: bool) -> records.RunRecord | str | No
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise RecordError(f"{path}: not valid JSON ({e})") from e
     schema = data.get("schema") if isinstance(data, dict) else None
-    if isinstance(schema, str) and schema.startswith(ANALYSIS_FAMILY):
+    if isinstance(schema, str) and schema.startswith(NOT_RUNS):
         return "analysis"
     if not (isinstance(schema, str) and schema.startswith("harness.run")):
         return None

@@ -44,6 +44,7 @@ from typing import Any
 import pandas as pd
 
 from harness.analysis import cores_text, label
+from harness.documents import PREDICT_FAMILY
 from harness.machine import MachineModel
 from harness.phasechoice import EMPIRICAL
 from harness.phasemodel import PLACEMENT
@@ -51,7 +52,7 @@ from harness.predict import GroupForecast
 from harness.render import _grid, _plain, csv_cell
 from harness.targets import Targets
 
-SCHEMA = "harness.predict/1"
+SCHEMA = f"{PREDICT_FAMILY}1"
 FORMATS = ("table", "json", "csv")
 PHASE_TIMES = "mean over ranks, averaged over repetitions"
 

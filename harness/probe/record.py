@@ -21,10 +21,11 @@ from typing import Any
 
 from harness import atomic, machine, records
 from harness.cpus import CONTENDED_ABOVE
+from harness.documents import PROBE_FAMILY
 from harness.errors import RecordError
 from harness.probe import fit
 
-SCHEMA = "harness.probe/1"
+SCHEMA = f"{PROBE_FAMILY}1"
 MAJOR = 1
 _VERSION = re.compile(r"harness\.probe/(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?")
 LATEST_MODEL = "machine.toml"

@@ -205,8 +205,13 @@ def test_failed_and_oversubscribed_records_are_excluded_with_reason(tmp_path):
     crowded = records.write(tmp_path, make_record(ranks=8, oversubscribed=True))
     jitted = records.write(tmp_path, make_record(ranks=16, compiled_while_timed=True))
     (tmp_path / "s1" / "notes.json").write_text(json.dumps({"comment": "not a record"}))
-    # the analyzer's own output beside the records is skipped, not listed
+    # the harness's own documents beside the records (analysis, prediction, probe) are
+    # skipped, not listed
     (tmp_path / "s1" / "analysis.json").write_text(json.dumps({"schema": "harness.analysis/1"}))
+    (tmp_path / "s1" / "report").mkdir()
+    (tmp_path / "s1" / "report" / "phase-prediction.json").write_text(
+        json.dumps({"schema": "harness.predict/1"}))
+    (tmp_path / "s1" / "probe.json").write_text(json.dumps({"schema": "harness.probe/1"}))
     data = inputs.load([tmp_path])
     assert sorted(data.repetitions["cores"].unique()) == [1, 2]
     excluded = data.excluded.set_index("source")
