@@ -267,6 +267,36 @@ def forecast_group(keys: dict[str, str], group: pd.DataFrame, scales: np.ndarray
     study = phasechoice.study(keys, group, notes)
     if machine is None:
         notes.append("no machine model (--machine): every phase is fitted empirically")
+    choices = _phase_choices(runs, phase_names, study, machine, notes)
+    remainder = fit_remainder(runs, phase_names)
+    if remainder.note:
+        notes.append(remainder.note)
+    wanted = (np.rint(np.asarray(scales) * baseline) if cores is None else np.asarray(cores))
+    wanted = np.unique(np.maximum(wanted.astype(np.int64), 1))
+    forecast = GroupForecast(keys, baseline, baseline_seconds, counts, choices, remainder,
+                             pd.DataFrame(), notes=notes, study=study)
+    reasons = [study.feasible(int(p)) if study is not None else None for p in wanted]
+    feasible = np.array([r is None for r in reasons], dtype=bool)
+    if nested:
+        _choose_total(forecast, group, wanted[feasible], targets, machine, pool_provenance)
+    replaced = None
+    if asynchronous:
+        replaced = async_phase_seconds(forecast, wanted[feasible])
+        notes.append("asynchronous algorithm assumed (--variant async): reduce costs max(0, "
+                     "reduce - compute)" if replaced is not None else
+                     "--variant async does not apply: no reduce and compute phases")
+    forecast.rows = _rows(predict_totals(forecast, wanted[feasible], targets, replaced),
+                          wanted[~feasible], baseline, [r for r in reasons if r is not None])
+    forecast.dominant = _dominant(forecast)
+    if not any(c.chosen for c in choices):
+        notes.append("no phase could be modelled: measure at least two core counts")
+    return forecast
+
+
+def _phase_choices(runs: pd.DataFrame, phase_names: list[str], study: Any,
+                   machine: MachineModel | None, notes: list[str]) -> list[Any]:
+    """Per phase: the empirical fit, the mechanistic model and the choice between them (a
+    phase measured at one core count with neither is held at its measured time)."""
     choices = []
     for phase in phase_names:
         rows = runs.loc[runs[phase].notna()]
@@ -291,37 +321,22 @@ def forecast_group(keys: dict[str, str], group: pd.DataFrame, scales: np.ndarray
                          "from 1: the mechanistic model misses something at the measured "
                          "points (caches, per-call software overhead, timer resolution, "
                          "contention)")
-    remainder = fit_remainder(runs, phase_names)
-    if remainder.note:
-        notes.append(remainder.note)
-    wanted = (np.rint(np.asarray(scales) * baseline) if cores is None else np.asarray(cores))
-    wanted = np.unique(np.maximum(wanted.astype(np.int64), 1))
-    forecast = GroupForecast(keys, baseline, baseline_seconds, counts, choices, remainder,
-                             pd.DataFrame(), notes=notes, study=study)
-    reasons = [study.feasible(int(p)) if study is not None else None for p in wanted]
-    feasible = np.array([r is None for r in reasons], dtype=bool)
-    if nested:
-        _choose_total(forecast, group, wanted[feasible], targets, machine, pool_provenance)
-    replaced = None
-    if asynchronous:
-        replaced = async_phase_seconds(forecast, wanted[feasible])
-        notes.append("asynchronous algorithm assumed (--variant async): reduce costs max(0, "
-                     "reduce - compute)" if replaced is not None else
-                     "--variant async does not apply: no reduce and compute phases")
-    frame = predict_totals(forecast, wanted[feasible], targets, replaced)
-    skipped = pd.DataFrame({"scale": wanted[~feasible] / baseline, "cores": wanted[~feasible]})
+    return choices
+
+
+def _rows(frame: pd.DataFrame, infeasible: np.ndarray, baseline: int,
+          reasons: list[str]) -> pd.DataFrame:
+    """The predicted rows with the infeasible scales (``infeasible`` cores, their
+    ``reasons``) among them, sorted by cores, flags as booleans."""
+    skipped = pd.DataFrame({"scale": infeasible / baseline, "cores": infeasible})
     frame = pd.concat([frame.assign(feasible=True, infeasible=""),
                        skipped.assign(feasible=False, label="infeasible",
-                                      infeasible=[r for r in reasons if r is not None])],
+                                      infeasible=reasons)],
                       ignore_index=True).sort_values("cores", ignore_index=True)
     frame["status"] = frame["status"].fillna("infeasible")
     for column in ("uncertain", "alert", "far_extrapolated", "interval_assumed"):
         frame[column] = frame[column].fillna(False).astype(bool)
-    forecast.rows = frame
-    forecast.dominant = _dominant(forecast)
-    if not any(c.chosen for c in choices):
-        notes.append("no phase could be modelled: measure at least two core counts")
-    return forecast
+    return frame
 
 
 def _choose_total(forecast: GroupForecast, group: pd.DataFrame, cores: np.ndarray,
