@@ -91,20 +91,4 @@ def write_json(path: str | os.PathLike[str], data: Any, *, replace: bool,
     OSError
         The directory cannot be created or written.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        if replace:
-            os.replace(tmp, target)
-        else:
-            os.link(tmp, target)  # fails if target exists
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
+    return write_text(path, json.dumps(data, indent=2) + "\n", replace=replace, prefix=prefix)

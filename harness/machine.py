@@ -7,9 +7,11 @@ ranks on different nodes):
 - point-to-point messages as Hockney's α–β model, ``t(m) = α + m/B`` (R. W. Hockney, "The
   communication challenge for MPP: Intel Paragon and Meiko CS-2", Parallel Computing 20(3),
   1994), ``latency`` α in seconds and ``bandwidth`` B in bytes/s;
-- allreduce as ``t(p, m) = α·⌈log₂ p⌉ + β·m`` (the recursive-doubling cost of Thakur, Rabenseifner
-  & Gropp, "Optimization of collective communication operations in MPICH", IJHPCA 19(1), 2005),
-  ``alpha`` in seconds per round and ``beta`` in seconds per byte;
+- allreduce as ``t(p, m) = α·⌈log₂ p⌉ + β·m``, ``alpha`` in seconds per round and ``beta`` in
+  seconds per byte: the shape of Rabenseifner's reduce-scatter + allgather allreduce, whose cost
+  ``2⌈log₂ p⌉·α₀ + 2((p − 1)/p)·m·β₀`` (Thakur, Rabenseifner & Gropp, "Optimization of collective
+  communication operations in MPICH", IJHPCA 19(1), 2005) has a latency term growing with
+  ``log₂ p`` and a bandwidth term nearly independent of ``p``; α and β are fitted, not derived;
 
 and, measured on one node, curves of aggregate bandwidth against a count: ``memory`` (STREAM
 triad bytes/s as 1…k ranks of one node run it at once: the node's saturation curve) and
@@ -241,7 +243,10 @@ def with_overrides(model: MachineModel, assignments: Iterable[str]) -> MachineMo
         if key not in OVERRIDES:
             raise MachineModelError(f"--set {key!r}: unknown key; choose one of "
                                     f"{', '.join(OVERRIDES)}")
-        value = parse_quantity(raw, OVERRIDES[key])
+        try:
+            value = parse_quantity(raw, OVERRIDES[key])
+        except MachineModelError as e:
+            raise MachineModelError(f"--set {key}: {e}") from None
         model = _apply(model, key, value)
         applied.append(f"{key}={raw.strip()}")
     return replace(model, source={**model.source, "overrides": applied})

@@ -12,9 +12,10 @@ makes non-zero, with the machine's figures (:class:`~harness.machine.MachineMode
   "Roofline", CACM 52(4), 2009); the term is named when the cap is the lower of the two;
 - ``halo``: ``messages·α + message_bytes / B`` (Hockney's α–β model) on the intra-node link, or
   the inter-node one when the run spans nodes;
-- ``reduce``: ``reductions·α·⌈log₂ p⌉ + β·reduction_bytes`` (recursive doubling, Thakur,
-  Rabenseifner & Gropp 2005; ``reduction_bytes`` counts all the reductions' bytes together, as
-  ``message_bytes`` counts all the messages'), zero at one rank;
+- ``reduce``: ``reductions·α·⌈log₂ p⌉ + β·reduction_bytes`` (the shape of the reduce-scatter +
+  allgather allreduce's cost, Thakur, Rabenseifner & Gropp 2005; ``reduction_bytes`` counts
+  all the reductions' bytes together, as ``message_bytes`` counts all the messages'), zero at
+  one rank;
 - ``io``: ``io_bytes / (io_bandwidth(writers) / writers)``, every rank a writer unless the cost
   says the phase's work is not divided (``serial``: one writer);
 - ``serial``: named when the cost says the work is not divided among the ranks: the items stay

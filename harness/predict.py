@@ -93,7 +93,7 @@ def run_table(group: pd.DataFrame) -> pd.DataFrame:
     (all seconds per repetition, averaged over the run's repetitions)."""
     phases = [c for c in group.columns if c.startswith(PHASE) and group[c].notna().any()]
     agg = {"cores": ("cores", "first"), "seconds": ("seconds", "mean")}
-    agg.update({c[len(PHASE):]: (c, "median") for c in phases})
+    agg.update({c[len(PHASE):]: (c, "mean") for c in phases})
     return group.groupby("run", sort=True).agg(**agg).reset_index(drop=True)
 
 
@@ -305,7 +305,9 @@ def _phase_choices(runs: pd.DataFrame, phase_names: list[str], study: Any,
         emp = phasefit.fit_phase(phase, rows["cores"].to_numpy(), rows[phase].to_numpy(),
                                  totals=rows["seconds"].to_numpy())
         mech = phasechoice.mechanistic(study, phase, rows, machine, notes)
-        choice = phasechoice.choose(phase, emp, mech)
+        nested = phasechoice.empirical_holdout(phase, rows["cores"].to_numpy(),
+                                               rows[phase].to_numpy(), rows["seconds"].to_numpy())
+        choice = phasechoice.choose(phase, emp, mech, nested if emp is not None else None)
         if choice.chosen is None and len(rows):
             choice.held = phasechoice.Held(float(rows[phase].median()))
             choice.chosen = phasechoice.HELD

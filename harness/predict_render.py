@@ -62,11 +62,11 @@ def _pair(low: Any, high: Any) -> list[float] | None:
     return None if low is None or high is None else [low, high]
 
 
-def _empirical(fit: Any) -> dict[str, Any] | None:
+def _empirical(fit: Any, holdout_error: float) -> dict[str, Any] | None:
     if fit is None:
         return None
     return {"formula": fit.describe(), "c0": _plain(fit.c0), "c1": _plain(fit.c1),
-            "a": _plain(fit.a), "b": _plain(fit.b), "holdout_error": _plain(fit.holdout_error),
+            "a": _plain(fit.a), "b": _plain(fit.b), "holdout_error": _plain(holdout_error),
             "noise": _plain(fit.noise), "points": int(fit.points)}
 
 
@@ -122,7 +122,7 @@ def to_document(forecasts: list[GroupForecast], targets: Targets,
             **f.keys, "baseline_cores": f.baseline_cores,
             "baseline_seconds": _plain(f.baseline_seconds), "measured_cores": f.measured_cores,
             "phases": [{"phase": c.phase, "chosen": c.chosen, "reason": c.reason,
-                        "empirical": _empirical(c.empirical),
+                        "empirical": _empirical(c.empirical, c.empirical_error),
                         "mechanistic": _mechanistic(c.mechanistic)} for c in f.phases],
             "remainder": {"formula": rest.fit.describe() if rest.fit else None,
                           "constant": None if rest.fit else _plain(rest.constant)},
@@ -223,7 +223,7 @@ def _phase_table(f: GroupForecast) -> list[str]:
         emp = c.empirical.describe() if c.empirical else "-"
         mech = c.mechanistic.describe() if c.mechanistic else "-"
         rows.append((c.phase, c.chosen or "-", emp,
-                     _percent(c.empirical.holdout_error if c.empirical else None), mech,
+                     _percent(c.empirical_error if c.empirical else None), mech,
                      _percent(c.mechanistic.holdout_error if c.mechanistic else None)))
     headers = ("phase", "chosen", "empirical t(x), x = p/p0", "hold-out",
                "mechanistic: terms x calibration factor", "hold-out")

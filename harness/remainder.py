@@ -38,13 +38,18 @@ class Remainder:
         value = self.predict(cores)
         return np.minimum(value, self.low), np.maximum(value, self.high)
 
+#: relative difference between a run's total and its phases' sum taken as rounding (0)
+ROUNDING = 1e-9
 
 
 def fit_remainder(runs: pd.DataFrame, phases: list[str]) -> Remainder:
     """Fitted like a phase from 3 core counts on (so the fit can be held out); with fewer, or
     negative somewhere, held at its median: a growth law through two noisy points of loop
     overhead would decide the total at 500x on nothing."""
-    rest = runs["seconds"].to_numpy() - runs[phases].fillna(0.0).sum(axis=1).to_numpy()
+    totals = runs["seconds"].to_numpy()
+    rest = totals - runs[phases].fillna(0.0).sum(axis=1).to_numpy()
+    # a total that is exactly the sum of its phases (as CSV rows often are) leaves rounding
+    rest = np.where(np.abs(rest) <= ROUNDING * totals, 0.0, rest)
     median = float(np.median(rest))
     if (rest < 0).any():
         return Remainder(None, median, "the phases add up to more than the measured total at "
@@ -52,7 +57,7 @@ def fit_remainder(runs: pd.DataFrame, phases: list[str]) -> Remainder:
                                        f"({median:.3g} s)", float(rest.min()), float(rest.max()))
     counts = runs["cores"].nunique()
     if counts >= MIN_REMAINDER_COUNTS:
-        fit = phasefit.fit_phase(REMAINDER, runs["cores"].to_numpy(), rest)
+        fit = phasefit.fit_phase(REMAINDER, runs["cores"].to_numpy(), rest, totals=totals)
         if fit is not None:
             return Remainder(fit, math.nan)
     return Remainder(None, median, f"the remainder (total - phases) is held at its median "

@@ -11,12 +11,11 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import click
 
-from harness import inputs, machine, predict, predict_render, targets, whatif
+from harness import atomic, inputs, machine, predict, predict_render, targets, whatif
 from harness.errors import BadInputError
 from harness.limits import MAX_CORES
 
@@ -60,21 +59,15 @@ def parse_cores(text: str) -> list[int]:
     return out
 
 
-def _write(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one step (temporary file, fsync, rename)."""
+def _check_output(path: Path) -> None:
+    """Refuse an ``-o`` that cannot become a file before anything is computed."""
     directory = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise BadInputError(f"-o {path}: is a directory; give a file name")
     if not directory.is_dir():
         raise BadInputError(f"-o {path}: no such directory {directory}")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    if not os.access(directory, os.W_OK):
+        raise BadInputError(f"-o {path}: cannot write in {directory}")
 
 
 @click.command("predict")
@@ -122,6 +115,8 @@ def predict_command(paths: tuple[Path, ...], machine_file: Path | None, to: str 
     counts = parse_cores(cores) if cores is not None else None
     if assignments and machine_file is None:
         raise BadInputError("--set changes a machine model: give one with --machine")
+    if output is not None:
+        _check_output(output)
     table = targets.load(targets_file) if targets_file is not None else targets.defaults()
     model = machine.load(machine_file) if machine_file is not None else None
     if model is not None and assignments:
@@ -136,4 +131,7 @@ def predict_command(paths: tuple[Path, ...], machine_file: Path | None, to: str 
     if output is None:
         click.echo(text, nl=False)
     else:
-        _write(output, text)
+        try:
+            atomic.write_text(output, text, replace=True)
+        except OSError as e:
+            raise BadInputError(f"-o {output}: cannot write ({e.strerror or e})") from None

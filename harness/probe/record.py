@@ -143,7 +143,8 @@ def build(measured: dict[str, Any], *, probe_id: str, machine_name: str, ranks: 
                      f"{topo.cpus_per_node:g} usable CPUs; these figures are not the machine's")
     if pingpong["intra"] is not None and pingpong["intra"]["to_self"]:
         notes.append("one rank (no two on a node): network.intra is a rank's messages to "
-                     "itself, the MPI library's copy path, not a link between ranks")
+                     "itself, the MPI library's copy path, not a link between ranks; "
+                     "allreduce.intra is taken from it, not measured")
     if 3 * mem["array_bytes"] < 4 * cache_bytes:
         notes.append(f"memory arrays ({mem['array_bytes']} B each) are smaller than STREAM's "
                      f"4x the last-level cache ({cache_bytes} B): [memory] is partly cache "

@@ -110,7 +110,9 @@ def test_an_unwritable_out_is_refused_before_anything_runs(ranks, tmp_path):
 
 
 def test_a_probe_past_its_time_limit_is_stopped_and_leaves_no_files(tmp_path):
-    done = harness("probe", "--ranks", 2, "--out", tmp_path, "--time-limit", "0.5")
+    # samples that each aim at 10 s: no machine finishes this within the limit
+    done = harness("probe", "--ranks", 2, "--out", tmp_path, "--time-limit", "0.5",
+                   "--set", "sample_seconds=10", "--set", "samples=1000")
     assert done.returncode == 1, done.stderr
     assert "time limit" in done.stderr.strip().splitlines()[-1]
     assert list(tmp_path.iterdir()) == []  # no record, no model, no scratch directory
