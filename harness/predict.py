@@ -109,10 +109,14 @@ def _phase_values(choice: PhaseChoice, cores: np.ndarray
 
 def combine(values: list[np.ndarray], lows: list[np.ndarray], highs: list[np.ndarray]
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sum of parts, and an interval whose half-widths add in quadrature (independent errors)."""
+    """Sum of parts, and an interval whose half-widths add in quadrature (independent errors).
+
+    A part whose interval is unbounded (far beyond the data its high end can exceed the float
+    range) makes the total's high end ``inf``: no interval, and such a row is ``uncertain``."""
     total = np.sum(values, axis=0)
-    down = np.sqrt(np.sum([(v - lo) ** 2 for v, lo in zip(values, lows, strict=True)], axis=0))
-    up = np.sqrt(np.sum([(hi - v) ** 2 for v, hi in zip(values, highs, strict=True)], axis=0))
+    down = np.linalg.norm([v - lo for v, lo in zip(values, lows, strict=True)], axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        up = np.linalg.norm([hi - v for v, hi in zip(values, highs, strict=True)], axis=0)
     return total, total - down, total + up
 
 
