@@ -65,30 +65,6 @@ def write_text(path: str | os.PathLike[str], text: str, *, replace: bool,
 
 def write_json(path: str | os.PathLike[str], data: Any, *, replace: bool,
                prefix: str = ".tmp-") -> Path:
-    """Write ``data`` as indented JSON to ``path`` atomically; the directory is created.
-
-    Parameters
-    ----------
-    path
-        The file to write.
-    data
-        A JSON-serialisable document.
-    replace
-        True: an existing file is replaced. False: an existing file is an error and stays as
-        it was.
-    prefix
-        Prefix of the temporary file's name (it lives beside ``path`` until the move).
-
-    Returns
-    -------
-    pathlib.Path
-        ``path``.
-
-    Raises
-    ------
-    FileExistsError
-        ``replace`` is False and ``path`` exists.
-    OSError
-        The directory cannot be created or written.
-    """
+    """Write ``data`` (a JSON-serialisable document) as indented JSON to ``path`` atomically;
+    arguments, result and errors as :func:`write_text`."""
     return write_text(path, json.dumps(data, indent=2) + "\n", replace=replace, prefix=prefix)

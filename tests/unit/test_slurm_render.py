@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from spectools import SMALL
 
 from harness import cli, records, sweep, sweepstate
 from harness.errors import BadInputError, LaunchError, SpecError
@@ -45,22 +46,6 @@ kpi_push = true
 store = "sqlite:///kpi.sqlite"
 """
 
-SMALL = """
-name = "small"
-cores = [1, 2]
-time_limit = "05:00"
-job_time_limit = "1-00"
-
-[profile]
-partition = "local"
-cores_per_node = 4
-launcher = "mpiexec"
-
-[[workload]]
-name = "cfd"
-size = "tiny"
-params = { steps = 3 }
-"""
 
 ODD = """
 name = "odd"

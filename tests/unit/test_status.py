@@ -5,6 +5,7 @@ import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from spectools import SMALL
 
 from harness import records, sweepstate
 from harness.cli.status import format_status
@@ -12,23 +13,6 @@ from harness.errors import BadInputError
 from harness.launch import jobstate, slurm
 from harness.specs import load_spec
 from harness.status import status as sweep_status
-
-SMALL = """
-name = "small"
-cores = [1, 2]
-time_limit = "05:00"
-job_time_limit = "1-00"
-
-[profile]
-partition = "local"
-cores_per_node = 4
-launcher = "mpiexec"
-
-[[workload]]
-name = "cfd"
-size = "tiny"
-params = { steps = 3 }
-"""
 
 
 def spec_from(tmp_path, text):
