@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import analysis, inputs, machine, targets
+from harness import analysis, inputs, machine, metrics, targets
 from harness.errors import HarnessError
 
 HERE = Path(__file__).resolve().parent
@@ -50,7 +50,7 @@ def _peer():
 def _series(paths: list[Path]):
     for path in paths:
         reps = inputs.load([path]).repetitions
-        for keys, group in reps.groupby(analysis.KEYS, observed=True, sort=True):
+        for keys, group in reps.groupby(metrics.KEYS, observed=True, sort=True):
             yield path.name, keys, group.reset_index(drop=True)
 
 

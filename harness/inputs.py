@@ -40,9 +40,9 @@ import numpy as np
 import pandas as pd
 
 from harness import record_schema, records
-from harness.analysis import KEYS, MAX_CORES, PHASE, PHASE_MAX
 from harness.documents import NOT_RUNS
 from harness.errors import DataError, RecordError
+from harness.metrics import KEYS, MAX_CORES, PHASE, PHASE_MAX
 from harness.timingcsv import read_csv
 
 EXCLUDED_COLUMNS = ("source", "workload", "mode", "variant", "cores", "reason")

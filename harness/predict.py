@@ -1,6 +1,6 @@
 """Phase-by-phase prediction of a sweep at scales it did not reach (``harness predict``).
 
-Per scaling study (grouped exactly as the analyzer groups: :data:`harness.analysis.KEYS`) and
+Per scaling study (grouped exactly as the analyzer groups: :data:`harness.metrics.KEYS`) and
 per timed phase, two models of the phase's time against the core count:
 
 - **empirical**: one term of the performance-model normal form fitted to the phase's times
@@ -50,7 +50,8 @@ import numpy as np
 import pandas as pd
 
 from harness import (
-    analysis,
+    diagnosis,
+    metrics,
     modelfit,
     phasechoice,
     phasefit,
@@ -58,9 +59,9 @@ from harness import (
     pooling,
     totalchoice,
 )
-from harness.analysis import KEYS, PHASE
 from harness.errors import BadInputError
 from harness.machine import MachineModel
+from harness.metrics import KEYS, PHASE
 from harness.phasechoice import HELD, MECHANISTIC, PhaseChoice
 from harness.remainder import REMAINDER, Remainder, fit_remainder
 from harness.targets import Targets
@@ -242,7 +243,7 @@ def _dominant(forecast: GroupForecast) -> dict[str, Any] | None:
         return None
     phase = max(shares, key=lambda k: shares[k])
     return {"scale": float(last["scale"]), "cores": int(last["cores"]), "phase": phase,
-            "name": analysis.PHASE_NAMES.get(phase, "loop overhead and waits outside the phases"
+            "name": diagnosis.PHASE_NAMES.get(phase, "loop overhead and waits outside the phases"
                                               if phase == REMAINDER else phase),
             "share": shares[phase],
             "shares": shares}
@@ -399,7 +400,7 @@ def forecast(repetitions: pd.DataFrame, targets: Targets, *, scales: Any = None,
         raise BadInputError("give scales or core counts, not both")
     if scales is None and cores is None:
         scales = np.asarray(targets.scales, dtype=np.float64)
-    summary = analysis.summarize(repetitions)  # checks the columns and values
+    summary = metrics.summarize(repetitions)  # checks the columns and values
     warnings = pooling.check(repetitions, KEYS, pool_provenance)
     del summary
     out = []

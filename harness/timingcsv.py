@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.analysis import MAX_CORES, MODES, PHASE, PHASE_MAX
 from harness.errors import DataError
+from harness.metrics import MAX_CORES, MODES, PHASE, PHASE_MAX
 
 REQUIRED = ("workload", "mode", "cores", "seconds")
 #: the key columns a CSV may have (``problem`` is derived from them)

@@ -20,7 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.analysis import COMPUTE_PHASES, KEYS, PHASE, Analysis, label
+from harness.analysis import Analysis
+from harness.diagnosis import COMPUTE_PHASES
+from harness.metrics import KEYS, PHASE, label
 from harness.modelfit import FAR_EXTRAPOLATION
 from harness.report import amdahl
 

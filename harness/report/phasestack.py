@@ -28,7 +28,8 @@ import pandas as pd
 
 from harness import machine as machines
 from harness import predict, predict_render, whatif
-from harness.analysis import KEYS, PHASE_NAMES
+from harness.diagnosis import PHASE_NAMES
+from harness.metrics import KEYS
 from harness.phasechoice import EMPIRICAL
 from harness.report import data, plots
 from harness.targets import Targets
