@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harness import modelfit
+from harness import modelpredict
 from harness.metrics import BELOW_BASELINE, KEYS, PHASE, PHASE_MAX, cores_text
 from harness.targets import Targets
 
@@ -141,7 +141,7 @@ def distance_text(extrapolation: float) -> str:
     ``within the measured scales``."""
     if extrapolation <= 1.0:
         return "within the measured scales"
-    far = ", far-extrapolated" if extrapolation > modelfit.FAR_EXTRAPOLATION else ""
+    far = ", far-extrapolated" if extrapolation > modelpredict.FAR_EXTRAPOLATION else ""
     return f"{extrapolation:.3g}x beyond the largest measured scale{far}"
 
 

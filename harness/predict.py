@@ -34,9 +34,9 @@ over its repetitions, so the totals here are too: a run's time is the mean of it
 (each the max over ranks), ``T0`` the mean over the baseline's runs of that — where ``harness
 analyze`` takes the median repetition; the two differ by the slow outlier repetitions. Target
 status from :mod:`harness.targets`; a prediction whose 95 % interval is unknown or spans more
-than a factor :data:`harness.modelfit.MAX_INTERVAL_RATIO` is ``uncertain`` and never judged.
+than a factor :data:`harness.modelpredict.MAX_INTERVAL_RATIO` is ``uncertain`` and never judged.
 Every figure is a prediction, labelled with its extrapolation distance (scale / largest
-measured scale, far-extrapolated beyond :data:`harness.modelfit.FAR_EXTRAPOLATION`). What-ifs
+measured scale, far-extrapolated beyond :data:`harness.modelpredict.FAR_EXTRAPOLATION`). What-ifs
 re-predict with a modified machine model or the asynchronous algorithm (:mod:`harness.whatif`).
 """
 
@@ -52,7 +52,7 @@ import pandas as pd
 from harness import (
     diagnosis,
     metrics,
-    modelfit,
+    modelpredict,
     phasechoice,
     phasefit,
     phasemodel,
@@ -130,7 +130,7 @@ def _status(eff: np.ndarray, low: np.ndarray, high: np.ndarray, scale: np.ndarra
     target = targets.target_for(scale)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = high / low
-    uncertain = ~np.isfinite(ratio) | ~(low > 0) | (ratio > modelfit.MAX_INTERVAL_RATIO)
+    uncertain = ~np.isfinite(ratio) | ~(low > 0) | (ratio > modelpredict.MAX_INTERVAL_RATIO)
     status = np.where(uncertain, "uncertain", np.where(
         np.isnan(target), "no-target", np.where(eff > target, "pass", "fail")))
     return target, status, uncertain
@@ -194,10 +194,10 @@ def predict_totals(forecast: GroupForecast, cores: np.ndarray, targets: Targets,
     eff_high = efficiency(mode, scale, forecast.baseline_seconds, low)
     target, status, uncertain = _status(eff, eff_low, eff_high, scale, targets)
     largest = max(forecast.measured_cores) / forecast.baseline_cores
-    distance = modelfit.extrapolation(scale, largest)
+    distance = modelpredict.extrapolation(scale, largest)
     frame = pd.DataFrame({
         "scale": scale, "cores": cores, "label": "predicted", "extrapolation": distance,
-        "far_extrapolated": distance > modelfit.FAR_EXTRAPOLATION, "seconds": total,
+        "far_extrapolated": distance > modelpredict.FAR_EXTRAPOLATION, "seconds": total,
         "pi95_low": low, "pi95_high": high, "efficiency": eff, "efficiency_pi95_low": eff_low,
         "efficiency_pi95_high": eff_high,
         "speedup": eff * scale,

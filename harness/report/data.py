@@ -23,7 +23,7 @@ import pandas as pd
 from harness.analysis import Analysis
 from harness.diagnosis import COMPUTE_PHASES
 from harness.metrics import KEYS, PHASE, label
-from harness.modelfit import FAR_EXTRAPOLATION
+from harness.modelpredict import FAR_EXTRAPOLATION
 from harness.report import amdahl
 
 #: the scale of the workload table's efficiency column

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import metrics, modelfit, prediction, targets
+from harness import metrics, modelpredict, prediction, targets
 
 CORES = (1, 2, 4, 8, 16)
 RUNS, REPS, WITHIN = 3, 5, 0.01
@@ -54,7 +54,7 @@ def study(kind: str, seed: int) -> tuple[bool, bool]:
     assert result.chosen is not None
     covered = []
     for p in (MEASURED, HELD_OUT):
-        predicted = modelfit.predict(result.chosen, np.array([float(p)]), 1, t0).iloc[0]
+        predicted = modelpredict.predict(result.chosen, np.array([float(p)]), 1, t0).iloc[0]
         new_run = t0 / (p * run_median(g, p, sigma, rng))
         covered.append(bool(predicted["pi95_low"] <= new_run <= predicted["pi95_high"]))
     return covered[0], covered[1]
