@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import analysis, inputs, machine, metrics, targets
+from harness import analysis, inputs, machinefile, metrics, targets
 from harness.errors import HarnessError
 
 HERE = Path(__file__).resolve().parent
@@ -99,7 +99,7 @@ def _arguments(argv: list[str]) -> tuple[list[str], Path | None, Path | None]:
 def main(argv: list[str]) -> int:
     try:
         argv, records_dir, machine_file = _arguments(argv)
-        machine_model = machine.load(machine_file) if machine_file else None
+        machine_model = machinefile.load(machine_file) if machine_file else None
         if records_dir is not None and not records_dir.is_dir():
             raise HarnessError(f"--records {records_dir}: not a directory")
     except HarnessError as e:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from harness import inputs, machine, predict, predict_render, targets, whatif
+from harness import inputs, machine, machinefile, predict, predict_render, targets, whatif
 from harness.errors import BadInputError
 from harness.limits import MAX_CORES
 
@@ -123,7 +123,7 @@ def predict_command(paths: tuple[Path, ...], machine_file: Path | None, to: str 
     if assignments and machine_file is None:
         raise BadInputError("--set changes a machine model: give one with --machine")
     table = targets.load(targets_file) if targets_file is not None else targets.defaults()
-    model = machine.load(machine_file) if machine_file is not None else None
+    model = machinefile.load(machine_file) if machine_file is not None else None
     if model is not None and assignments:
         machine.with_overrides(model, assignments)  # refuses a bad key or value now
     data = inputs.load(paths)
