@@ -68,7 +68,14 @@ def _bad_rows(reps: pd.DataFrame, bad: np.ndarray, column: str, rule: str) -> Da
 
 def checked_repetitions(repetitions: pd.DataFrame) -> pd.DataFrame:
     """The repetitions with every key column present (missing optional keys are empty), after
-    checking the values the formulas divide by or take logs of."""
+    checking the values the formulas divide by or take logs of.
+
+    Raises
+    ------
+    DataError
+        When a required column is missing, there are no rows, or a core count (a whole number
+        from 1 to below 2^53), time (a finite number > 0) or mode (strong, weak) is not allowed.
+    """
     missing = [c for c in ("workload", "mode", "cores", "seconds") if c not in repetitions]
     if missing:
         raise DataError(f"repetitions lack the column(s) {', '.join(missing)}; needed: "
