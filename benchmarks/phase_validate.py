@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from harness import totalchoice
-from harness.analysis import PHASE
+from harness.metrics import PHASE
 from harness.phasefit import fit_phase
 
 #: the spec's targets for the median |error| at the held-out scale

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness import analysis, inputs, predict, targets
+from harness import inputs, metrics, predict, targets
 from harness.machine import MachineModel
 
 
@@ -27,8 +27,8 @@ def series(directory: Path) -> list[tuple[str, str, pd.DataFrame]]:
     """``(label, mode, repetitions)`` per group of the records under ``directory``."""
     reps = inputs.load([directory]).repetitions
     out = []
-    for keys, group in reps.groupby(analysis.KEYS, observed=True, sort=True):
-        k = dict(zip(analysis.KEYS, keys, strict=True))
+    for keys, group in reps.groupby(metrics.KEYS, observed=True, sort=True):
+        k = dict(zip(metrics.KEYS, keys, strict=True))
         label = "/".join(v for v in (k["workload"], k["variant"], k["size"]) if v)
         out.append((f"records:{label}", k["mode"], group.reset_index(drop=True)))
     return out

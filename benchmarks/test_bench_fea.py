@@ -3,7 +3,7 @@
 Both solve the same matrix (ours, handed to SciPy as a CSR with 32-bit indices, as SciPy would
 pick for it) and the same right-hand side (load case 0) for a fixed number of iterations from
 x = 0 (a relative tolerance of 1e-30 that neither reaches). Compilation and assembly happen in
-the fixture, outside the timed functions. Target (issue 3): ours ≤ 1.0× SciPy's time per
+the fixture, outside the timed functions. Target: ours ≤ 1.0× SciPy's time per
 iteration; the ratio is printed and stored in the benchmark's ``extra_info``.
 
 One rank is one core: the BLAS behind SciPy's dot products is held to one thread, as our kernels

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import analysis, inputs, machine, targets
+from harness import analysis, inputs, machinefile, metrics, targets
 from harness.errors import HarnessError
 
 HERE = Path(__file__).resolve().parent
@@ -50,7 +50,7 @@ def _peer():
 def _series(paths: list[Path]):
     for path in paths:
         reps = inputs.load([path]).repetitions
-        for keys, group in reps.groupby(analysis.KEYS, observed=True, sort=True):
+        for keys, group in reps.groupby(metrics.KEYS, observed=True, sort=True):
             yield path.name, keys, group.reset_index(drop=True)
 
 
@@ -99,7 +99,7 @@ def _arguments(argv: list[str]) -> tuple[list[str], Path | None, Path | None]:
 def main(argv: list[str]) -> int:
     try:
         argv, records_dir, machine_file = _arguments(argv)
-        machine_model = machine.load(machine_file) if machine_file else None
+        machine_model = machinefile.load(machine_file) if machine_file else None
         if records_dir is not None and not records_dir.is_dir():
             raise HarnessError(f"--records {records_dir}: not a directory")
     except HarnessError as e:

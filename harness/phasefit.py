@@ -33,7 +33,7 @@ below :data:`harness.modelfit.MIN_NOISE`, nor, given the run totals, below :data
 run's total relative to the phase); the extrapolation error, the leave-largest-out log error of
 :func:`harness.modelfit.cross_validation` (largest one and two scales predicted from those below;
 the chosen hypothesis's), times the distance beyond the largest measured scale in hold-out
-steps as :func:`harness.modelfit.extrapolation_variance` does; and the model-choice spread, the
+steps as :func:`harness.modelpredict.extrapolation_variance` does; and the model-choice spread, the
 largest log ratio between the chosen prediction and those of the near-best hypotheses (score
 within :data:`NEAR_FACTOR` of the best). Pure NumPy/SciPy.
 """

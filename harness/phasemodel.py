@@ -35,7 +35,7 @@ core counts of measured / model, so that it passes through the data; the factor 
 from 1 it says the model misses something (caches, contention, a protocol switch). The spread of
 the log ratios gives the prediction interval; the hold-out error (calibrated without the largest
 measured core count, predicting it) widens the interval beyond the data as
-:func:`harness.modelfit.extrapolation_variance` does for the whole-curve models.
+:func:`harness.modelpredict.extrapolation_variance` does for the whole-curve models.
 """
 
 from __future__ import annotations

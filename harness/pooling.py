@@ -8,7 +8,7 @@ the same thing on the same kind of machine:
   mode, where the problem does not change with the core count. Different work is a different
   problem: refused.
 - **Machine.** CPU model, CPUs per node and MPI library (column ``machine``) are part of the
-  group key (:data:`harness.analysis.KEYS`), so runs of different machines are never pooled.
+  group key (:data:`harness.metrics.KEYS`), so runs of different machines are never pooled.
 - **Code.** Runs made with a different harness commit or library versions (column ``code``) are
   refused unless the caller accepts them (``--pool-provenance``), then pooled with a warning that
   names the fields that differ.

@@ -1,6 +1,6 @@
 """Phase-by-phase prediction of a sweep at scales it did not reach (``harness predict``).
 
-Per scaling study (grouped exactly as the analyzer groups: :data:`harness.analysis.KEYS`) and
+Per scaling study (grouped exactly as the analyzer groups: :data:`harness.metrics.KEYS`) and
 per timed phase, two models of the phase's time against the core count:
 
 - **empirical**: one term of the performance-model normal form fitted to the phase's times
@@ -34,9 +34,9 @@ over its repetitions, so the totals here are too: a run's time is the mean of it
 (each the max over ranks), ``T0`` the mean over the baseline's runs of that — where ``harness
 analyze`` takes the median repetition; the two differ by the slow outlier repetitions. Target
 status from :mod:`harness.targets`; a prediction whose 95 % interval is unknown or spans more
-than a factor :data:`harness.modelfit.MAX_INTERVAL_RATIO` is ``uncertain`` and never judged.
+than a factor :data:`harness.modelpredict.MAX_INTERVAL_RATIO` is ``uncertain`` and never judged.
 Every figure is a prediction, labelled with its extrapolation distance (scale / largest
-measured scale, far-extrapolated beyond :data:`harness.modelfit.FAR_EXTRAPOLATION`). What-ifs
+measured scale, far-extrapolated beyond :data:`harness.modelpredict.FAR_EXTRAPOLATION`). What-ifs
 re-predict with a modified machine model or the asynchronous algorithm (:mod:`harness.whatif`).
 """
 
@@ -50,17 +50,18 @@ import numpy as np
 import pandas as pd
 
 from harness import (
-    analysis,
-    modelfit,
+    diagnosis,
+    metrics,
+    modelpredict,
     phasechoice,
     phasefit,
     phasemodel,
     pooling,
     totalchoice,
 )
-from harness.analysis import KEYS, PHASE
 from harness.errors import BadInputError
 from harness.machine import MachineModel
+from harness.metrics import KEYS, PHASE
 from harness.phasechoice import HELD, MECHANISTIC, PhaseChoice
 from harness.remainder import REMAINDER, Remainder, fit_remainder
 from harness.targets import Targets
@@ -133,7 +134,7 @@ def _status(eff: np.ndarray, low: np.ndarray, high: np.ndarray, scale: np.ndarra
     target = targets.target_for(scale)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = high / low
-    uncertain = ~np.isfinite(ratio) | ~(low > 0) | (ratio > modelfit.MAX_INTERVAL_RATIO)
+    uncertain = ~np.isfinite(ratio) | ~(low > 0) | (ratio > modelpredict.MAX_INTERVAL_RATIO)
     status = np.where(uncertain, "uncertain", np.where(
         np.isnan(target), "no-target", np.where(eff > target, "pass", "fail")))
     return target, status, uncertain
@@ -197,10 +198,10 @@ def predict_totals(forecast: GroupForecast, cores: np.ndarray, targets: Targets,
     eff_high = efficiency(mode, scale, forecast.baseline_seconds, low)
     target, status, uncertain = _status(eff, eff_low, eff_high, scale, targets)
     largest = max(forecast.measured_cores) / forecast.baseline_cores
-    distance = modelfit.extrapolation(scale, largest)
+    distance = modelpredict.extrapolation(scale, largest)
     frame = pd.DataFrame({
         "scale": scale, "cores": cores, "label": "predicted", "extrapolation": distance,
-        "far_extrapolated": distance > modelfit.FAR_EXTRAPOLATION, "seconds": total,
+        "far_extrapolated": distance > modelpredict.FAR_EXTRAPOLATION, "seconds": total,
         "pi95_low": low, "pi95_high": high, "efficiency": eff, "efficiency_pi95_low": eff_low,
         "efficiency_pi95_high": eff_high,
         "speedup": eff * scale,
@@ -246,7 +247,7 @@ def _dominant(forecast: GroupForecast) -> dict[str, Any] | None:
         return None
     phase = max(shares, key=lambda k: shares[k])
     return {"scale": float(last["scale"]), "cores": int(last["cores"]), "phase": phase,
-            "name": analysis.PHASE_NAMES.get(phase, "loop overhead and waits outside the phases"
+            "name": diagnosis.PHASE_NAMES.get(phase, "loop overhead and waits outside the phases"
                                               if phase == REMAINDER else phase),
             "share": shares[phase],
             "shares": shares}
@@ -405,7 +406,7 @@ def forecast(repetitions: pd.DataFrame, targets: Targets, *, scales: Any = None,
         raise BadInputError("give scales or core counts, not both")
     if scales is None and cores is None:
         scales = np.asarray(targets.scales, dtype=np.float64)
-    summary = analysis.summarize(repetitions)  # checks the columns and values
+    summary = metrics.summarize(repetitions)  # checks the columns and values
     warnings = pooling.check(repetitions, KEYS, pool_provenance)
     del summary
     out = []

@@ -43,9 +43,9 @@ from typing import Any
 
 import pandas as pd
 
-from harness.analysis import cores_text, label
 from harness.documents import PREDICT_FAMILY
 from harness.machine import MachineModel
+from harness.metrics import cores_text, label
 from harness.phasechoice import EMPIRICAL
 from harness.phasemodel import PLACEMENT
 from harness.predict import GroupForecast

@@ -11,14 +11,14 @@ why in the group's notes:
   fits: no model here describes speedup above linear;
 - fewer than 3 distinct core counts (5 for two-parameter models) give no prediction;
 - a prediction whose 95 % interval spans more than a factor
-  :data:`harness.modelfit.MAX_INTERVAL_RATIO` is marked ``uncertain``: shown, never judged against
-  a target and never alerted on;
+  :data:`harness.modelpredict.MAX_INTERVAL_RATIO` is marked ``uncertain``: shown, never judged
+  against a target and never alerted on;
 - a baseline that lies off the trend of the other points (outside that trend's prediction
   interval, where the trend extrapolates better in cross-validation) is reported, and the
   prediction then follows the trend, still relative to the measured baseline.
 
 Every prediction carries its extrapolation distance (target scale / largest measured scale);
-beyond :data:`harness.modelfit.FAR_EXTRAPOLATION` it is labelled far-extrapolated.
+beyond :data:`harness.modelpredict.FAR_EXTRAPOLATION` it is labelled far-extrapolated.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from harness import modelfit, models
+from harness import modelfit, modelpredict, models
 
 #: superlinear when efficiency exceeds 1 by more than this many noise standard deviations
 SUPERLINEAR_SIGMAS = 2.0
@@ -108,7 +108,7 @@ def _karp_flatt_note(group: pd.DataFrame) -> str | None:
 def _is_off_trend(trend: modelfit.Fit, anchor: float) -> tuple[bool, float]:
     """Whether the measured baseline lies outside the trend fit's 95 % prediction interval at
     r = 1, and the trend's baseline time."""
-    log_t, half = modelfit.predict_log_time(trend, np.array([1.0]))
+    log_t, half = modelpredict.predict_log_time(trend, np.array([1.0]))
     expected = float(math.exp(log_t[0]))
     if not math.isfinite(half[0]):
         return False, expected
@@ -185,7 +185,7 @@ def predict_group(group: pd.DataFrame, mode: str, baseline_cores: int, baseline_
         notes.append(f"{chosen.model}: {name} = {chosen.params[name]:g} is at its bound; the "
                      "data push the model to its limit, so read its predictions with care")
     predictions = _predictions(chosen, group, scales, baseline_cores, baseline_seconds, notes)
-    at_points = modelfit.predict(chosen, pts.scale, baseline_cores, baseline_seconds)
+    at_points = modelpredict.predict(chosen, pts.scale, baseline_cores, baseline_seconds)
     model_eff = dict(zip(map(float, pts.scale), map(float, at_points["efficiency"]),
                          strict=True))
     return GroupPrediction(fits, chosen, runner, why, predictions, model_eff, notes,
@@ -239,16 +239,16 @@ def _predictions(chosen: modelfit.Fit, group: pd.DataFrame, scales: np.ndarray,
                  baseline_cores: int, baseline_seconds: float,
                  notes: list[str]) -> pd.DataFrame:
     """The chosen model's predictions at ``scales`` not measured, each marked ``uncertain``
-    when its interval spans more than :data:`modelfit.MAX_INTERVAL_RATIO` (then noted)."""
+    when its interval spans more than :data:`modelpredict.MAX_INTERVAL_RATIO` (then noted)."""
     measured = group["scale"].to_numpy(dtype=np.float64)
     wanted = np.asarray(scales, dtype=np.float64)
     wanted = wanted[~np.isclose(wanted[:, None], measured[None, :]).any(axis=1)]
-    predictions = modelfit.predict(chosen, wanted, baseline_cores, baseline_seconds)
+    predictions = modelpredict.predict(chosen, wanted, baseline_cores, baseline_seconds)
     ratio = (predictions["pi95_high"] / predictions["pi95_low"]).to_numpy()
-    predictions["uncertain"] = ratio > modelfit.MAX_INTERVAL_RATIO
+    predictions["uncertain"] = ratio > modelpredict.MAX_INTERVAL_RATIO
     if predictions["uncertain"].any():
         listed = ", ".join(f"{r:g}x" for r in predictions.loc[predictions["uncertain"], "scale"])
         notes.append(f"uncertain at {listed}: the 95 % interval there spans more than a factor "
-                     f"{modelfit.MAX_INTERVAL_RATIO:g}, so the data cannot carry the model that "
-                     "far; no status or alert is given there: measure closer to those scales")
+                     f"{modelpredict.MAX_INTERVAL_RATIO:g}, so the data cannot carry the model "
+                     "that far; no status or alert is given there: measure closer to those scales")
     return predictions

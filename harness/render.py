@@ -47,8 +47,9 @@ import numpy as np
 import pandas as pd
 
 from harness import models
-from harness.analysis import KEYS, POINT_COLUMNS, Analysis, cores_text, label
+from harness.analysis import Analysis
 from harness.documents import ANALYSIS_SCHEMA
+from harness.metrics import KEYS, POINT_COLUMNS, cores_text, label
 
 SCHEMA = ANALYSIS_SCHEMA
 FORMATS = ("table", "json", "csv")

@@ -82,7 +82,7 @@ def whole_curve(repetitions: pd.DataFrame, cores: np.ndarray, targets: Targets |
     Parameters
     ----------
     repetitions
-        One series' repetitions (one group of :data:`harness.analysis.KEYS`), as
+        One series' repetitions (one group of :data:`harness.metrics.KEYS`), as
         :func:`harness.inputs.load` reads them; its smallest core count is the baseline.
     cores
         Core counts to predict at (int ≥ 1, shape (N,)); measured ones get NaN.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from harness import atomic, inputs, machine, predict, predict_render, targets, whatif
+from harness import atomic, inputs, machine, machinefile, predict, predict_render, targets, whatif
 from harness.errors import BadInputError
 from harness.limits import MAX_CORES
 
@@ -118,7 +118,7 @@ def predict_command(paths: tuple[Path, ...], machine_file: Path | None, to: str 
     if output is not None:
         _check_output(output)
     table = targets.load(targets_file) if targets_file is not None else targets.defaults()
-    model = machine.load(machine_file) if machine_file is not None else None
+    model = machinefile.load(machine_file) if machine_file is not None else None
     if model is not None and assignments:
         machine.with_overrides(model, assignments)  # refuses a bad key or value now
     data = inputs.load(paths)

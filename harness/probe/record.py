@@ -19,7 +19,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from harness import atomic, machine, records
+from harness import atomic, machine, machinefile, records
 from harness.cpus import CONTENDED_ABOVE
 from harness.documents import PROBE_FAMILY
 from harness.errors import RecordError
@@ -251,10 +251,10 @@ def write(out: Path, record: dict[str, Any]) -> tuple[Path, Path | None]:
         if target.exists():
             raise FileExistsError(target)
         if model is not None:
-            machine.save(model, model_path, replace=False)
+            machinefile.save(model, model_path, replace=False)
         atomic.write_json(target, data, replace=False)
     except FileExistsError:
         raise RecordError(f"{target}: a probe record with this id already exists") from None
     if model is not None:
-        machine.save(model, out / LATEST_MODEL, replace=True)
+        machinefile.save(model, out / LATEST_MODEL, replace=True)
     return target, model_path

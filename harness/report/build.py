@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness import __version__, analysis, machine
+from harness import __version__, analysis, machinefile
 from harness.errors import DataError
 from harness.report import (
     comparison,
@@ -184,7 +184,7 @@ def assemble(paths: list[Path], targets: Targets, baseline_cores: int | None = N
     fraction = comparison.parse_threshold(threshold)
     base = comparison.load_base(compare_base, store_url) if compare_base is not None else None
     if machine_file is not None:
-        machine.load(machine_file)  # a bad machine model is refused before any work
+        machinefile.load(machine_file)  # a bad machine model is refused before any work
     report = _assemble(paths, targets, baseline_cores, reference_paths, reference_source,
                        predict_phases or machine_file is not None, machine_file)
     return _extras(report, paths, base, fraction, store_url, history)

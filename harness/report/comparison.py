@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from harness.analysis import label
 from harness.errors import DataError
+from harness.metrics import label
 from harness.store import compare as store_compare
 from harness.store import engine as store_engine
 from harness.targets import Targets

@@ -20,8 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.analysis import COMPUTE_PHASES, KEYS, PHASE, Analysis, label
-from harness.modelfit import FAR_EXTRAPOLATION
+from harness.analysis import Analysis
+from harness.diagnosis import COMPUTE_PHASES
+from harness.metrics import KEYS, PHASE, label
+from harness.modelpredict import FAR_EXTRAPOLATION
 from harness.report import amdahl
 
 #: the scale of the workload table's efficiency column

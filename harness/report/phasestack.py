@@ -26,9 +26,9 @@ from typing import Any
 
 import pandas as pd
 
-from harness import machine as machines
-from harness import predict, predict_render, whatif
-from harness.analysis import KEYS, PHASE_NAMES
+from harness import machinefile, predict, predict_render, whatif
+from harness.diagnosis import PHASE_NAMES
+from harness.metrics import KEYS
 from harness.phasechoice import EMPIRICAL
 from harness.report import data, plots
 from harness.targets import Targets
@@ -194,7 +194,7 @@ def build(repetitions: pd.DataFrame, excluded: pd.DataFrame, sections: list[data
     BadInputError
         Runs ``harness predict`` refuses to pool.
     """
-    model = machines.load(machine_file) if machine_file is not None else None
+    model = machinefile.load(machine_file) if machine_file is not None else None
     forecasts = predict.forecast(repetitions, targets, machine=model)
     for f in forecasts:
         f.what_ifs = whatif.what_ifs(f, targets, model, [], False)

@@ -23,7 +23,7 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 
 from harness import models
-from harness.analysis import PHASE, cores_text
+from harness.metrics import PHASE, cores_text
 from harness.report import data
 from harness.targets import Targets
 

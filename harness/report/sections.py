@@ -13,7 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from harness.analysis import Analysis, label
+from harness.analysis import Analysis
+from harness.metrics import label
 from harness.report import amdahl, data, sources
 
 

@@ -18,8 +18,8 @@ from typing import Any
 import pandas as pd
 
 from harness import inputs, records
-from harness.analysis import KEYS
 from harness.errors import DataError, HarnessError
+from harness.metrics import KEYS
 
 
 @dataclass

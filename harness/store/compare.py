@@ -27,14 +27,14 @@ import pandas as pd
 import sqlalchemy as sa
 from scipy import stats
 
-from harness import analysis, inputs, record_schema, records
+from harness import analysis, inputs, metrics, record_schema, records
 from harness.errors import BadInputError, DataError
 from harness.store import engine as store_engine
 from harness.store import push, rows
 from harness.store.schema import runs
 from harness.targets import Targets
 
-POINT = [*analysis.KEYS, "cores"]
+POINT = [*metrics.KEYS, "cores"]
 ALPHA = 0.05
 TEST = "Welch's one-sided t-test on log run-median times, p < 0.05"
 
@@ -117,7 +117,7 @@ def load_side(which: str, store_url: str | None) -> Side:
 
 def run_medians(repetitions: pd.DataFrame) -> pd.DataFrame:
     """One row per point and run: the median of that run's repetitions (``seconds``)."""
-    reps = repetitions.assign(**{k: repetitions[k].astype(str) for k in analysis.KEYS})
+    reps = repetitions.assign(**{k: repetitions[k].astype(str) for k in metrics.KEYS})
     return reps.groupby([*POINT, "run"], observed=True, sort=True)["seconds"].median() \
         .reset_index()
 
@@ -138,7 +138,7 @@ def _efficiency(repetitions: pd.DataFrame, table: Targets) -> dict[tuple, float]
         points = analysis.analyze(repetitions, table).points
     except DataError:
         return {}
-    return {(*(str(p[k]) for k in analysis.KEYS), int(p["cores"])): float(p["efficiency"])
+    return {(*(str(p[k]) for k in metrics.KEYS), int(p["cores"])): float(p["efficiency"])
             for _, p in points.iterrows()}
 
 
@@ -192,7 +192,7 @@ def render(frame: pd.DataFrame, base: str, new: str, threshold: float) -> str:
     """The comparison as text: one line per point, then the test used and the count."""
     lines = [f"compare {base} -> {new}: threshold {threshold:.1%}; {TEST}"]
     for _, r in frame.iterrows():
-        name = analysis.label(r["workload"], r["mode"], r["variant"], r["problem"])
+        name = metrics.label(r["workload"], r["mode"], r["variant"], r["problem"])
         eff = ("" if pd.isna(r["efficiency_change"]) or r["efficiency_change"] is None
                else f", E {r['base_efficiency']:.3f} -> {r['new_efficiency']:.3f}")
         p = "" if r["p_value"] is None or pd.isna(r["p_value"]) else f", p = {r['p_value']:.3g}"

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 from harness import records
-from harness.analysis import POINT_COLUMNS
 from harness.cli import main
+from harness.metrics import POINT_COLUMNS
 
 PASSED = {"passed": True, "method": "closed form", "checksum": {}, "error": 0.0, "tolerance": 1.0}
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from harness.cli import main
-from harness.machine import SCHEMA
+from harness.machinefile import SCHEMA
 from harness.predict_render import CSV_COLUMNS
 
 # cfd strong tiny: compute halves with the cores, a constant halo, a growing reduce

@@ -9,7 +9,7 @@ import sys
 import pytest
 from clitools import assert_refused, harness
 
-from harness import machine
+from harness import machinefile
 from harness.probe import record
 
 pytestmark = pytest.mark.mpi
@@ -21,8 +21,8 @@ def written(out):
     assert len(recs) == 1, recs
     data = json.loads(recs[0].read_text())
     record.validate(data, str(recs[0]))
-    model = machine.load(out / data["model"])
-    assert machine.load(out / "machine.toml") == model
+    model = machinefile.load(out / data["model"])
+    assert machinefile.load(out / "machine.toml") == model
     assert not any(p.name.startswith(".") for p in out.iterdir())  # no scratch, no temporary
     return data, model
 

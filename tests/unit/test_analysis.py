@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import analysis, models, targets
+from harness import analysis, metrics, models, targets
 from harness.errors import DataError
 
 DEFAULTS = targets.defaults()
@@ -237,8 +237,8 @@ def test_problem_defaults_to_the_size():
 
 
 def test_labels_name_the_problem():
-    assert analysis.label("cfd", "strong", "b", "small n=512") == "cfd/strong/b [small n=512]"
-    assert analysis.label("cfd", "weak", "", "") == "cfd/weak"
+    assert metrics.label("cfd", "strong", "b", "small n=512") == "cfd/strong/b [small n=512]"
+    assert metrics.label("cfd", "weak", "", "") == "cfd/weak"
     reps = frame(strong({1: 4.0, 2: 4.0}))
     reps["size"] = "small"
     result = analysis.analyze(reps, DEFAULTS)
@@ -255,7 +255,7 @@ def test_log_time_statistics_are_over_runs_not_repetitions():
     rows = [("w", "strong", "", c, t) for c in (1, 2, 4) for t in rng.uniform(1, 2, 12)]
     reps = frame(rows)
     reps["run"] = np.repeat(np.arange(9), 4)  # three runs of four repetitions per core count
-    summary = analysis.summarize(reps)
+    summary = metrics.summarize(reps)
     assert summary["runs"].tolist() == [3, 3, 3]
     for cores, row in zip(summary["cores"], summary.itertuples(), strict=True):
         here = reps.loc[reps["cores"] == cores]
@@ -347,9 +347,9 @@ def test_groups_are_separate_and_fits_one_row_per_model():
     rows += [("a", "weak", "x", c, t) for c, t in ((1, 2.0), (2, 2.1), (4, 2.3))]
     result = analysis.analyze(frame(rows), DEFAULTS)
     assert len(result.groups) == 3
-    assert result.fits.groupby(analysis.KEYS).size().tolist() == [len(models.REGISTRY)] * 3
+    assert result.fits.groupby(metrics.KEYS).size().tolist() == [len(models.REGISTRY)] * 3
     weak = result.fits.loc[result.fits["mode"] == "weak"].set_index("model")
     assert weak.loc["amdahl", "status"] == "not-applicable"
     assert weak.loc["gustafson", "status"] == "fitted"
     # three core counts: one-parameter models only, so each group has a model
-    assert result.fits.groupby(analysis.KEYS)["chosen"].sum().tolist() == [1, 1, 1]
+    assert result.fits.groupby(metrics.KEYS)["chosen"].sum().tolist() == [1, 1, 1]

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from harness import workloads
 from harness.cli.run import parse_settings
 from harness.errors import BadInputError
-from harness.inputs import read_csv
 from harness.specs import SPEC_KEYS, WORKLOAD_KEYS, load_spec
+from harness.timingcsv import read_csv
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])

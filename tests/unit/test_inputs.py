@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import analysis, inputs, records
+from harness import inputs, metrics, records
 from harness.errors import DataError, RecordError
 
 HEADER = "workload,mode,cores,seconds\n"
@@ -96,9 +96,9 @@ def test_csv_repetitions_of_one_point_are_one_run(tmp_path):
 
 
 def test_keys_and_phase_prefixes_are_the_analyzers():
-    assert inputs.KEYS is analysis.KEYS
-    assert (inputs.PHASE, inputs.PHASE_MAX) == (analysis.PHASE, analysis.PHASE_MAX)
-    assert inputs.PHASE is analysis.PHASE and inputs.PHASE_MAX is analysis.PHASE_MAX
+    assert inputs.KEYS is metrics.KEYS
+    assert (inputs.PHASE, inputs.PHASE_MAX) == (metrics.PHASE, metrics.PHASE_MAX)
+    assert inputs.PHASE is metrics.PHASE and inputs.PHASE_MAX is metrics.PHASE_MAX
 
 
 @pytest.mark.parametrize("missing", ["workload", "mode", "cores", "seconds"])

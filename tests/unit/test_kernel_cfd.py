@@ -10,7 +10,7 @@ from kernels import cfd
 
 
 def numpy_step(c: np.ndarray, n: int, nu: float, u: float, v: float, dt: float) -> np.ndarray:
-    """One step of the scheme as written in the issue, on a whole periodic grid (no halo)."""
+    """One step of the scheme of kernels/cfd.py on a whole periodic grid (no halo)."""
     h = 1.0 / n
     down = np.roll(c, -1, axis=0)  # c[i+1, j]
     up = np.roll(c, 1, axis=0)  # c[i-1, j]

@@ -1,11 +1,11 @@
-"""Writing the machine model as TOML (harness/machine.py: dumps, save): load(dumps(m)) == m."""
+"""Writing the machine model as TOML (harness/machinefile.py: dumps, save): load(dumps(m)) == m."""
 
 import os
 
 import pytest
 
-from harness import machine
-from harness.machine import tomllib  # the stdlib module, or tomli before Python 3.11
+from harness import machine, machinefile
+from harness.tomlfile import tomllib  # the stdlib module, or tomli before Python 3.11
 
 FULL = machine.MachineModel(
     name="node01", cores_per_node=16, nodes=2,
@@ -27,36 +27,36 @@ MINIMAL = machine.MachineModel(
 
 @pytest.mark.parametrize("model", [FULL, MINIMAL], ids=["full", "minimal"])
 def test_dumps_then_load_gives_the_same_model(model, tmp_path):
-    text = machine.dumps(model)
-    assert machine.from_dict(tomllib.loads(text)) == model
-    path = machine.save(model, tmp_path / "m" / "machine.toml")
-    assert machine.load(path) == model
+    text = machinefile.dumps(model)
+    assert machinefile.from_dict(tomllib.loads(text)) == model
+    path = machinefile.save(model, tmp_path / "m" / "machine.toml")
+    assert machinefile.load(path) == model
     assert text.startswith("# Machine model written by `harness probe`")
 
 
 def test_a_model_with_overrides_round_trips_with_them():
     changed = machine.with_overrides(FULL, ["network.latency=1us", "io.bandwidth=10GB/s"])
-    again = machine.from_dict(tomllib.loads(machine.dumps(changed)))
+    again = machinefile.from_dict(tomllib.loads(machinefile.dumps(changed)))
     assert again == changed
     assert again.source["overrides"] == ["network.latency=1us", "io.bandwidth=10GB/s"]
 
 
 def test_none_in_source_is_left_out_and_unwritable_values_are_refused():
     model = machine.MachineModel(**{**MINIMAL.__dict__, "source": {"a": None, "b": 1}})
-    assert tomllib.loads(machine.dumps(model))["source"] == {"b": 1}
+    assert tomllib.loads(machinefile.dumps(model))["source"] == {"b": 1}
     bad = machine.MachineModel(**{**MINIMAL.__dict__, "source": {"x": object()}})
     with pytest.raises(machine.MachineModelError, match="cannot write as TOML"):
-        machine.dumps(bad)
+        machinefile.dumps(bad)
 
 
 def test_save_is_atomic_and_write_once_on_request(tmp_path):
-    path = machine.save(FULL, tmp_path / "machine.toml")
+    path = machinefile.save(FULL, tmp_path / "machine.toml")
     before = path.read_text()
     with pytest.raises(FileExistsError):
-        machine.save(MINIMAL, path, replace=False)
+        machinefile.save(MINIMAL, path, replace=False)
     assert path.read_text() == before
-    machine.save(MINIMAL, path)  # replace is the default: the latest model
-    assert machine.load(path) == MINIMAL
+    machinefile.save(MINIMAL, path)  # replace is the default: the latest model
+    assert machinefile.load(path) == MINIMAL
     assert [p.name for p in tmp_path.iterdir()] == ["machine.toml"]
 
 
@@ -67,7 +67,7 @@ def test_save_into_an_unwritable_directory_is_one_clear_error(tmp_path):
     locked.chmod(0o500)
     try:
         with pytest.raises(machine.MachineModelError, match="cannot write the machine model"):
-            machine.save(FULL, locked / "machine.toml")
+            machinefile.save(FULL, locked / "machine.toml")
     finally:
         locked.chmod(0o700)
 
@@ -76,4 +76,4 @@ def test_save_under_a_file_is_one_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(machine.MachineModelError, match="cannot write the machine model"):
-        machine.save(FULL, blocker / "machine.toml")
+        machinefile.save(FULL, blocker / "machine.toml")

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import optimize, stats
 
-from harness import modelfit, models
+from harness import modelfit, modelpredict, models
 
 SCALES = np.array([1, 2, 4, 8, 16, 32, 64], dtype=float)
 #: MPI_Allreduce, time rising with the ranks (cores 32 .. 512)
@@ -335,7 +335,7 @@ def test_no_spare_runs_means_no_interval():
     assert math.isnan(part.noise) and part.covariance is None
     # one point beside T0: the estimate is Karp-Flatt's serial fraction at r = 2
     assert part.params["f"] == pytest.approx((6 / 10 - 1 / 2) / (1 - 1 / 2))
-    table = modelfit.predict(part, np.array([2.0, 4.0]), 8, 10.0)
+    table = modelpredict.predict(part, np.array([2.0, 4.0]), 8, 10.0)
     assert table["pi95_low"].isna().all() and table["pi95_high"].isna().all()
     assert table["efficiency"].iloc[0] == pytest.approx(10 / (2 * 6))
 
@@ -350,7 +350,7 @@ def test_baseline_anchoring_predicts_the_measured_baseline_at_r_1(name, mode):
     t[r == 1] = [12.0, 12.0]
     result = modelfit.fit(points(r, t), name, mode)
     assert result.fitted
-    table = modelfit.predict(result, np.array([1.0]), 16, 12.0)
+    table = modelpredict.predict(result, np.array([1.0]), 16, 12.0)
     assert table["seconds"].iloc[0] == pytest.approx(12.0, rel=1e-12)
     assert table["efficiency"].iloc[0] == pytest.approx(1.0, rel=1e-12)
 
@@ -365,17 +365,17 @@ def test_trend_anchoring_follows_the_points_above_an_off_trend_baseline():
     assert trend.fitted and trend.anchoring == "trend"
     assert trend.params["f"] == pytest.approx(0.0, abs=1e-9)
     assert trend.offset == pytest.approx(math.log(162.0), rel=1e-9)
-    at_ten = modelfit.predict(trend, np.array([10.0]), 4, 100.0)
+    at_ten = modelpredict.predict(trend, np.array([10.0]), 4, 100.0)
     assert at_ten["efficiency"].iloc[0] == pytest.approx(100 / (10 * 16.2), rel=1e-6)
     assert at_ten["anchoring"].iloc[0] == "trend"
     anchored = modelfit.fit(pts, "amdahl", "strong")
-    assert modelfit.predict(anchored, np.array([10.0]), 4, 100.0)["efficiency"].iloc[0] > 0.7
+    assert modelpredict.predict(anchored, np.array([10.0]), 4, 100.0)["efficiency"].iloc[0] > 0.7
     candidates = [modelfit.fit(pts, m.name, "strong") for m in models.models_for("strong")]
     candidates += [modelfit.fit(pts, m.name, "strong", anchoring="trend")
                    for m in models.models_for("strong")]
     chosen, _, why = modelfit.choose(candidates)
     assert chosen.anchoring == "trend" and "trend of the points above the baseline" in why
-    chosen_eff = modelfit.predict(chosen, np.array([10.0]), 4, 100.0)["efficiency"].iloc[0]
+    chosen_eff = modelpredict.predict(chosen, np.array([10.0]), 4, 100.0)["efficiency"].iloc[0]
     assert chosen_eff == pytest.approx(0.617, abs=0.01)
 
 
@@ -400,7 +400,7 @@ def test_predict_columns_closed_form_and_labels():
     chosen, pts = chosen_amdahl()
     t0 = math.exp(pts.anchor)
     scales = np.array([1.0, 4.0, 16.0, 24.0, 128.0, 129.0, 1000.0])
-    table = modelfit.predict(chosen, scales, 5, t0)
+    table = modelpredict.predict(chosen, scales, 5, t0)
     assert list(table.columns) == PREDICT_COLUMNS
     f = chosen.params["f"]
     np.testing.assert_allclose(table["seconds"], t0 * amdahl_g(f, scales), rtol=1e-12)
@@ -411,7 +411,7 @@ def test_predict_columns_closed_form_and_labels():
     assert (table["pi95_low"] <= table["efficiency"]).all()
     assert (table["efficiency"] <= table["pi95_high"]).all()
     np.testing.assert_allclose(table["extrapolation"], scales / 16.0)
-    expected_far = scales / 16.0 > modelfit.FAR_EXTRAPOLATION
+    expected_far = scales / 16.0 > modelpredict.FAR_EXTRAPOLATION
     assert table["far_extrapolated"].tolist() == expected_far.tolist()
     assert table["far_extrapolated"].tolist() == [False] * 4 + [False, True, True]
 
@@ -421,7 +421,7 @@ def test_weak_efficiency_is_baseline_over_time():
                    np.random.default_rng(3))
     pts = points(r, t)
     result = modelfit.fit(pts, "usl", "weak")
-    table = modelfit.predict(result, np.array([2.0, 50.0]), 1, 9.0)
+    table = modelpredict.predict(result, np.array([2.0, 50.0]), 1, 9.0)
     np.testing.assert_allclose(table["efficiency"], 9.0 / table["seconds"], rtol=1e-12)
 
 
@@ -429,7 +429,7 @@ def test_intervals_widen_with_extrapolation_distance():
     chosen, pts = chosen_amdahl()
     assert chosen.extrapolation_error > 0
     beyond = np.array([16.0, 32.0, 64.0, 256.0, 1024.0])
-    table = modelfit.predict(chosen, beyond, 1, math.exp(pts.anchor))
+    table = modelpredict.predict(chosen, beyond, 1, math.exp(pts.anchor))
     width = np.log(table["pi95_high"] / table["pi95_low"]).to_numpy()
     assert (np.diff(width) > 0).all()
 
@@ -437,14 +437,14 @@ def test_intervals_widen_with_extrapolation_distance():
 def test_extrapolation_variance_zero_within_the_data_and_grows_beyond():
     chosen, _ = chosen_amdahl()
     within = np.array([1.0, 2.0, 5.0, 16.0])
-    np.testing.assert_array_equal(modelfit.extrapolation_variance(chosen, within), 0.0)
+    np.testing.assert_array_equal(modelpredict.extrapolation_variance(chosen, within), 0.0)
     beyond = np.array([32.0, 100.0])
     steps = np.log(beyond / 16.0) / math.log(16.0 / 8.0)
-    np.testing.assert_allclose(modelfit.extrapolation_variance(chosen, beyond),
+    np.testing.assert_allclose(modelpredict.extrapolation_variance(chosen, beyond),
                                (chosen.extrapolation_error * steps) ** 2, rtol=1e-12)
     assert chosen.cv_step == pytest.approx(math.log(2.0))
     unscored = dataclasses.replace(chosen, cv_error=math.nan, extrapolation_error=math.nan)
-    np.testing.assert_array_equal(modelfit.extrapolation_variance(unscored, beyond), 0.0)
+    np.testing.assert_array_equal(modelpredict.extrapolation_variance(unscored, beyond), 0.0)
 
 
 def test_min_noise_keeps_a_perfect_three_point_fit_from_a_zero_width_interval():
@@ -452,7 +452,7 @@ def test_min_noise_keeps_a_perfect_three_point_fit_from_a_zero_width_interval():
     result = modelfit.fit(pts, "amdahl", "strong")
     assert result.rms_residual == pytest.approx(0.0, abs=1e-10)
     assert result.noise == modelfit.MIN_NOISE and result.dof == 1
-    table = modelfit.predict(result, np.array([2.0]), 1, 30.0)
+    table = modelpredict.predict(result, np.array([2.0]), 1, 30.0)
     half = math.log(table["pi95_high"].iloc[0] / table["efficiency"].iloc[0])
     assert half >= stats.t.ppf(0.975, 1) * modelfit.MIN_NOISE * (1 - 1e-9)
 
@@ -470,7 +470,7 @@ def test_prediction_interval_covers_a_new_run_about_95_percent_of_the_time():
         pts = points(r, t)
         result = modelfit.fit(pts, "amdahl", "strong")
         t0 = math.exp(pts.anchor)
-        row = modelfit.predict(result, np.array([8.0]), 1, t0).iloc[0]
+        row = modelpredict.predict(result, np.array([8.0]), 1, t0).iloc[0]
         new_run = 20.0 * amdahl_g(f, 8.0) * math.exp(rng.normal(0.0, noise))
         covered += row["pi95_low"] <= t0 / (8.0 * new_run) <= row["pi95_high"]
     assert 0.90 <= covered / cases <= 0.99, covered
@@ -578,7 +578,7 @@ def test_choose_does_not_pick_amdahl_at_its_bound_for_time_rising_with_ranks():
     assert chosen.rms_residual < amdahl.rms_residual / 10
     assert chosen.cv_error < amdahl.cv_error / 10
     # and it predicts the time keeps rising: efficiency at 1024 cores below that at 512
-    table = modelfit.predict(chosen, np.array([16.0, 32.0]), 32, ALLREDUCE_SECONDS[0])
+    table = modelpredict.predict(chosen, np.array([16.0, 32.0]), 32, ALLREDUCE_SECONDS[0])
     assert table["efficiency"].iloc[1] < table["efficiency"].iloc[0]
     assert table["seconds"].iloc[0] == pytest.approx(ALLREDUCE_SECONDS[-1], rel=0.15)
 

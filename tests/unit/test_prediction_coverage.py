@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import analysis, modelfit, prediction, targets
+from harness import metrics, modelpredict, prediction, targets
 
 CORES = (1, 2, 4, 8, 16)
 RUNS, REPS, WITHIN = 3, 5, 0.01
@@ -48,13 +48,13 @@ def study(kind: str, seed: int) -> tuple[bool, bool]:
             rows += [("w", "strong", p, t, p * RUNS + run)
                      for t in level * np.exp(rng.normal(0.0, WITHIN, REPS))]
     reps = pd.DataFrame(rows, columns=["workload", "mode", "cores", "seconds", "run"])
-    points = analysis.scaling(analysis.summarize(reps), targets.defaults())
+    points = metrics.scaling(metrics.summarize(reps), targets.defaults())
     t0 = float(points.loc[points["cores"] == 1, "seconds"].iloc[0])
     result = prediction.predict_group(points, "strong", 1, t0, np.array([]))
     assert result.chosen is not None
     covered = []
     for p in (MEASURED, HELD_OUT):
-        predicted = modelfit.predict(result.chosen, np.array([float(p)]), 1, t0).iloc[0]
+        predicted = modelpredict.predict(result.chosen, np.array([float(p)]), 1, t0).iloc[0]
         new_run = t0 / (p * run_median(g, p, sigma, rng))
         covered.append(bool(predicted["pi95_low"] <= new_run <= predicted["pi95_high"]))
     return covered[0], covered[1]

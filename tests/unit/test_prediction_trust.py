@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import analysis, inputs, records, targets
+from harness import analysis, inputs, metrics, records, targets
 from harness.errors import DataError
 
 DEFAULTS = targets.defaults()
@@ -177,7 +177,7 @@ def test_points_below_the_baseline_have_no_target_and_are_not_fitted():
     times = {2: 4.0, 5: 2.02, 10: 1.05, 20: 0.56, 40: 0.31}
     result = analysis.analyze(reps(times), DEFAULTS, baseline_cores=5)
     below = result.points.set_index("cores").loc[2]
-    assert below["status"] == analysis.BELOW_BASELINE and np.isnan(below["target"])
+    assert below["status"] == metrics.BELOW_BASELINE and np.isnan(below["target"])
     assert below["speedup"] == pytest.approx(2.02 / 4.0)
     assert np.isnan(below["model_efficiency"])
     assert 2 not in set(result.alerts["cores"])

@@ -7,12 +7,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness import machine
+from harness import machine, machinefile
 from harness.errors import RecordError, UsageError
-from harness.machine import tomllib  # the stdlib module, or tomli before Python 3.11
 from harness.probe import record, sizes
 from harness.probe.driver import Layout
 from harness.probe.pointtopoint import choose_pairs
+from harness.tomlfile import tomllib  # the stdlib module, or tomli before Python 3.11
 
 
 def timing(seconds, verified=True):
@@ -70,8 +70,8 @@ def test_a_verified_record_gives_a_model_with_the_fitted_figures(tmp_path):
     data = json.loads(path.read_text())
     record.validate(data, str(path))
     assert data["model"] == model_path.name == "machine-20261130T060000-abcdef12.toml"
-    model = machine.load(model_path)
-    assert machine.load(tmp_path / "machine.toml") == model
+    model = machinefile.load(model_path)
+    assert machinefile.load(tmp_path / "machine.toml") == model
     assert model.intra.latency == pytest.approx(2e-6, rel=1e-6)
     assert model.memory.counts == (1, 2) and model.memory.values == (8e9, 16e9)
     assert model.io_read.values == (5e8, 1e9) and model.io_path == "/scratch"
@@ -86,7 +86,7 @@ def test_one_rank_takes_the_allreduce_from_the_ping_pong_and_says_so(tmp_path):
     assert ar["alpha"] == rec["pingpong"]["intra"]["fit"]["latency"]
     assert any("itself" in n for n in rec["notes"])
     _, model_path = record.write(tmp_path, rec)
-    assert any("itself" in n for n in machine.load(model_path).source["notes"])
+    assert any("itself" in n for n in machinefile.load(model_path).source["notes"])
 
 
 def test_oversubscription_is_in_the_record_and_the_model(tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import inputs, machine, predict, targets
+from harness import inputs, machinefile, predict, targets
 
 from .test_predict import MACHINE, costs, write_sweep  # noqa: F401 (fixture)
 
@@ -60,7 +60,7 @@ def test_too_few_counts_give_no_row(tmp_path, costs):  # noqa: F811
 
 def test_validate_records_table(tmp_path, costs, capsys):  # noqa: F811
     records = write_sweep(tmp_path / "sweep")
-    model = machine.save(MACHINE, tmp_path / "machine.toml")
+    model = machinefile.save(MACHINE, tmp_path / "machine.toml")
     empty = tmp_path / "no-csv"
     empty.mkdir()
     assert validate.main([str(empty), "--records", str(records), "--machine", str(model)]) == 0
