@@ -10,6 +10,7 @@ import os
 import platform
 import socket
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,14 @@ SELECTED_ENV = (
 _SOURCE = Path(__file__).resolve().parent.parent
 
 
-def _version(dist: str) -> str | None:
+def _version(dist: str, module: str | None = None) -> str | None:
+    """The installed version of ``dist``; from ``module.__version__`` when that module is
+    already imported (the runner has imported NumPy, Numba and mpi4py: reading their
+    distribution metadata costs about a millisecond each, per run)."""
+    loaded = sys.modules.get(module) if module else None
+    version = getattr(loaded, "__version__", None)
+    if isinstance(version, str):
+        return version
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
@@ -81,9 +89,9 @@ def collect(mpi_library: str, extra: dict[str, Any] | None = None) -> dict[str, 
         "git_sha": sha,
         "git_dirty": dirty,
         "python": platform.python_version(),
-        "numba": _version("numba"),
-        "numpy": _version("numpy"),
-        "mpi4py": _version("mpi4py"),
+        "numba": _version("numba", "numba"),
+        "numpy": _version("numpy", "numpy"),
+        "mpi4py": _version("mpi4py", "mpi4py"),
         "mpi_library": mpi_library,
         "cpu_model": cpu_model(),
         "slurm": slurm(),
