@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness import record_schema, records
+from harness import records
 from harness.documents import NOT_RUNS
 from harness.errors import DataError, RecordError
 from harness.metrics import KEYS, MAX_CORES, PHASE, PHASE_MAX
@@ -181,20 +181,13 @@ def _read_record(path: Path, in_directory: bool) -> records.RunRecord | str | No
     prediction, a probe record: skipped) or None (listed as excluded)."""
     if not in_directory:
         return records.load(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise RecordError(f"{path}: cannot read run record ({e.strerror})") from e
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RecordError(f"{path}: not valid JSON ({e})") from e
+    data = records.read_json(path)
     schema = data.get("schema") if isinstance(data, dict) else None
     if isinstance(schema, str) and schema.startswith(NOT_RUNS):
         return "analysis"
     if not (isinstance(schema, str) and schema.startswith("harness.run")):
         return None
-    record = records.validate(data, str(path))
-    record_schema.validate(data, str(path))  # and the shipped JSON Schema
-    return record
+    return records.from_json(data, str(path))
 
 
 def _expand(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, str, bool]]:

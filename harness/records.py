@@ -232,6 +232,40 @@ def validate(data: Any, source: str = "<record>") -> RunRecord:
     return RunRecord(**{k: v for k, v in data.items() if k in known})
 
 
+def read_json(path: Path) -> Any:
+    """The JSON document in the record file ``path``, not yet validated.
+
+    Raises
+    ------
+    RecordError
+        When the file cannot be read or is not JSON (one line naming the file).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise RecordError(f"{path}: cannot read run record ({e.strerror})") from e
+    except UnicodeDecodeError as e:
+        raise RecordError(f"{path}: not valid JSON ({e})") from e
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise RecordError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from e
+
+
+def from_json(data: Any, source: str) -> RunRecord:
+    """A record from its JSON document, checked by :func:`validate` and against the shipped
+    JSON Schema (:mod:`harness.record_schema`), as outside tools check it.
+
+    Raises
+    ------
+    RecordError
+        When the document does not validate; the message names ``source``.
+    """
+    record = validate(data, source)
+    record_schema.validate(data, source)
+    return record
+
+
 def load(path: str | os.PathLike[str]) -> RunRecord:
     """Read and validate one record file.
 
@@ -241,17 +275,7 @@ def load(path: str | os.PathLike[str]) -> RunRecord:
         When the file cannot be read, is not JSON, or does not validate.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise RecordError(f"{path}: cannot read run record ({e.strerror})") from e
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise RecordError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from e
-    record = validate(data, str(path))
-    record_schema.validate(data, str(path))  # and the shipped JSON Schema, as outside tools do
-    return record
+    return from_json(read_json(path), str(path))
 
 
 def find(paths: list[str | os.PathLike[str]]) -> list[Path]:

@@ -27,7 +27,7 @@ import pandas as pd
 import sqlalchemy as sa
 from scipy import stats
 
-from harness import analysis, inputs, metrics, record_schema, records
+from harness import analysis, inputs, metrics, records
 from harness.errors import BadInputError, DataError
 from harness.store import engine as store_engine
 from harness.store import push, rows
@@ -108,11 +108,8 @@ def load_side(which: str, store_url: str | None) -> Side:
     if not stored:
         raise DataError(f"{which}: not a directory, and no sweep of that id in the store "
                         f"{store_engine.masked(store.url)}")
-    recs = []
-    for data in stored:
-        recs.append((records.validate(data, f"{which} (store)"), f"{which} (store)"))
-        record_schema.validate(data, f"{which} (store)")
-    return _from_records(which, recs)
+    source = f"{which} (store)"
+    return _from_records(which, [(records.from_json(data, source), source) for data in stored])
 
 
 def run_medians(repetitions: pd.DataFrame) -> pd.DataFrame:

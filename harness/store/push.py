@@ -21,8 +21,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from harness import analysis, inputs, record_schema, records
-from harness.errors import DataError, RecordError
+from harness import analysis, inputs, records
+from harness.errors import DataError
 from harness.store import engine as store_engine
 from harness.store import latest, migrate, rows
 from harness.store.schema import alerts, kpi, runs, sweeps
@@ -68,18 +68,11 @@ def _read(path: Path, in_directory: bool) -> tuple[records.RunRecord, dict] | No
     if path.suffix.lower() != ".json":
         raise DataError(f"{path}: `harness kpi push` reads run records (.json) and directories "
                         "of them; CSV timings carry no sweep or run id")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise RecordError(f"{path}: cannot read run record ({e.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RecordError(f"{path}: not valid JSON ({e})") from None
+    data = records.read_json(path)
     schema = data.get("schema") if isinstance(data, dict) else None
     if in_directory and not (isinstance(schema, str) and schema.startswith("harness.run")):
         return None
-    rec = records.validate(data, str(path))
-    record_schema.validate(data, str(path))  # and the shipped JSON Schema, as records.load does
-    return rec, data
+    return records.from_json(data, str(path)), data
 
 
 def _spec_name(directory: Path) -> str | None:
@@ -164,8 +157,7 @@ def _analyze_with_stored(conn: sa.Connection, entry: SweepInput, stored: set[str
     recs = _given(entry)
     for run_id, data in result:
         source = f"run {run_id} (store)"
-        recs.append((records.validate(data, source), source))
-        record_schema.validate(data, source)
+        recs.append((records.from_json(data, source), source))
     return analyze(recs, table)
 
 
