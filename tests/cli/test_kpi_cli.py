@@ -9,6 +9,7 @@ import sqlalchemy as sa
 import storetools
 from clitools import harness
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
+from spectools import tiny_sweep
 from storetools import counts, write_sweep
 
 from harness.store import migrate
@@ -103,22 +104,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, needle):
     assert not (tmp_path / "k.sqlite").exists()
 
 
-TINY_SWEEP = """
-name = "tiny"
-cores = [1, 2]
-runs = 1
-reps = 2
-warmup = 1
-time_limit = "02:00"
-
-[profile]
-partition = "local"
-cores_per_node = 4
-
-[[workload]]
-name = "cfd"
-size = "tiny"
-"""
+TINY_SWEEP = tiny_sweep(1)
 
 
 def test_local_sweep_pushes_with_push_and_with_the_spec_switch(tmp_path):

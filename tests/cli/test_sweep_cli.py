@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 from clitools import harness, processes_with
 from rich.console import Console
+from spectools import tiny_sweep
 
 from harness import records, sweep
 from harness.specs import load_spec
@@ -23,27 +24,11 @@ from harness.specs import load_spec
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = str(Path(sys.executable).parent)
 
-TINY = """
-name = "tiny"
-cores = [1, 2]
-runs = {repetitions}
-reps = 2
-warmup = 1
-time_limit = "02:00"
-
-[profile]
-partition = "local"
-cores_per_node = 4
-
-[[workload]]
-name = "cfd"
-size = "tiny"
-"""
 
 
 def spec_file(tmp_path, text=None, repetitions=1, name="spec.toml"):
     path = tmp_path / name
-    path.write_text(text if text is not None else TINY.format(repetitions=repetitions))
+    path.write_text(text if text is not None else tiny_sweep(repetitions))
     return path
 
 
@@ -133,7 +118,7 @@ def test_ctrl_c_keeps_finished_records_and_resume_completes_the_sweep(tmp_path):
 
 
 def test_a_run_past_its_time_limit_is_recorded_as_failed(tmp_path):
-    text = TINY.format(repetitions=1).replace('"02:00"', '"00:02"').replace(
+    text = tiny_sweep(1).replace('"02:00"', '"00:02"').replace(
         "cores = [1, 2]", "cores = [1]").replace(
         'size = "tiny"', 'size = "small"\nparams = { steps = 100000, nu = 0.0 }')  # minutes
     done = harness("sweep", spec_file(tmp_path, text), "--out", tmp_path, "--sweep-id", "s3",
@@ -148,7 +133,7 @@ def test_a_run_past_its_time_limit_is_recorded_as_failed(tmp_path):
 
 def test_sigterm_stops_the_run_in_progress_and_resume_completes_the_sweep(tmp_path):
     # each run computes for a second or two, so SIGTERM finds the second one's ranks at work
-    text = TINY.format(repetitions=2).replace("cores = [1, 2]", "cores = [2]").replace(
+    text = tiny_sweep(2).replace("cores = [1, 2]", "cores = [2]").replace(
         "reps = 2\nwarmup = 1", "reps = 1\nwarmup = 0").replace(
         'size = "tiny"', 'size = "small"\nparams = { steps = 30000, nu = 0.0 }')
     spec = spec_file(tmp_path, text)
@@ -384,7 +369,7 @@ def test_failed_submission_is_recorded_and_retry_submits_nothing_twice(tmp_path,
     ([('size = "tiny"', 'size = ["tiny"]')], "size"),
 ])
 def test_bad_specs_exit_2_with_one_line(tmp_path, changes, fragment):
-    text = TINY.format(repetitions=1)
+    text = tiny_sweep(1)
     for old, new in changes:
         text = text.replace(old, new)
     line = one_line_error(harness("sweep", spec_file(tmp_path, text), "--out", tmp_path))
@@ -396,7 +381,7 @@ def test_bad_invocations_exit_2_with_one_line(tmp_path, fake_sbatch):
     env, calls = fake_sbatch
     spec = spec_file(tmp_path)
     assert "no such spec file" in one_line_error(harness("sweep", tmp_path / "none.toml"))
-    no_partition = spec_file(tmp_path, TINY.format(repetitions=1).replace(
+    no_partition = spec_file(tmp_path, tiny_sweep(1).replace(
         'partition = "local"\n', ""), name="nopart.toml")
     assert "needs partition" in one_line_error(
         harness("sweep", no_partition, "--slurm", "--dry-run", "--out", tmp_path))
