@@ -4,7 +4,8 @@
 ``schema`` is :data:`ANALYSIS_SCHEMA`; its format is in :mod:`harness.render`. The reader of
 inputs (:mod:`harness.inputs`) recognises any version of it by :data:`ANALYSIS_FAMILY` and
 skips it, since an analysis is not a run; so are a prediction (``harness predict``, the
-report's ``phase-prediction.json``) and a probe record (:data:`NOT_RUNS`). Run records have
+report's ``phase-prediction.json``), a probe record and a sweep's prepared KPI rows
+(``kpi.json``) (:data:`NOT_RUNS`). Run records have
 their own module (:mod:`harness.records`, :mod:`harness.record_schema`).
 """
 
@@ -18,5 +19,8 @@ ANALYSIS_SCHEMA = f"{ANALYSIS_FAMILY}1"
 PREDICT_FAMILY = "harness.predict/"
 #: ``harness probe``'s record (:mod:`harness.probe.record`)
 PROBE_FAMILY = "harness.probe/"
+#: a sweep's prepared KPI rows (``kpi.json``, :mod:`harness.store.prepared`)
+KPI_FAMILY = "harness.kpi/"
+KPI_SCHEMA = f"{KPI_FAMILY}1"
 #: the harness's own documents that are not runs: a reader of runs skips them silently
-NOT_RUNS = (ANALYSIS_FAMILY, PREDICT_FAMILY, PROBE_FAMILY)
+NOT_RUNS = (ANALYSIS_FAMILY, PREDICT_FAMILY, PROBE_FAMILY, KPI_FAMILY)

@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from harness import atomic, record_schema
 from harness.errors import BadInputError, RecordError
 
@@ -228,8 +230,13 @@ def validate(data: Any, source: str = "<record>") -> RunRecord:
         missing = {"passed", "method", "checksum", "error", "tolerance"} - set(data["verification"])
         if missing:
             raise bad("verification", f"lacks {', '.join(sorted(missing))}")
-    known = {f.name for f in fields(RunRecord)}
-    return RunRecord(**{k: v for k, v in data.items() if k in known})
+    return RunRecord(**{k: v for k, v in data.items() if k in _KNOWN})
+
+
+#: 20 digits in a row: maybe an integer orjson cannot hold (2**64 has 20 digits)
+_LONG_NUMBER = re.compile(rb"[0-9]{20}")
+#: the fields of RunRecord (a record's other fields, from newer minor versions, are dropped)
+_KNOWN = frozenset(f.name for f in fields(RunRecord))
 
 
 def read_json(path: Path) -> Any:
@@ -240,14 +247,31 @@ def read_json(path: Path) -> Any:
     RecordError
         When the file cannot be read or is not JSON (one line naming the file).
     """
+    return read_json_bytes(path)[0]
+
+
+def read_json_bytes(path: Path) -> tuple[Any, bytes]:
+    """The JSON document in the record file ``path``, not yet validated, and the file's bytes
+    (for a digest of exactly what was read).
+
+    Raises
+    ------
+    RecordError
+        When the file cannot be read or is not UTF-8 JSON (one line naming the file).
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as e:
         raise RecordError(f"{path}: cannot read run record ({e.strerror})") from e
+    if _LONG_NUMBER.search(raw) is None:  # orjson reads an integer past 64 bits as a float
+        try:
+            return orjson.loads(raw), raw  # strict RFC 8259, four times the speed of json
+        except orjson.JSONDecodeError:
+            pass  # the standard library's verdict and message (it also reads NaN and Infinity)
+    try:
+        return json.loads(raw.decode("utf-8")), raw
     except UnicodeDecodeError as e:
         raise RecordError(f"{path}: not valid JSON ({e})") from e
-    try:
-        return json.loads(text)
     except json.JSONDecodeError as e:
         raise RecordError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from e
 
@@ -278,14 +302,20 @@ def load(path: str | os.PathLike[str]) -> RunRecord:
     return from_json(read_json(path), str(path))
 
 
+#: files in a sweep's directory that are never run records: its state and its prepared KPI
+#: rows (:mod:`harness.sweepstate`, :mod:`harness.store.prepared`)
+NOT_RECORDS = frozenset({"sweep.json", "kpi.json"})
+
+
 def find(paths: list[str | os.PathLike[str]]) -> list[Path]:
-    """Record files under ``paths`` (files as given, directories searched recursively)."""
+    """Record files under ``paths`` (files as given, directories searched recursively, without
+    :data:`NOT_RECORDS`)."""
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
             found.extend(
-                q for q in sorted(p.rglob("*.json"))
-                if q.is_file() and not q.name.startswith(".") and q.name != "sweep.json"
+                q for q in sorted(p.rglob("*.json"), key=lambda q: q.parts)
+                if q.is_file() and not q.name.startswith(".") and q.name not in NOT_RECORDS
             )
         else:
             found.append(p)

@@ -26,7 +26,7 @@ from harness.specs import Point, Spec
 
 SWEEP_SCHEMA = "harness.sweep/1"
 STATE_FILE = "sweep.json"
-NOT_RECORDS = {STATE_FILE, "analysis.json"}
+NOT_RECORDS = {*records.NOT_RECORDS, STATE_FILE, "analysis.json"}
 
 
 # -- the sweep directory -----------------------------------------------------------------------

@@ -47,6 +47,33 @@ def push(paths: tuple[Path, ...], store_url: str | None, targets_file: Path | No
     click.echo(store_push.summary(results, engine.masked(store.url)))
 
 
+@kpi.command("prepare")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--targets", "targets_file", type=click.Path(path_type=Path), default=None,
+              help="TOML file replacing the platform's default efficiency targets (a push "
+                   "uses the prepared rows only with the same targets).")
+def prepare(paths: tuple[Path, ...], targets_file: Path | None) -> None:
+    """Analyze each sweep and write its KPI rows to kpi.json beside its records.
+
+    A later `harness kpi push` of exactly those records, by this harness with the same
+    targets, stores these rows instead of analyzing again (a store operation only); records
+    changed, added or removed since, other targets or other code and the push analyzes them
+    itself. The Slurm analysis job and `harness sweep --push` prepare their sweep.
+    """
+    from harness import targets
+    from harness.errors import DataError
+    from harness.store import push as store_push
+
+    table = targets.load(targets_file) if targets_file is not None else targets.defaults()
+    try:
+        written = store_push.prepare(paths, table)
+    except OSError as e:
+        raise DataError(f"{e.filename or ', '.join(map(str, paths))}: cannot write kpi.json "
+                        f"({e.strerror})") from None
+    for path in written:
+        click.echo(f"prepared {path}")
+
+
 @kpi.command("migrate")
 @store_option
 def migrate(store_url: str | None) -> None:

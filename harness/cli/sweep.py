@@ -196,8 +196,14 @@ def _push(sweep_dir: Path, store_url: str | None) -> None:
     from harness.store import engine, push
 
     try:
+        table = targets.defaults()
+        try:  # kpi.json: this push and any later one of the sweep store its rows
+            push.prepare([sweep_dir], table)
+        except OSError as e:
+            click.echo(f"harness: {sweep_dir}/kpi.json not written ({e.strerror}); the push "
+                       "analyzes the sweep itself", err=True)
         store = engine.create(store_url)
-        results = push.push(store, [sweep_dir], targets.defaults())
+        results = push.push(store, [sweep_dir], table)
     except HarnessError as e:
         e.args = (f"{e}; the records are kept in {sweep_dir}: push them later with "
                   f"`harness kpi push {sweep_dir}`",)

@@ -5,7 +5,10 @@ The URL comes from ``--store`` / ``HARNESS_STORE``, default ``sqlite:///results/
 Every message that names the URL masks its password.
 
 SQLite is opened in WAL mode with a 60 s busy timeout (a folder whose file system has no working
-locks, such as NFS without a lock daemon, is refused up front), and a write transaction starts with
+locks, such as NFS without a lock daemon, is refused up front) and ``synchronous = NORMAL`` (a
+commit is atomic and survives a crash of the process; a power loss may undo the last pushes but
+never corrupts the store, and the records, which stay on disk, push again), and a write
+transaction starts with
 ``BEGIN IMMEDIATE``: it takes the write lock first, so two pushes at once queue for it instead of
 one failing with "database is locked" when it upgrades a read lock. On PostgreSQL a write
 transaction takes a transaction-scoped advisory lock, for the same reason: pushes serialize, and
@@ -26,6 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -45,8 +49,13 @@ _WRITE = "harness_write"
 def json_dumps(value: object) -> str:
     """``value`` as strict JSON text, NaN and infinities as null: the store's JSON serializer.
 
-    One ``json.dumps`` for the common value without them (the check costs no second pass).
+    orjson writes them as null itself (and ten times faster than ``json.dumps``); what it
+    refuses (a key that is not a string, an integer beyond 64 bits) goes to ``json.dumps``.
     """
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except TypeError:
+        pass
     try:
         return json.dumps(value, allow_nan=False)
     except ValueError:
@@ -118,6 +127,10 @@ def _sqlite_setup(engine: sa.Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
         mode = cursor.execute("PRAGMA journal_mode = WAL").fetchone()
+        # WAL with synchronous=NORMAL: a commit is atomic and survives the process crashing;
+        # a power loss may undo the last pushes (never corrupt the store), and pushing the
+        # records again, which stay on disk, restores them
+        cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
         if mode and str(mode[0]).lower() not in ("wal", "memory"):
             raise StoreError(f"SQLite could not switch to WAL mode (it answered {mode[0]!r}); "

@@ -3,7 +3,10 @@
 First every input is read and validated, once: its JSON, :func:`harness.records.validate` and
 the record's JSON Schema (:func:`harness.record_schema.validate`); the records read are what the
 analyzer gets (:func:`harness.inputs.from_records`) and what the ``runs`` rows hold. Every sweep
-with runs not yet stored is analyzed before any row is written (bad input: no row is written).
+with runs not yet stored is analyzed before any row is written (bad input: no row is written),
+unless its ``kpi.json`` holds the rows of exactly these records' analysis by this code and
+targets (:mod:`harness.store.prepared`: written by the sweep's analysis step, or by
+:func:`prepare`); then those rows are used.
 Then, per sweep, one write transaction: the runs not yet stored are added; when there were any,
 the sweep's KPI and alert rows are replaced by the analysis of all its runs (those pushed now and
 those stored before) and its series in ``kpi_latest`` are recomputed; when there were none,
@@ -24,7 +27,7 @@ import sqlalchemy as sa
 from harness import analysis, inputs, records
 from harness.errors import DataError
 from harness.store import engine as store_engine
-from harness.store import latest, migrate, rows
+from harness.store import latest, migrate, prepared, rows
 from harness.store.schema import alerts, kpi, runs, sweeps
 from harness.targets import Targets
 
@@ -38,8 +41,14 @@ class SweepInput:
     paths: list[Path] = field(default_factory=list)
     #: each record's JSON as read, stored whole (with any fields this harness does not know)
     raw: list[dict] = field(default_factory=list)
+    #: run id -> SHA-256 of the record file's bytes (:func:`prepared.record_digest`)
+    digests: dict[str, str] = field(default_factory=dict)
     spec_name: str | None = None
     result: analysis.Analysis | None = None
+    #: the directories its records are in, in the order first found
+    directories: list[Path] = field(default_factory=list)
+    #: the sweep's ``kpi.json`` rows, when they stand for the analysis of exactly these records
+    prepared: prepared.Prepared | None = None
 
 
 @dataclass
@@ -51,11 +60,13 @@ class PushResult:
     new_runs: int
     kpi_rows: int
     alert_rows: int
+    #: the KPI and alert rows came from the sweep's ``kpi.json`` (not analyzed again)
+    prepared: bool = False
 
 
-def _read(path: Path, in_directory: bool) -> tuple[records.RunRecord, dict] | None:
-    """The validated record and its JSON as read; None for a JSON document in a directory
-    that is not a run record (sweep.json, analysis.json and the like).
+def _read(path: Path, in_directory: bool) -> tuple[records.RunRecord, dict, str] | None:
+    """The validated record, its JSON as read and the digest of its bytes; None for a JSON
+    document in a directory that is not a run record (sweep.json, analysis.json and the like).
 
     Raises
     ------
@@ -68,11 +79,11 @@ def _read(path: Path, in_directory: bool) -> tuple[records.RunRecord, dict] | No
     if path.suffix.lower() != ".json":
         raise DataError(f"{path}: `harness kpi push` reads run records (.json) and directories "
                         "of them; CSV timings carry no sweep or run id")
-    data = records.read_json(path)
+    data, raw = records.read_json_bytes(path)
     schema = data.get("schema") if isinstance(data, dict) else None
     if in_directory and not (isinstance(schema, str) and schema.startswith("harness.run")):
         return None
-    return records.from_json(data, str(path)), data
+    return records.from_json(data, str(path)), data, prepared.record_digest(raw)
 
 
 def _spec_name(directory: Path) -> str | None:
@@ -105,7 +116,7 @@ def collect(paths: Iterable[str | os.PathLike[str]]) -> list[SweepInput]:
             read = _read(path, given.is_dir())
             if read is None:
                 continue
-            rec, data = read
+            rec, data, digest = read
             if rec.run_id in seen:
                 first, first_rec = seen[rec.run_id]
                 if first.resolve() != path.resolve() and first_rec.to_dict() != rec.to_dict():
@@ -117,10 +128,14 @@ def collect(paths: Iterable[str | os.PathLike[str]]) -> list[SweepInput]:
             entry.records.append(rec)
             entry.paths.append(path)
             entry.raw.append(data)
+            entry.digests[rec.run_id] = digest
+            parent = path.parent
+            if parent not in entry.directories:  # one or a few per sweep
+                entry.directories.append(parent)
             if entry.spec_name is None:
-                if path.parent not in spec_names:  # one sweep.json read per directory
-                    spec_names[path.parent] = _spec_name(path.parent)
-                entry.spec_name = spec_names[path.parent]
+                if parent not in spec_names:  # one sweep.json read per directory
+                    spec_names[parent] = _spec_name(parent)
+                entry.spec_name = spec_names[parent]
     if not sweeps_found:
         shown = ", ".join(map(str, paths))
         raise DataError(f"{shown}: no run records found")
@@ -161,6 +176,16 @@ def _analyze_with_stored(conn: sa.Connection, entry: SweepInput, stored: set[str
     return analyze(recs, table)
 
 
+def _measured_at(recs: list[records.RunRecord]) -> str:
+    return max(rows.timestamp(r.created_at) for r in recs)
+
+
+def _analysis_rows(result: analysis.Analysis | None, sweep_id: str, measured_at: str
+                   ) -> tuple[list[dict], list[dict]]:
+    return (rows.kpi_rows(result, sweep_id, measured_at),
+            rows.alert_rows(result, sweep_id, measured_at))
+
+
 def _push_one(conn: sa.Connection, entry: SweepInput, table: Targets, pushed_at: str,
               checkpoint: Callable[[str], None]) -> PushResult:
     stored = set(conn.execute(sa.select(runs.c.run_id)
@@ -175,10 +200,14 @@ def _push_one(conn: sa.Connection, entry: SweepInput, table: Targets, pushed_at:
                                                         entry.spec_name, pushed_at)])
     conn.execute(sa.insert(runs), [rows.run_row(r, d) for r, d in fresh])
     checkpoint("runs")
-    result = _analyze_with_stored(conn, entry, stored, table)
-    measured_at = max(rows.timestamp(r.created_at) for r in entry.records)
-    kpi_rows = rows.kpi_rows(result, entry.sweep_id, measured_at)
-    alert_rows = rows.alert_rows(result, entry.sweep_id, measured_at)
+    ready = entry.prepared
+    used = ready is not None and ready.usable and stored <= entry.digests.keys()
+    if used:
+        kpi_rows, alert_rows = ready.kpi, ready.alerts
+    else:
+        result = _analyze_with_stored(conn, entry, stored, table)
+        kpi_rows, alert_rows = _analysis_rows(result, entry.sweep_id,
+                                              _measured_at(entry.records))
     touched = latest.groups_of(conn, entry.sweep_id)
     conn.execute(sa.delete(kpi).where(kpi.c.sweep_id == entry.sweep_id))
     conn.execute(sa.delete(alerts).where(alerts.c.sweep_id == entry.sweep_id))
@@ -189,12 +218,12 @@ def _push_one(conn: sa.Connection, entry: SweepInput, table: Targets, pushed_at:
     if touched:  # rows replaced: rank the history again
         latest.refresh(conn, machine, touched | latest.groups_of(conn, entry.sweep_id))
     else:  # rows only added
-        latest.add(conn, machine, entry.sweep_id)
+        latest.add(conn, machine, entry.sweep_id, kpi_rows)
     checkpoint("kpi")
     if alert_rows:
         conn.execute(sa.insert(alerts), alert_rows)
     return PushResult(entry.sweep_id, len(stored) + len(fresh), len(fresh), len(kpi_rows),
-                      len(alert_rows))
+                      len(alert_rows), prepared=used)
 
 
 def _no_checkpoint(stage: str) -> None:
@@ -224,7 +253,10 @@ def push(engine: sa.Engine, paths: Iterable[str | os.PathLike[str]], table: Targ
                                   .where(runs.c.sweep_id.in_(ids))).scalars())
     for entry in found:
         if any(r.run_id not in stored for r in entry.records):
-            entry.result = analyze(_given(entry), table)
+            entry.prepared = prepared.find(entry.directories, entry.sweep_id, entry.digests,
+                                           table)
+            if not entry.prepared.usable:
+                entry.result = analyze(_given(entry), table)
     pushed_at = rows.timestamp(None)
     results = []
     for entry in found:
@@ -233,13 +265,35 @@ def push(engine: sa.Engine, paths: Iterable[str | os.PathLike[str]], table: Targ
     return results
 
 
+def prepare(paths: Iterable[str | os.PathLike[str]], table: Targets) -> list[Path]:
+    """Analyze each sweep under ``paths`` and write its ``kpi.json``
+    (:mod:`harness.store.prepared`) in the directory of its first record; the paths written.
+
+    Raises
+    ------
+    DataError, RecordError
+        Bad input (as :func:`push`), before anything is written.
+    OSError
+        A sweep's directory cannot be written.
+    """
+    found = collect(paths)
+    docs = []
+    for entry in found:
+        kpi_rows, alert_rows = _analysis_rows(analyze(_given(entry), table), entry.sweep_id,
+                                              _measured_at(entry.records))
+        docs.append((entry.directories[0], prepared.document(
+            entry.sweep_id, entry.digests, table, kpi_rows, alert_rows)))
+    return [prepared.write(directory, doc) for directory, doc in docs]
+
+
 def summary(results: list[PushResult], url: str) -> str:
     """One line per sweep and a total, as ``harness kpi push`` prints them."""
     lines = []
     for r in results:
         if r.new_runs:
+            source = " (prepared in kpi.json)" if r.prepared else ""
             lines.append(f"{r.sweep_id}: {r.new_runs} new run(s) of {r.runs}; {r.kpi_rows} KPI "
-                         f"row(s), {r.alert_rows} alert(s)")
+                         f"row(s), {r.alert_rows} alert(s){source}")
         else:
             lines.append(f"{r.sweep_id}: 0 new ({r.runs} run(s) already stored)")
     total = sum(r.new_runs for r in results)

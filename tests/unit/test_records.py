@@ -1,6 +1,7 @@
 """Run records: round trip, atomic never-overwrite writes, and rejection of malformed files."""
 
 import json
+import math
 
 import pytest
 
@@ -106,3 +107,17 @@ def test_unsafe_ids_rejected(tmp_path, bad):
     with pytest.raises(RecordError, match="sweep id"):
         records.write(tmp_path, make(sweep_id=bad))
     assert not any(tmp_path.iterdir())
+
+
+def test_read_json_keeps_long_integers_and_reads_nan(tmp_path):
+    """The fast JSON reader hands integers past 64 bits and NaN to the standard library, so a
+    record reads the same either way."""
+    path = tmp_path / "r.json"
+    path.write_bytes(b'{"a": 123456789012345678901234567890, "b": NaN, "c": [1.5, "x"]}')
+    data, raw = records.read_json_bytes(path)
+    assert data["a"] == 123456789012345678901234567890 and isinstance(data["a"], int)
+    assert math.isnan(data["b"]) and data["c"] == [1.5, "x"]
+    assert raw == path.read_bytes() and records.read_json(path)["c"] == [1.5, "x"]
+    path.write_bytes(b'{"a": 1,}')
+    with pytest.raises(RecordError, match=r"r\.json: not valid JSON \(line 1: "):
+        records.read_json(path)

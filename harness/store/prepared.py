@@ -1,0 +1,144 @@
+"""A sweep's KPI rows prepared where the sweep ends, so that pushing it is a store operation.
+
+Analyzing a sweep (the model fits and their cross-validation: about 0.4 s for ten scaling
+studies here) costs far more than storing it. The sweep's own analysis step (the Slurm analysis
+job, ``harness sweep --push``, or ``harness kpi prepare`` for sweeps already on disk) writes
+``kpi.json`` beside the records: the ``kpi`` and ``alerts`` rows of the sweep's analysis
+(:func:`harness.store.rows.kpi_rows`, :func:`~harness.store.rows.alert_rows`) with what they were
+computed from. ``harness kpi push`` uses those rows instead of analyzing again only when they
+are exactly what it would compute:
+
+- the same sweep, and the same runs: every record's run id and the SHA-256 of its file's bytes
+  (a record changed, added or removed since makes the document stale);
+- the same target table (:meth:`harness.targets.Targets.to_dict`);
+- the same code: :func:`code_digest`, a SHA-256 over every source file of the ``harness``
+  package and the versions of NumPy, SciPy and pandas (any change to the analyzer, or to
+  anything else in the harness, makes every prepared document stale).
+
+Anything else (no document, a stale one, one that cannot be read) and the push analyzes the
+records itself, as it always did; the reason is available to say why
+(:attr:`Prepared.reason`). The document is ``harness.kpi/1``; readers of runs skip it
+(:data:`harness.documents.NOT_RUNS`).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness import atomic, documents
+from harness.targets import Targets
+
+#: the prepared document's file name, in the sweep's directory
+FILENAME = "kpi.json"
+SCHEMA = documents.KPI_SCHEMA
+
+
+def source_digest(root: Path) -> str:
+    """SHA-256 (hex) over every ``.py`` and ``.json`` file under ``root`` (outside
+    ``__pycache__``): each one's path relative to ``root`` and its bytes, in path order."""
+    h = hashlib.sha256()
+    for path in sorted((p for p in root.rglob("*") if p.suffix in (".py", ".json")
+                        and "__pycache__" not in p.parts), key=lambda p: p.parts):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def code_digest() -> str:
+    """SHA-256 (hex) over the harness package's source (:func:`source_digest`) and the NumPy,
+    SciPy and pandas versions the analyzer runs on."""
+    import numpy
+    import pandas
+    import scipy
+
+    import harness
+
+    h = hashlib.sha256(source_digest(Path(harness.__file__).resolve().parent).encode())
+    for module in (numpy, scipy, pandas):
+        h.update(f"\0{module.__name__}={module.__version__}".encode())
+    return h.hexdigest()
+
+
+def record_digest(raw: bytes) -> str:
+    """SHA-256 (hex) of a record file's bytes."""
+    return hashlib.sha256(raw).hexdigest()
+
+
+def document(sweep_id: str, digests: dict[str, str], table: Targets,
+             kpi_rows: list[dict[str, Any]], alert_rows: list[dict[str, Any]]
+             ) -> dict[str, Any]:
+    """The ``harness.kpi/1`` document of one sweep: its rows and what they were computed
+    from (``digests``: run id -> :func:`record_digest` of each record analyzed)."""
+    return {"schema": SCHEMA, "sweep_id": sweep_id, "code": code_digest(),
+            "targets": table.to_dict(), "runs": dict(sorted(digests.items())),
+            "kpi": kpi_rows, "alerts": alert_rows}
+
+
+def write(directory: Path, doc: dict[str, Any]) -> Path:
+    """Write ``doc`` to ``directory/kpi.json`` atomically (replacing an older one).
+
+    Raises
+    ------
+    OSError
+        The directory cannot be written.
+    """
+    return atomic.write_json(directory / FILENAME, doc, replace=True)
+
+
+@dataclass
+class Prepared:
+    """What :func:`find` made of a sweep's ``kpi.json``: its rows when they can be used, else
+    None and the reason."""
+
+    kpi: list[dict[str, Any]] | None
+    alerts: list[dict[str, Any]] | None
+    reason: str
+
+    @property
+    def usable(self) -> bool:
+        return self.kpi is not None and self.alerts is not None
+
+
+def _stale(doc: Any, sweep_id: str, digests: dict[str, str], table: Targets) -> str | None:
+    """Why ``doc`` cannot stand for this sweep's analysis, or None when it can."""
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        return f"not a {SCHEMA} document"
+    if doc.get("sweep_id") != sweep_id:
+        return f"prepared for sweep {doc.get('sweep_id')!r}"
+    if doc.get("code") != code_digest():
+        return "prepared by other code (the harness or its NumPy, SciPy, pandas changed)"
+    if doc.get("targets") != table.to_dict():
+        return "prepared against other targets"
+    if doc.get("runs") != digests:
+        return "the sweep's records changed since (runs added, removed or rewritten)"
+    kpi, alerts = doc.get("kpi"), doc.get("alerts")
+    if not (isinstance(kpi, list) and isinstance(alerts, list)
+            and all(isinstance(r, dict) for r in (*kpi, *alerts))):
+        return "its kpi and alerts are not lists of rows"
+    return None
+
+
+def find(directories: list[Path], sweep_id: str, digests: dict[str, str],
+         table: Targets) -> Prepared:
+    """The prepared rows of sweep ``sweep_id`` from the first ``kpi.json`` among
+    ``directories`` (where its records are), when they were computed from exactly the records
+    ``digests`` describes (run id -> :func:`record_digest`), with ``table`` and this code."""
+    for directory in directories:
+        path = directory / FILENAME
+        try:
+            doc = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError) as e:
+            return Prepared(None, None, f"{path}: cannot be read ({e})")
+        why = _stale(doc, sweep_id, digests, table)
+        if why is not None:
+            return Prepared(None, None, f"{path}: {why}")
+        return Prepared(doc["kpi"], doc["alerts"], f"{path}: prepared rows used")
+    return Prepared(None, None, "no kpi.json beside the records")
