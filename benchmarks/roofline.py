@@ -12,6 +12,10 @@ west) and one 8-byte store. Where each is served from, for a grid of n² cells s
   stencil codes (Stengel et al., "Quantifying performance bottlenecks of stencil computations
   using the Execution-Cache-Memory model", ICS 2015).
 
+A level "holds" data up to half its capacity: the layer condition's usual safety factor for
+caches that are not ideal LRU, and the working set at which ``stream.measure_hierarchy``
+measures each level.
+
 Rates are the Numba loops' own (a load-only sum and a copy, STREAM's byte counting), measured
 per level, so the bound is in the same units as the copy roof of the CFD benchmark. Two ways to
 combine the times per update, and the bound each gives:
@@ -72,7 +76,7 @@ class StencilBound:
 
 
 def holding_level(levels: list[Level], nbytes: int) -> Level:
-    """The smallest level whose capacity holds ``nbytes`` (the last level, DRAM, else).
+    """The smallest level with ``nbytes`` <= half its capacity (the last level, DRAM, else).
 
     Raises
     ------
@@ -82,7 +86,7 @@ def holding_level(levels: list[Level], nbytes: int) -> Level:
     if not levels:
         raise ValueError("no measured levels")
     for level in levels:
-        if level.capacity is not None and nbytes <= level.capacity:
+        if level.capacity is not None and 2 * nbytes <= level.capacity:
             return level
     return levels[-1]
 

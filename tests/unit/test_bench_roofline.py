@@ -49,7 +49,7 @@ def test_grid_in_dram_rows_in_l2():
 
 
 def test_grid_in_l1_both_models_agree():
-    bound = roofline.stencil_bound(LEVELS, 20)  # 2 x 8 x 22² B < 32 KiB
+    bound = roofline.stencil_bound(LEVELS, 20)  # 2 x 8 x 22² B < 16 KiB, half of L1
     assert (bound.grid_level, bound.rows_level) == ("L1", "L1")
     t = 16 / (160 * GB) + 32 / (200 * GB)       # 5 loads + 1 store, all in L1
     assert bound.overlapped_updates_per_s == pytest.approx(1 / t)
@@ -64,6 +64,12 @@ def test_cache_work_slower_than_memory_caps_the_overlapped_bound():
     # ns per update: copy 0.5 (DRAM); L1 copy 0.25 + loads 1 (L1) + 0.5 (rows from DRAM)
     assert bound.overlapped_fraction == pytest.approx(0.5 / (0.25 + 1 + 0.5))
     assert bound.additive_fraction < bound.overlapped_fraction
+
+
+def test_a_level_holds_half_its_capacity():
+    assert roofline.holding_level(LEVELS, 16 * 2**10).name == "L1"
+    assert roofline.holding_level(LEVELS, 16 * 2**10 + 1).name == "L2"
+    assert roofline.holding_level(LEVELS, 2**30).name == "DRAM"
 
 
 def test_describe_names_every_level_and_both_bounds():
@@ -120,3 +126,9 @@ def test_repeated_loops_compute_what_they_say():
     a = np.zeros_like(b)
     copy_times(a, b, 2)
     assert np.array_equal(a, b)
+
+
+def test_aligned_arrays_start_on_a_cache_line():
+    for n in (1, 7, 2048):
+        array = stream.aligned(n, 3.0)
+        assert array.ctypes.data % 64 == 0 and array.shape == (n,) and np.all(array == 3.0)
