@@ -21,8 +21,9 @@ are recorded. The null run's outside time is broken down by timing, inside the r
 that make it (medians over the pairs): ``provenance.git_state`` (the commit read from the git
 files, one ``git status`` process), the rest of ``provenance.collect``, the record's checks and
 serialisation in ``records.write``, the file written beside its target, its ``fsync`` (the
-record's durability, kept), and the rest (setup, warm-up, reductions, verification). The
-breakdown goes into the record machinery check's detail and ``extra_info``.
+record's durability, kept), the removal of the run's scratch directory, and the rest (setup,
+warm-up, reductions, verification). The breakdown goes into the record machinery check's detail
+and ``extra_info``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ NULL = {"serial_iterations": "0", "parallel_iterations": "100"}
 #: timed calls of the record machinery: name, module, attribute (each nests in the next but one)
 TIMED_CALLS = (("git", provenance, "git_state"), ("provenance", runner.provenance, "collect"),
                ("record", runner.records, "write"), ("file", records.atomic, "write_text"),
-               ("fsync", atomic.os, "fsync"))
+               ("fsync", atomic.os, "fsync"), ("scratch", runner, "remove_scratch"))
 
 
 def _time_calls(monkeypatch) -> dict[str, float]:
@@ -71,7 +72,8 @@ def _breakdown(spent: dict[str, float], outside: float) -> dict[str, float]:
             "record_checks_and_json": spent["record"] - spent["file"],
             "file_write": spent["file"] - spent["fsync"],
             "fsync": spent["fsync"],
-            "rest": outside - spent["provenance"] - spent["record"]}
+            "scratch_removal": spent["scratch"],
+            "rest": outside - spent["provenance"] - spent["record"] - spent["scratch"]}
 
 
 def _run(workload, size, overrides, out):
@@ -122,7 +124,9 @@ def test_overhead(benchmark, tmp_path, capsys, monkeypatch):
         "reference": "cfd small, 1 rank", "repetitions": REPS,
         "null_median_s": null_median, "reference_median_s": ref_median,
         "null_outside_timed_s": outside, "null_outside_breakdown_s": part,
-        "breakdown": "medians over pairs of the calls timed inside the null run; rest = setup, "
+        "breakdown": "medians over pairs of the calls timed inside the null run (each its own "
+                     "median: they need not add up to the median outside time); rest = setup "
+                     "(scratch directory made), "
                      "warm-up, reductions, verification"})
     with capsys.disabled():
         print("\nharness overhead, medians of", ROUNDS, "pairs")
