@@ -310,7 +310,9 @@ def test_targets(benchmark, bench_size, grid, roof, c_reference, rates, capsys):
     numba, c, copy = (statistics.median(column) for column in zip(*rounds, strict=True))
     fraction_of_c = statistics.median(r[0] / r[1] for r in rounds)
     fraction_of_copy = statistics.median(r[0] * BYTES_PER_UPDATE / r[2] for r in rounds)
-    copy_detail = f"{numba * BYTES_PER_UPDATE / 1e9:.1f} vs {copy / 1e9:.1f} GB/s"
+    c_fraction_of_copy = statistics.median(r[1] * BYTES_PER_UPDATE / r[2] for r in rounds)
+    copy_detail = (f"{numba * BYTES_PER_UPDATE / 1e9:.1f} vs {copy / 1e9:.1f} GB/s; the C "
+                   f"reference {c_fraction_of_copy:.2f}x")
     bound = None
     if "levels" in rates:
         bound = roofline.stencil_bound(rates["levels"], bench_size.n)
@@ -350,6 +352,7 @@ def test_targets(benchmark, bench_size, grid, roof, c_reference, rates, capsys):
                             r, strict=True)) for r in rounds],
         "numba_updates_per_s": numba, "c_updates_per_s": c, "copy_GB_per_s": copy / 1e9,
         "fraction_of_c": fraction_of_c, "fraction_of_copy": fraction_of_copy,
+        "c_fraction_of_copy": c_fraction_of_copy,
     })
     if bound is not None:
         benchmark.extra_info["stencil_bound"] = {
