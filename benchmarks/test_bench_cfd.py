@@ -197,9 +197,9 @@ def test_memory_hierarchy(benchmark, bench_size, roof, rates, capsys):
     info: dict[str, Any] = {"levels": _level_info(levels), "perf_stat": rates["perf"],
                             "counting": "read 8 B, copy 16 B per element (STREAM's)"}
     caches = [lv for lv in levels if lv.capacity is not None]
-    if caches:
-        # a grid pair of about the last cache level's working set, as many updates as a round
-        n = int((caches[-1].working_bytes / 16) ** 0.5) - 2
+    # a grid pair of about the last cache level's working set, as many updates as a round
+    n = int((caches[-1].working_bytes / 16) ** 0.5) - 2 if caches else 0
+    if n >= 16:
         steps = max(1, bench_size.updates_per_round // (n * n))
         cached = new_grid(n)
         numba_round(cached, 1)
