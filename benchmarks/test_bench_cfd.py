@@ -14,6 +14,10 @@ Targets (recorded in ``extra_info["checks"]``, judged by ``make bench-check``):
 What is timed, per round (compile, JIT and first touch of every array stay outside):
 
 * ``test_stream``: STREAM copy and triad (Numba loops), best and median of rounds.
+* ``test_memory_hierarchy``: a load-only sum and a copy per cache level and DRAM
+  (``stream.measure_hierarchy``), and the stencil with its grid in the last-level cache against
+  the bound ``benchmarks/roofline.py`` computes from those rates; whether ``perf stat`` can count
+  hardware events here (bytes moved per update) is printed with it.
 * ``test_numba_step_loop``: ``steps`` steps of ``fill_periodic_halo`` + ``update`` + swap;
   rate = n²·steps / median round.
 * ``test_numpy_slicing``: the same steps with the update as one NumPy slicing expression.
@@ -24,8 +28,10 @@ What is timed, per round (compile, JIT and first touch of every array stay outsi
 ``test_targets`` forms the ratios to C and to the copy roof side by side, since other jobs on a
 shared machine take memory bandwidth in bursts: each of its rounds runs one Numba round, one C
 process and a few STREAM copies back to back, forms that round's ratios, and the check uses the
-median ratio over the rounds. It prints them with the copy and triad rates. This file is run by
-``make bench``, not by ``make test``.
+median ratio over the rounds. It prints them with the copy and triad rates, and the copy roof
+check's detail carries the limit: the measured rates per level and the stencil's bound as a
+fraction of copy (``benchmarks/roofline.py``). This file is run by ``make bench``, not by
+``make test``.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from typing import Any
 import checks
 import numpy as np
 import pytest
+import roofline
 import stream
 
 from harness.workloads.cfd import BYTES_PER_UPDATE, CFD
@@ -173,6 +180,58 @@ def test_stream(benchmark, bench_size, roof, rates, capsys):
               f"(medians of {times})")
 
 
+def _level_info(levels: list[roofline.Level]) -> list[dict[str, Any]]:
+    return [{"level": lv.name, "capacity_bytes": lv.capacity, "working_bytes": lv.working_bytes,
+             "read_GB_per_s": lv.read_bytes_per_s / 1e9, "copy_GB_per_s": lv.copy_bytes_per_s / 1e9}
+            for lv in levels]
+
+
+@pytest.mark.benchmark(group="stream")
+def test_memory_hierarchy(benchmark, bench_size, roof, rates, capsys):
+    """Read and copy rates per level, and the stencil in the last-level cache against its bound."""
+    times = 2 * bench_size.rounds
+    levels = benchmark.pedantic(stream.measure_hierarchy, args=(roof, times), rounds=1,
+                                iterations=1)
+    rates["levels"] = levels
+    rates["perf"] = roofline.perf_counters()
+    info: dict[str, Any] = {"levels": _level_info(levels), "perf_stat": rates["perf"],
+                            "counting": "read 8 B, copy 16 B per element (STREAM's)"}
+    caches = [lv for lv in levels if lv.capacity is not None]
+    # a grid pair of about the last cache level's working set, as many updates as a round
+    n = int((caches[-1].working_bytes / 16) ** 0.5) - 2 if caches else 0
+    if n >= 16:
+        steps = max(1, bench_size.updates_per_round // (n * n))
+        cached = new_grid(n)
+        numba_round(cached, 1)
+        seconds = []
+        for _ in range(times):
+            start = time.perf_counter()
+            numba_round(cached, steps)
+            seconds.append(time.perf_counter() - start)
+        measured = n * n * steps / statistics.median(seconds)
+        bound = roofline.stencil_bound(levels, n)
+        info["stencil_in_cache"] = {
+            "n": n, "steps": steps, "grid_level": bound.grid_level,
+            "updates_per_s": measured,
+            "overlapped_bound_updates_per_s": bound.overlapped_updates_per_s,
+            "additive_bound_updates_per_s": bound.additive_updates_per_s,
+            "fraction_of_level_copy": measured * bound.copy_seconds}
+    benchmark.extra_info.update(info)
+    with capsys.disabled():
+        print(f"\nmemory hierarchy (Numba loops, medians of {times}), GB/s:")
+        for lv in levels:
+            print(f"  {lv.name:<5} {lv.working_bytes / 2**10:>9.0f} KiB  read "
+                  f"{lv.read_bytes_per_s / 1e9:6.1f}  copy {lv.copy_bytes_per_s / 1e9:6.1f}")
+        if "stencil_in_cache" in info:
+            got = info["stencil_in_cache"]
+            print(f"  stencil n={got['n']} (grid in {got['grid_level']}): "
+                  f"{got['updates_per_s'] / 1e9:.2f} G updates/s = "
+                  f"{got['fraction_of_level_copy']:.2f}x that level's copy; bound "
+                  f"{bound.overlapped_fraction:.2f}x overlapped, {bound.additive_fraction:.2f}x "
+                  "additive")
+        print(f"  bytes moved per update by counters: {rates['perf']}")
+
+
 @pytest.mark.benchmark(group="cfd C reference (whole process)")
 def test_c_reference(benchmark, bench_size, c_reference, grid, rates):
     """The C reference, one process per round; its self-timed steps give the rate."""
@@ -251,12 +310,21 @@ def test_targets(benchmark, bench_size, grid, roof, c_reference, rates, capsys):
     numba, c, copy = (statistics.median(column) for column in zip(*rounds, strict=True))
     fraction_of_c = statistics.median(r[0] / r[1] for r in rounds)
     fraction_of_copy = statistics.median(r[0] * BYTES_PER_UPDATE / r[2] for r in rounds)
+    c_fraction_of_copy = statistics.median(r[1] * BYTES_PER_UPDATE / r[2] for r in rounds)
+    copy_detail = (f"{numba * BYTES_PER_UPDATE / 1e9:.1f} vs {copy / 1e9:.1f} GB/s; the C "
+                   f"reference {c_fraction_of_copy:.2f}x")
+    bound = None
+    if "levels" in rates:
+        bound = roofline.stencil_bound(rates["levels"], bench_size.n)
+        copy_detail += "; " + roofline.describe(rates["levels"], bound)
+        if rates.get("perf") != "available":
+            copy_detail += f"; {rates['perf']}"
     done = [
         checks.record(benchmark, "cfd Numba / C (gcc -O3), cell updates/s", fraction_of_c,
                       ">=", MIN_FRACTION_OF_C, "peer", f"n={bench_size.n}"),
         checks.record(benchmark, f"cfd effective bandwidth ({BYTES_PER_UPDATE} B/update) / "
                       "STREAM copy", fraction_of_copy, ">=", MIN_FRACTION_OF_COPY, "roof",
-                      f"{numba * BYTES_PER_UPDATE / 1e9:.1f} vs {copy / 1e9:.1f} GB/s"),
+                      copy_detail),
     ]
 
     def line(label: str, numba_rate: float, c_rate: float, copy_rate: float) -> str:
@@ -284,4 +352,15 @@ def test_targets(benchmark, bench_size, grid, roof, c_reference, rates, capsys):
                             r, strict=True)) for r in rounds],
         "numba_updates_per_s": numba, "c_updates_per_s": c, "copy_GB_per_s": copy / 1e9,
         "fraction_of_c": fraction_of_c, "fraction_of_copy": fraction_of_copy,
+        "c_fraction_of_copy": c_fraction_of_copy,
     })
+    if bound is not None:
+        benchmark.extra_info["stencil_bound"] = {
+            "model": "benchmarks/roofline.py: south+out one copy at the grid's level, east+west "
+                     "loads at L1, north+centre loads at the rows' level",
+            "grid_level": bound.grid_level, "rows_level": bound.rows_level,
+            "overlapped_fraction_of_copy": bound.overlapped_fraction,
+            "additive_fraction_of_copy": bound.additive_fraction,
+            "overlapped_updates_per_s": bound.overlapped_updates_per_s,
+            "additive_updates_per_s": bound.additive_updates_per_s,
+            "levels": _level_info(rates["levels"]), "perf_stat": rates.get("perf")}

@@ -15,6 +15,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from harness import gitfiles
+
 # environment variables that change how a run behaves, kept in the record when set
 SELECTED_ENV = (
     "OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "NUMBA_CACHE_DIR", "NUMBA_BOUNDSCHECK",
@@ -26,7 +28,7 @@ _SOURCE = Path(__file__).resolve().parent.parent
 
 def _version(dist: str, module: str | None = None) -> str | None:
     """The installed version of ``dist``; from ``module.__version__`` when that module is
-    already imported (the runner has imported NumPy, Numba and mpi4py: reading their
+    already imported (the runner has imported NumPy, Numba, mpi4py and the harness: reading their
     distribution metadata costs about a millisecond each, per run)."""
     loaded = sys.modules.get(module) if module else None
     version = getattr(loaded, "__version__", None)
@@ -38,22 +40,38 @@ def _version(dist: str, module: str | None = None) -> str | None:
         return None
 
 
-def _git(*args: str) -> str | None:
+def _git(source: Path, *args: str) -> subprocess.CompletedProcess[str] | None:
+    """``git --no-optional-locks -C source ARGS``; None when git cannot be started."""
     try:
-        done = subprocess.run(["git", "-C", str(_SOURCE), *args], capture_output=True,
-                              text=True, timeout=10, check=False)
+        return subprocess.run(["git", "--no-optional-locks", "-C", str(source), *args],
+                              capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
-    return done.stdout.strip() if done.returncode == 0 else None
 
 
-def git_state() -> tuple[str | None, bool | None]:
-    """``(sha, dirty)`` of the harness's own source tree, or ``(None, None)`` outside git."""
-    sha = _git("rev-parse", "HEAD")
+def git_state(source: Path = _SOURCE) -> tuple[str | None, bool | None]:
+    """``(sha, dirty)`` of the git tree holding ``source`` (the harness's own source tree by
+    default), or ``(None, None)`` outside git; ``dirty`` is None when git could not tell.
+
+    The commit is read from the repository's files (:mod:`harness.gitfiles`), else from
+    ``git rev-parse HEAD``. *Dirty* means a tracked file differs from HEAD, staged or not
+    (untracked files do not count): ``git --no-optional-locks status --porcelain
+    --untracked-files=no`` lists something. Of the commands that answer that, it is the one
+    that leaves the repository alone: without the option ``status`` rewrites the index's cached
+    file stats, ``git diff --quiet HEAD`` (same cost: one process start) rewrites them even with
+    it (git 2.39), and ``git diff-index HEAD`` without a refresh counts a file whose time stamp
+    alone changed.
+    """
+    sha = gitfiles.head_commit(source)
     if sha is None:
-        return None, None
-    status = _git("status", "--porcelain", "--untracked-files=no")
-    return sha, bool(status) if status is not None else None
+        done = _git(source, "rev-parse", "HEAD")
+        if done is None or done.returncode != 0:
+            return None, None
+        sha = done.stdout.strip()
+    done = _git(source, "status", "--porcelain", "--untracked-files=no")
+    if done is None or done.returncode != 0:
+        return sha, None
+    return sha, bool(done.stdout.strip())
 
 
 def cpu_model() -> str:
@@ -96,7 +114,7 @@ def collect(mpi_library: str, extra: dict[str, Any] | None = None) -> dict[str, 
         "cpu_model": cpu_model(),
         "slurm": slurm(),
         "env": {k: os.environ[k] for k in SELECTED_ENV if k in os.environ},
-        "harness": _version("parallel-efficiency-harness"),
+        "harness": _version("parallel-efficiency-harness", "harness"),
     }
     info.update(extra or {})
     return info
