@@ -225,13 +225,13 @@ def _measure(opts: RunOptions, comm: Any, workload: workloads.Workload,
     if rank != 0:
         workload.precompile()
     workdir = _scratch(opts, run_id)
-    if rank == 0:
+    if rank == 0 and workload.writes_files:  # a directory made and removed costs milliseconds
         workdir.mkdir(parents=True, exist_ok=True)
     comm.Barrier()
     try:
         return _measure_in(opts, comm, workload, params, variant, run_id, topo, workdir)
     finally:  # the scratch files go on every exit path (an error, Ctrl-C, SIGTERM unwinding)
-        if rank == 0 and not opts.keep_files:
+        if rank == 0 and workload.writes_files and not opts.keep_files:
             remove_scratch(opts.out, opts.sweep_id, run_id)
 
 

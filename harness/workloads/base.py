@@ -208,6 +208,9 @@ class Workload(ABC):
     #: relative tolerance within which the deterministic variants' checksums agree across rank
     #: counts (0 where they are bitwise identical)
     checksum_rtol: ClassVar[float] = 0.0
+    #: the workload writes files into the run's scratch directory (``workdir`` of
+    #: :meth:`setup`); the runner creates and removes that directory only for those
+    writes_files: ClassVar[bool] = False
 
     # -- parameters ---------------------------------------------------------------------------
 
@@ -308,6 +311,7 @@ class Workload(ABC):
         on ``comm``.
 
         ``workdir`` is a per-run scratch directory, the same path on every rank and on a file
-        system all ranks share; files a workload writes go there (the runner removes it after
-        the run unless asked to keep it).
+        system all ranks share; files a workload writes go there. The runner creates it before
+        and removes it after the run (unless asked to keep it) for a workload that declares
+        :attr:`writes_files`; for the others the path does not exist.
         """

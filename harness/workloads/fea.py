@@ -80,6 +80,7 @@ class FEA(Workload):
     fixed_work = ("unknowns", "nnz")
     phases = ("assemble", "compute", "halo", "reduce", "io")
     checksum_rtol = CHECKSUM_TOLERANCE
+    writes_files = True
     params = (
         Param("n", int, "elements per side of the unit cube", minimum=2),
         Param("cases", int, "load cases solved per repetition", positive=True),
