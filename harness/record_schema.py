@@ -60,7 +60,9 @@ def _fast_validator() -> Any:
     return jsonschema_rs.validator_for(schema())
 
 
-def _fast_accepts(data: Any) -> bool:
+def accepts(data: Any) -> bool:
+    """Whether ``jsonschema-rs`` finds ``data`` valid (False where it is not installed, or for
+    a value outside its JSON model: what it accepts, the ``jsonschema`` package accepts too)."""
     fast = _fast_validator()
     if fast is None:
         return False
@@ -122,7 +124,7 @@ def validate(data: Any, source: str = "<record>") -> None:
             f"{source}: schema {data['schema']!r} is a major version this harness cannot read; "
             f"it reads harness.run/{MAJOR} and any harness.run/{MAJOR}.x (additive fields): "
             "use a harness that writes or reads that version")
-    if _fast_accepts(data):
+    if accepts(data):
         return
     from jsonschema.exceptions import best_match
 

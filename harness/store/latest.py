@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from harness.store import bulk
 from harness.store.schema import SERIES, kpi, kpi_latest, sweeps
 
 METRIC = "parallel_efficiency"
@@ -68,8 +69,7 @@ def refresh(conn: sa.Connection, machine: str,
             rows[key].update(previous_value=r["value"], previous_low=r["interval_low"],
                              previous_high=r["interval_high"], previous_sweep_id=r["sweep_id"],
                              previous_measured_at=r["measured_at"])
-    if rows:
-        conn.execute(sa.insert(kpi_latest), list(rows.values()))
+    bulk.insert(conn, kpi_latest, list(rows.values()))
     return len(rows)
 
 
@@ -132,7 +132,6 @@ def add(conn: sa.Connection, machine: str, sweep_id: str,
     gone = [current[k]["id"] for k in changed if k in current]
     if gone:
         conn.execute(sa.delete(kpi_latest).where(kpi_latest.c.id.in_(gone)))
-    if changed:
-        conn.execute(sa.insert(kpi_latest), [{**{k: v for k, v in r.items() if k != "id"},
-                                              "machine": machine} for r in changed.values()])
+    bulk.insert(conn, kpi_latest, [{**{k: v for k, v in r.items() if k != "id"},
+                                    "machine": machine} for r in changed.values()])
     return len(changed)

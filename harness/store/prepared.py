@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from harness import atomic, documents
 from harness.targets import Targets
@@ -132,7 +133,7 @@ def find(directories: list[Path], sweep_id: str, digests: dict[str, str],
     for directory in directories:
         path = directory / FILENAME
         try:
-            doc = json.loads(path.read_bytes())
+            doc = orjson.loads(path.read_bytes())
         except FileNotFoundError:
             continue
         except (OSError, ValueError) as e:

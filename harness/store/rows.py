@@ -23,6 +23,7 @@ Non-finite floats become NULL; timestamps are UTC ISO 8601 to the second.
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from collections.abc import Iterable
@@ -41,14 +42,21 @@ SERIAL_MODELS = ("amdahl", "gustafson")
 
 
 def timestamp(text: str | None) -> str:
-    """``text`` (ISO 8601) as UTC to the second, ``YYYY-MM-DDTHH:MM:SS+00:00``; now if absent."""
-    if text:
-        try:
-            moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-        except ValueError:
-            moment = datetime.now(timezone.utc)
-    else:
-        moment = datetime.now(timezone.utc)
+    """``text`` (ISO 8601) as UTC to the second, ``YYYY-MM-DDTHH:MM:SS+00:00``; now if absent
+    or not ISO 8601."""
+    known = _utc(str(text)) if text else None
+    return known if known is not None else _utc_text(datetime.now(timezone.utc))
+
+
+@functools.lru_cache(maxsize=4096)  # a sweep's records share a handful of times
+def _utc(text: str) -> str | None:
+    try:
+        return _utc_text(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+def _utc_text(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds")

@@ -138,3 +138,29 @@ def test_without_jsonschema_rs_the_verdicts_are_the_same(monkeypatch):
     schema.validate(record())
     with pytest.raises(RecordError, match="'ranks'"):
         schema.validate({**record(), "ranks": 0}, "r.json")
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(changes=st.lists(st.tuples(st.sampled_from(PATHS), values), min_size=1, max_size=3),
+       drop=st.one_of(st.none(), st.sampled_from(sorted(record()))))
+def test_what_the_fast_record_path_accepts_both_checks_accept(changes, drop):
+    """records.from_json builds a record the compiled schema accepts without running
+    records.validate: only where validate and the schema accept it too, as the same record."""
+    data = record()
+    for path, value in changes:
+        _set(data, path, copy.deepcopy(value))
+    if drop is not None:
+        data.pop(drop, None)
+    if schema.accepts(data) and all(type(data[k]) is int for k in records._INTEGERS):
+        fast = records.from_json(data, "r.json")
+        assert fast == records.validate(data, "r.json")
+        schema.validate(data, "r.json")
+
+
+@pytest.mark.parametrize("change", [{"ranks": 2.0}, {"warmup": 1.0}, {"iterations": 5.0}])
+def test_an_integer_written_as_a_float_is_refused_as_before(change):
+    data = {**record(), **change}
+    assert schema.accepts(data)  # JSON Schema's integer takes 2.0
+    name = next(iter(change))
+    with pytest.raises(RecordError, match=f"field '{name}' must be int, not float"):
+        records.from_json(data, "r.json")

@@ -121,3 +121,24 @@ def test_read_json_keeps_long_integers_and_reads_nan(tmp_path):
     path.write_bytes(b'{"a": 1,}')
     with pytest.raises(RecordError, match=r"r\.json: not valid JSON \(line 1: "):
         records.read_json(path)
+
+
+def test_find_lists_what_rglob_lists(tmp_path):
+    """records.find's own directory walk: the *.json files rglob finds, in path order, without
+    hidden files, sweep.json and kpi.json; a directory named *.json and a link to a directory
+    are not records."""
+    root = tmp_path / "res"
+    for name in ("s1/a.json", "s1/b.json", "s1/kpi.json", "s1/sweep.json", "s1/.tmp-x.json",
+                 "s1/notes.txt", "s2/deep/c.json", "s10/d.json", "e.json"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("{}")
+    (root / "dir.json").mkdir()
+    (root / "s1" / "link.json").symlink_to(root / "e.json")
+    (root / "linked").symlink_to(root / "s2", target_is_directory=True)
+    expected = [q for q in sorted(root.rglob("*.json"), key=lambda q: q.parts)
+                if q.is_file() and not q.name.startswith(".")
+                and q.name not in ("sweep.json", "kpi.json")]
+    found = records.find([root])
+    assert found == expected
+    assert [q.relative_to(root).as_posix() for q in found] == [
+        "e.json", "s1/a.json", "s1/b.json", "s1/link.json", "s10/d.json", "s2/deep/c.json"]

@@ -189,3 +189,4 @@ def test_readers_of_runs_skip_the_document(tmp_path):
     assert prepared.FILENAME in sweepstate.NOT_RECORDS
     doc = json.loads((sweep / prepared.FILENAME).read_text())
     assert doc["schema"] == prepared.SCHEMA and len(doc["runs"]) == 4
+
