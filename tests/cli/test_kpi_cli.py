@@ -117,6 +117,9 @@ def test_local_sweep_pushes_with_push_and_with_the_spec_switch(tmp_path):
                    "--store", url)
     assert done.returncode == 0, done.stderr
     assert "tiny-1: 2 new run(s) of 2" in done.stdout
+    # the sweep's rows were prepared beside its records and the push stored those
+    assert (tmp_path / "res" / "tiny-1" / "kpi.json").is_file()
+    assert "(prepared in kpi.json)" in done.stdout
     assert counts(url)["runs"] == 2 and counts(url)["kpi"] > 0
     spec.write_text(TINY_SWEEP + f'\n[analysis]\nkpi_push = true\nstore = "{url}"\n')
     again = harness("sweep", spec, "--out", tmp_path / "res", "--sweep-id", "tiny-1",
@@ -131,3 +134,33 @@ def test_push_is_refused_for_slurm(tmp_path):
     done = harness("sweep", spec, "--slurm", "--dry-run", "--push", "--out", tmp_path / "res")
     one_line_refusal(done, "--push is for local sweeps")
     assert not (tmp_path / "res").exists()
+
+
+def test_prepare_then_push_stores_the_prepared_rows(tmp_path):
+    url = f"sqlite:///{tmp_path / 'kpi.sqlite'}"
+    sweep = write_sweep(tmp_path / "res")
+    done = harness("kpi", "prepare", tmp_path / "res")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"prepared {sweep / 'kpi.json'}"
+    assert json.loads((sweep / "kpi.json").read_text())["schema"] == "harness.kpi/1"
+    pushed = harness("kpi", "push", tmp_path / "res", "--store", url)
+    assert pushed.returncode == 0, pushed.stderr
+    assert "s1: 4 new run(s) of 4" in pushed.stdout and "(prepared in kpi.json)" in pushed.stdout
+    # other targets than the prepared ones: the push analyzes the sweep itself
+    targets = tmp_path / "targets.toml"
+    targets.write_text("[[target]]\nscale = 10\nefficiency = 0.5\n")
+    other = harness("kpi", "push", tmp_path / "res", "--store",
+                    f"sqlite:///{tmp_path / 'other.sqlite'}", "--targets", targets)
+    assert other.returncode == 0, other.stderr
+    assert "s1: 4 new run(s)" in other.stdout and "prepared" not in other.stdout
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["{tmp}/nowhere"], "no such file or directory"),
+    (["{tmp}/empty"], "no run records found"),
+])
+def test_prepare_refuses_bad_input_in_one_line(tmp_path, args, needle):
+    (tmp_path / "empty").mkdir()
+    done = harness("kpi", "prepare", *[a.format(tmp=tmp_path) for a in args])
+    one_line_refusal(done, needle)
+    assert not list(tmp_path.rglob("kpi.json"))

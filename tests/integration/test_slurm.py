@@ -91,7 +91,7 @@ def wait_for(sweep_dir, timeout=300):
 
 def run_records(sweep_dir):
     return [records.load(p) for p in sorted(sweep_dir.glob("*.json"))
-            if p.name not in ("sweep.json", "analysis.json")]
+            if p.name not in ("sweep.json", "analysis.json", "kpi.json")]
 
 
 def test_two_scale_sweep_runs_end_to_end_on_slurm(tmp_path, cluster):
@@ -132,6 +132,10 @@ def test_two_scale_sweep_runs_end_to_end_on_slurm(tmp_path, cluster):
     assert isinstance(analysis, dict) and analysis
     table = (sweep_dir / "analysis.txt").read_text()
     assert "cfd" in table
+    # the analysis job prepares the sweep's KPI rows for any later push
+    prepared = json.loads((sweep_dir / "kpi.json").read_text())
+    assert prepared["schema"] == "harness.kpi/1" and len(prepared["runs"]) == 4
+    assert any(row["metric"] == "parallel_efficiency" for row in prepared["kpi"])
     logs = sorted(p.name for p in (sweep_dir / "logs").iterdir())
     assert f"itest-p2-{ids['p2']}_1.out" in logs
     assert f"itest-analysis-{ids['analysis']}.out" in logs

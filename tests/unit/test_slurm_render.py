@@ -170,6 +170,8 @@ def test_scale_script_body(tmp_path, future_commands):
     assert "-m harness analyze \"$sweep\" --format table" in analysis
     assert "-m harness report \"$sweep\"" in analysis
     assert "-m harness kpi push \"$sweep\" --store sqlite:///kpi.sqlite" in analysis
+    # the sweep's KPI rows are prepared before the push, which then stores them
+    assert analysis.index("-m harness kpi prepare \"$sweep\"") < analysis.index("kpi push")
 
 
 # -- running a rendered script with stand-ins for timeout/srun/python --------------------------
