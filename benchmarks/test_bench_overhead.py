@@ -21,7 +21,8 @@ are recorded. The null run's outside time is broken down by timing, inside the r
 that make it (medians over the pairs): ``provenance.git_state`` (the commit read from the git
 files, one ``git status`` process), the rest of ``provenance.collect``, the record's checks and
 serialisation in ``records.write``, the file written beside its target, its ``fsync`` (the
-record's durability, kept), the removal of the run's scratch directory, and the rest (setup,
+record's durability, kept), the removal of the run's scratch directory (made only for a
+workload that writes files, so 0 for the null run), and the rest (setup,
 warm-up, reductions, verification). The breakdown goes into the record machinery check's detail
 and ``extra_info``.
 """
@@ -125,8 +126,7 @@ def test_overhead(benchmark, tmp_path, capsys, monkeypatch):
         "null_median_s": null_median, "reference_median_s": ref_median,
         "null_outside_timed_s": outside, "null_outside_breakdown_s": part,
         "breakdown": "medians over pairs of the calls timed inside the null run (each its own "
-                     "median: they need not add up to the median outside time); rest = setup "
-                     "(scratch directory made), "
+                     "median: they need not add up to the median outside time); rest = setup, "
                      "warm-up, reductions, verification"})
     with capsys.disabled():
         print("\nharness overhead, medians of", ROUNDS, "pairs")

@@ -48,8 +48,9 @@ def many_records(tmp_path_factory):
     synthetic_records.write(out, max(RECORDS // synthetic_records.PER_SWEEP, 1))
     sweeps = sorted(p for p in out.iterdir() if p.is_dir())
     workers = len(os.sched_getaffinity(0))
+    n = min(workers * 8, len(sweeps))
     with ProcessPoolExecutor(workers) as pool:
-        done = sum(pool.map(_prepare, [sweeps[k::workers * 8] for k in range(workers * 8)]))
+        done = sum(pool.map(_prepare, [sweeps[k::n] for k in range(n)]))
     assert done == len(sweeps)
     return out
 

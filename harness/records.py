@@ -18,8 +18,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from harness import atomic, record_schema
 from harness.errors import BadInputError, RecordError
 
@@ -201,6 +199,10 @@ def validate(data: Any, source: str = "<record>") -> RunRecord:
     if record_schema.version(data, source)[0] != record_schema.MAJOR:
         raise bad("schema", f"is {data['schema']!r}: a major version this harness cannot read; "
                             f"it reads {SCHEMA!r} and any {SCHEMA}.x (additive fields)")
+    for name in ("run_id", "sweep_id"):  # file-name components (a newline passes the schema's
+        if not _ID.fullmatch(data[name]):  # pattern in the jsonschema package)
+            raise bad(name, f"is {data[name]!r}; must be 1-128 characters of letters, digits, "
+                            "'.', '_' or '-'")
     if data["status"] not in STATUSES:
         raise bad("status", f"is {data['status']!r}; expected one of {', '.join(STATUSES)}")
     if data["mode"] not in ("strong", "weak"):
@@ -234,10 +236,11 @@ def validate(data: Any, source: str = "<record>") -> RunRecord:
 
 #: the fields validate() wants as integers (not bool, not 2.0)
 _INTEGERS = tuple(name for name, (types, _) in _FIELDS.items() if types == (int,))
-#: a run of 20 digits not after a decimal point, once digits are 0, the point stays and all
-#: else is a space: maybe an integer orjson cannot hold (it reads 2**64, 20 digits, as a float)
+#: a run of 19 digits not after a decimal point, once digits are 0, the point stays and all
+#: else is a space: maybe an integer orjson cannot hold (it holds -2**63 to 2**64 - 1 and reads
+#: others as floats; -2**63 - 1 has 19 digits)
 _DIGITS = bytes(48 if 48 <= c <= 57 else 46 if c == 46 else 32 for c in range(256))
-_LONG_INTEGER = b" " + b"0" * 20
+_LONG_INTEGER = b" " + b"0" * 19
 #: the fields of RunRecord (a record's other fields, from newer minor versions, are dropped)
 _KNOWN = frozenset(f.name for f in fields(RunRecord))
 
@@ -267,6 +270,8 @@ def read_json_bytes(path: Path) -> tuple[Any, bytes]:
     except OSError as e:
         raise RecordError(f"{path}: cannot read run record ({e.strerror})") from e
     if _LONG_INTEGER not in (b" " + raw).translate(_DIGITS):  # orjson: a float past 64 bits
+        import orjson  # here, not at the top: a rank writes records and never reads one
+
         try:
             return orjson.loads(raw), raw  # strict RFC 8259, four times the speed of json
         except orjson.JSONDecodeError:

@@ -7,7 +7,8 @@ On SQLite :func:`insert` hands the rows to ``sqlite3``'s ``executemany`` with on
 compiled per table and column list, serializing the JSON columns with the store's serializer
 (:func:`harness.store.engine.json_dumps`, as SQLAlchemy's JSON type would) and passing the
 other values as they are (text, numbers, None, booleans as SQLite's 0 and 1). Rows whose keys
-differ from the first row's, and other databases, go through ``sa.insert``.
+differ from the first row's, a column of another type and other databases go through
+``sa.insert`` (tested: both store the same values, of the same SQLite types).
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from harness.store.engine import json_dumps
+
+#: column types whose values sqlite3 stores as SQLAlchemy would (JSON: serialized here); any
+#: other type (a TypeDecorator, an Enum, a DateTime) goes through sa.insert and its processor
+_PLAIN = (sa.String, sa.Text, sa.Integer, sa.BigInteger, sa.Float, sa.Boolean, sa.JSON)
 
 
 def _statement(conn: sa.Connection, table: sa.Table, names: tuple[str, ...]) -> str:
@@ -40,11 +45,12 @@ def insert(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any
     if not rows:
         return
     first = rows[0].keys()
-    if conn.dialect.name != "sqlite" or any(row.keys() != first for row in rows):
+    columns = [table.c[n] for n in first]
+    if (conn.dialect.name != "sqlite" or any(row.keys() != first for row in rows)
+            or not all(type(c.type) in _PLAIN for c in columns)):
         conn.execute(sa.insert(table), list(rows))
         return
     names = tuple(first)
-    columns = [table.c[n] for n in names]
     json = [isinstance(c.type, sa.JSON) for c in columns]
     if any(json):
         params = [tuple(json_dumps(row[n]) if j else row[n]

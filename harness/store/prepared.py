@@ -3,17 +3,20 @@
 Analyzing a sweep (the model fits and their cross-validation: about 0.4 s for ten scaling
 studies here) costs far more than storing it. The sweep's own analysis step (the Slurm analysis
 job, ``harness sweep --push``, or ``harness kpi prepare`` for sweeps already on disk) writes
-``kpi.json`` beside the records: the ``kpi`` and ``alerts`` rows of the sweep's analysis
-(:func:`harness.store.rows.kpi_rows`, :func:`~harness.store.rows.alert_rows`) with what they were
-computed from. ``harness kpi push`` uses those rows instead of analyzing again only when they
-are exactly what it would compute:
+``kpi.json`` beside the records: per sweep whose records start in that directory, the ``kpi``
+and ``alerts`` rows of its analysis (:func:`harness.store.rows.kpi_rows`,
+:func:`~harness.store.rows.alert_rows`) with what they were computed from. ``harness kpi
+push`` uses those rows instead of analyzing again only when they are exactly what it would
+compute:
 
 - the same sweep, and the same runs: every record's run id and the SHA-256 of its file's bytes
   (a record changed, added or removed since makes the document stale);
 - the same target table (:meth:`harness.targets.Targets.to_dict`);
 - the same code: :func:`code_digest`, a SHA-256 over every source file of the ``harness``
-  package and the versions of NumPy, SciPy and pandas (any change to the analyzer, or to
-  anything else in the harness, makes every prepared document stale).
+  package, the versions of Python, NumPy, SciPy and pandas and the processor architecture (any
+  change to the analyzer, or to anything else in the harness, makes every prepared document
+  stale). The rows are those of an analysis where the sweep ended: on a processor of another
+  model the model fits could differ in their last bits.
 
 Anything else (no document, a stale one, one that cannot be read) and the push analyzes the
 records itself, as it always did; the reason is available to say why
@@ -25,6 +28,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import platform
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,8 +57,8 @@ def source_digest(root: Path) -> str:
 
 @functools.lru_cache(maxsize=1)
 def code_digest() -> str:
-    """SHA-256 (hex) over the harness package's source (:func:`source_digest`) and the NumPy,
-    SciPy and pandas versions the analyzer runs on."""
+    """SHA-256 (hex) over the harness package's source (:func:`source_digest`), the NumPy,
+    SciPy, pandas and Python versions the analyzer runs on and the processor architecture."""
     import numpy
     import pandas
     import scipy
@@ -63,6 +68,7 @@ def code_digest() -> str:
     h = hashlib.sha256(source_digest(Path(harness.__file__).resolve().parent).encode())
     for module in (numpy, scipy, pandas):
         h.update(f"\0{module.__name__}={module.__version__}".encode())
+    h.update(f"\0python={sys.version}\0machine={platform.machine()}".encode())
     return h.hexdigest()
 
 
@@ -71,14 +77,15 @@ def record_digest(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def document(sweep_id: str, digests: dict[str, str], table: Targets,
-             kpi_rows: list[dict[str, Any]], alert_rows: list[dict[str, Any]]
-             ) -> dict[str, Any]:
-    """The ``harness.kpi/1`` document of one sweep: its rows and what they were computed
-    from (``digests``: run id -> :func:`record_digest` of each record analyzed)."""
-    return {"schema": SCHEMA, "sweep_id": sweep_id, "code": code_digest(),
-            "targets": table.to_dict(), "runs": dict(sorted(digests.items())),
-            "kpi": kpi_rows, "alerts": alert_rows}
+def document(sweeps: list[tuple[str, dict[str, str], list[dict[str, Any]],
+                              list[dict[str, Any]]]], table: Targets) -> dict[str, Any]:
+    """The ``harness.kpi/1`` document of the sweeps of one directory: per sweep, its rows and
+    what they were computed from. ``sweeps``: ``(sweep_id, digests, kpi_rows, alert_rows)``,
+    ``digests`` mapping each analyzed record's run id to its :func:`record_digest`."""
+    return {"schema": SCHEMA, "code": code_digest(), "targets": table.to_dict(),
+            "sweeps": {sweep_id: {"runs": dict(sorted(digests.items())), "kpi": kpi_rows,
+                                  "alerts": alert_rows}
+                       for sweep_id, digests, kpi_rows, alert_rows in sweeps}}
 
 
 def write(directory: Path, doc: dict[str, Any]) -> Path:
@@ -110,15 +117,18 @@ def _stale(doc: Any, sweep_id: str, digests: dict[str, str], table: Targets) -> 
     """Why ``doc`` cannot stand for this sweep's analysis, or None when it can."""
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         return f"not a {SCHEMA} document"
-    if doc.get("sweep_id") != sweep_id:
-        return f"prepared for sweep {doc.get('sweep_id')!r}"
     if doc.get("code") != code_digest():
-        return "prepared by other code (the harness or its NumPy, SciPy, pandas changed)"
+        return ("prepared by other code (the harness, its Python, NumPy, SciPy or pandas, or "
+                "the processor architecture differ)")
     if doc.get("targets") != table.to_dict():
         return "prepared against other targets"
-    if doc.get("runs") != digests:
+    sweeps = doc.get("sweeps")
+    entry = sweeps.get(sweep_id) if isinstance(sweeps, dict) else None
+    if not isinstance(entry, dict):
+        return f"holds no rows of sweep {sweep_id}"
+    if entry.get("runs") != digests:
         return "the sweep's records changed since (runs added, removed or rewritten)"
-    kpi, alerts = doc.get("kpi"), doc.get("alerts")
+    kpi, alerts = entry.get("kpi"), entry.get("alerts")
     if not (isinstance(kpi, list) and isinstance(alerts, list)
             and all(isinstance(r, dict) for r in (*kpi, *alerts))):
         return "its kpi and alerts are not lists of rows"
@@ -127,9 +137,11 @@ def _stale(doc: Any, sweep_id: str, digests: dict[str, str], table: Targets) -> 
 
 def find(directories: list[Path], sweep_id: str, digests: dict[str, str],
          table: Targets) -> Prepared:
-    """The prepared rows of sweep ``sweep_id`` from the first ``kpi.json`` among
-    ``directories`` (where its records are), when they were computed from exactly the records
-    ``digests`` describes (run id -> :func:`record_digest`), with ``table`` and this code."""
+    """The prepared rows of sweep ``sweep_id`` from a ``kpi.json`` among ``directories``
+    (where its records are), when they were computed from exactly the records ``digests``
+    describes (run id -> :func:`record_digest`), with ``table`` and this code; else why not
+    (the first directory's reason)."""
+    reasons = []
     for directory in directories:
         path = directory / FILENAME
         try:
@@ -137,9 +149,11 @@ def find(directories: list[Path], sweep_id: str, digests: dict[str, str],
         except FileNotFoundError:
             continue
         except (OSError, ValueError) as e:
-            return Prepared(None, None, f"{path}: cannot be read ({e})")
+            reasons.append(f"{path}: cannot be read ({e})")
+            continue
         why = _stale(doc, sweep_id, digests, table)
-        if why is not None:
-            return Prepared(None, None, f"{path}: {why}")
-        return Prepared(doc["kpi"], doc["alerts"], f"{path}: prepared rows used")
-    return Prepared(None, None, "no kpi.json beside the records")
+        if why is None:
+            entry = doc["sweeps"][sweep_id]
+            return Prepared(entry["kpi"], entry["alerts"], f"{path}: prepared rows used")
+        reasons.append(f"{path}: {why}")
+    return Prepared(None, None, reasons[0] if reasons else "no kpi.json beside the records")

@@ -151,13 +151,13 @@ def push(engine: sa.Engine, paths: Iterable[str | os.PathLike[str]], table: Targ
         sweep's transaction is rolled back).
     """
     found = collect(paths)
-    frozen_before = gc.get_freeze_count()
+    if gc.get_freeze_count():  # someone froze objects before: leave that state alone
+        return _push_all(engine, found, table, checkpoint)
     gc.freeze()  # the records read: no collection needs to walk them again (a sixth of a push)
     try:
         return _push_all(engine, found, table, checkpoint)
     finally:
-        if not frozen_before:
-            gc.unfreeze()
+        gc.unfreeze()
 
 
 def _push_all(engine: sa.Engine, found: list[SweepInput], table: Targets,
@@ -182,8 +182,9 @@ def _push_all(engine: sa.Engine, found: list[SweepInput], table: Targets,
 
 
 def prepare(paths: Iterable[str | os.PathLike[str]], table: Targets) -> list[Path]:
-    """Analyze each sweep under ``paths`` and write its ``kpi.json``
-    (:mod:`harness.store.prepared`) in the directory of its first record; the paths written.
+    """Analyze each sweep under ``paths`` and write its rows to ``kpi.json``
+    (:mod:`harness.store.prepared`) in the directory of its first record, one document per
+    directory (holding each sweep whose first record is there); the paths written.
 
     Raises
     ------
@@ -193,13 +194,14 @@ def prepare(paths: Iterable[str | os.PathLike[str]], table: Targets) -> list[Pat
         A sweep's directory cannot be written.
     """
     found = collect(paths)
-    docs = []
-    for entry in found:
+    by_directory: dict[Path, list[tuple[str, dict[str, str], list[dict], list[dict]]]] = {}
+    for entry in found:  # sweeps whose first record shares a directory share its document
         kpi_rows, alert_rows = _analysis_rows(analyze(_given(entry), table), entry.sweep_id,
                                               _measured_at(entry.records))
-        docs.append((entry.directories[0], prepared.document(
-            entry.sweep_id, entry.digests, table, kpi_rows, alert_rows)))
-    return [prepared.write(directory, doc) for directory, doc in docs]
+        by_directory.setdefault(entry.directories[0], []).append(
+            (entry.sweep_id, entry.digests, kpi_rows, alert_rows))
+    return [prepared.write(directory, prepared.document(sweeps, table))
+            for directory, sweeps in by_directory.items()]
 
 
 def summary(results: list[PushResult], url: str) -> str:

@@ -134,8 +134,9 @@ def test_two_scale_sweep_runs_end_to_end_on_slurm(tmp_path, cluster):
     assert "cfd" in table
     # the analysis job prepares the sweep's KPI rows for any later push
     prepared = json.loads((sweep_dir / "kpi.json").read_text())
-    assert prepared["schema"] == "harness.kpi/1" and len(prepared["runs"]) == 4
-    assert any(row["metric"] == "parallel_efficiency" for row in prepared["kpi"])
+    [rows] = prepared["sweeps"].values()
+    assert prepared["schema"] == "harness.kpi/1" and len(rows["runs"]) == 4
+    assert any(row["metric"] == "parallel_efficiency" for row in rows["kpi"])
     logs = sorted(p.name for p in (sweep_dir / "logs").iterdir())
     assert f"itest-p2-{ids['p2']}_1.out" in logs
     assert f"itest-analysis-{ids['analysis']}.out" in logs

@@ -113,9 +113,14 @@ def test_read_json_keeps_long_integers_and_reads_nan(tmp_path):
     """The fast JSON reader hands integers past 64 bits and NaN to the standard library, so a
     record reads the same either way."""
     path = tmp_path / "r.json"
-    path.write_bytes(b'{"a": 123456789012345678901234567890, "b": NaN, "c": [1.5, "x"]}')
+    path.write_bytes(b'{"a": 123456789012345678901234567890, "b": NaN, "c": [1.5, "x"], '
+                     b'"d": -9223372036854775809, "e": -9999999999999999999, '
+                     b'"f": 18446744073709551615, "g": 18446744073709551616}')
     data, raw = records.read_json_bytes(path)
     assert data["a"] == 123456789012345678901234567890 and isinstance(data["a"], int)
+    for key, value in (("d", -2**63 - 1), ("e", -9999999999999999999), ("f", 2**64 - 1),
+                       ("g", 2**64)):
+        assert data[key] == value and isinstance(data[key], int), key
     assert math.isnan(data["b"]) and data["c"] == [1.5, "x"]
     assert raw == path.read_bytes() and records.read_json(path)["c"] == [1.5, "x"]
     path.write_bytes(b'{"a": 1,}')

@@ -174,6 +174,7 @@ def test_scale_script_body(tmp_path, future_commands):
     assert analysis.index("-m harness kpi prepare \"$sweep\"") < analysis.index("kpi push")
 
 
+
 # -- running a rendered script with stand-ins for timeout/srun/python --------------------------
 
 
@@ -224,6 +225,25 @@ def test_rendered_job_runs_every_point_with_its_run_id(tmp_path):
         "harness", "run", "cfd", "--ranks", "2", "--mode", "strong", "--size", "tiny",
         "--variant", point.variant, "--set", "steps=3", "--out", str(tmp_path),
         "--sweep-id", "sw", "--run-id", f"{point.key}-j77-r1-a0", "--time-limit", "300"]]
+
+
+@pytest.mark.parametrize("prepare_rc", [0, 2])
+def test_analysis_job_prepares_kpi_rows_and_a_failure_there_does_not_fail_it(tmp_path,
+                                                                              prepare_rc):
+    """kpi.json is a saving: where `harness kpi prepare` fails (a damaged record the analysis
+    skipped), the job says so and ends as the analysis did."""
+    log = tmp_path / "python.jsonl"
+    python = stub(tmp_path, "python",
+                  f"open({str(log)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+                  f"sys.exit({prepare_rc} if 'prepare' in sys.argv else 0)")
+    job = by_key(slurm.render(spec_from(tmp_path, SMALL), tmp_path / "sw",
+                              python=str(python)))["analysis"]
+    (tmp_path / "sw").mkdir()  # made by `harness sweep --slurm` before it submits
+    done, _ = run_script(tmp_path, job)
+    assert done.returncode == 0, done.stderr
+    calls = [json.loads(x) for x in log.read_text().splitlines()]
+    assert ["-m", "harness", "kpi", "prepare", str(tmp_path / "sw")] in calls
+    assert ("kpi.json not prepared" in done.stderr) == bool(prepare_rc)
 
 
 REAL_POPEN = subprocess.Popen

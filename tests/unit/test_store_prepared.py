@@ -6,6 +6,7 @@ Every push test runs on SQLite and on PostgreSQL (skipped with the reason when t
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 
@@ -15,6 +16,7 @@ import storetools
 from storetools import make_record, write_sweep
 
 from harness import inputs, records, sweepstate, targets
+from harness.errors import DataError, StoreError
 from harness.store import engine, prepared, push, schema
 
 TABLE = targets.defaults()
@@ -98,6 +100,10 @@ def _rewrite(path, **fields):
     path.write_text(json.dumps(data))
 
 
+def _doc(sweep):
+    return json.loads((sweep / prepared.FILENAME).read_text())
+
+
 def _record_files(sweep):
     return sorted(p for p in sweep.glob("*.json") if p.name != prepared.FILENAME)
 
@@ -114,7 +120,8 @@ STALE = {
     "a document that is not JSON": lambda sweep, tmp: (sweep / "kpi.json").write_text("{"),
     "a document of another kind": lambda sweep, tmp: (sweep / "kpi.json").write_text(
         json.dumps({"schema": "harness.analysis/1"})),
-    "rows that are not rows": lambda sweep, tmp: _rewrite(sweep / "kpi.json", kpi=[1, 2]),
+    "rows that are not rows": lambda sweep, tmp: _rewrite(
+        sweep / "kpi.json", sweeps={"s1": {**_doc(sweep)["sweeps"]["s1"], "kpi": [1, 2]}}),
 }
 
 
@@ -187,6 +194,51 @@ def test_readers_of_runs_skip_the_document(tmp_path):
     data = inputs.load([sweep])
     assert sorted(data.repetitions["cores"].unique()) == [1, 2, 4, 8]
     assert prepared.FILENAME in sweepstate.NOT_RECORDS
-    doc = json.loads((sweep / prepared.FILENAME).read_text())
-    assert doc["schema"] == prepared.SCHEMA and len(doc["runs"]) == 4
+    doc = _doc(sweep)
+    assert doc["schema"] == prepared.SCHEMA and len(doc["sweeps"]["s1"]["runs"]) == 4
 
+
+
+def test_sweeps_sharing_a_directory_share_its_document(tmp_path, store_url, analyses):
+    out = tmp_path / "res" / "s1"
+    for sweep_id, times in (("s1", None), ("s2", {1: 1.0, 2: 0.7, 4: 0.5, 8: 0.45})):
+        for ranks, median in (times or storetools.TIMES).items():
+            rec = make_record(sweep_id, ranks, median)
+            (out / rec.filename).parent.mkdir(parents=True, exist_ok=True)
+            (out / rec.filename).write_text(json.dumps(rec.to_json_data()))
+    assert push.prepare([out], TABLE) == [out / prepared.FILENAME]
+    assert sorted(_doc(out)["sweeps"]) == ["s1", "s2"]
+    before = len(analyses)
+    results = do_push(store_url, out)
+    assert [r.prepared for r in results] == [True, True] and len(analyses) == before
+    # a record moved to another directory is the same record: the document still serves
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    moved = next(p for p in sorted(out.glob("*-p8-*.json"))
+                 if json.loads(p.read_text())["sweep_id"] == "s2")
+    moved.rename(other / moved.name)
+    s2 = next(e for e in push.collect([other, out]) if e.sweep_id == "s2")
+    assert s2.directories == [other, out]  # the first without a document, the second with
+    assert prepared.find(s2.directories, "s2", s2.digests, TABLE).usable
+
+
+def test_a_push_leaves_the_garbage_collector_as_it_was(tmp_path):
+    sweep = write_sweep(tmp_path / "res", "s1")
+    url = f"sqlite:///{tmp_path / 'k.sqlite'}"
+    state = (gc.isenabled(), gc.get_freeze_count())
+    do_push(url, sweep)
+    assert (gc.isenabled(), gc.get_freeze_count()) == state
+    with pytest.raises(DataError):
+        do_push(url, tmp_path / "nowhere")
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(records.RecordError):
+        do_push(url, tmp_path / "bad.json")
+    with pytest.raises(StoreError):  # fails after the records are read and frozen
+        do_push("postgresql+psycopg://u:secret@127.0.0.1:1/none", sweep)
+    assert (gc.isenabled(), gc.get_freeze_count()) == state
+    gc.disable()
+    try:
+        do_push(url, sweep)
+        assert not gc.isenabled() and gc.get_freeze_count() == state[1]
+    finally:
+        gc.enable()
