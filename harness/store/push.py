@@ -92,15 +92,17 @@ def _analysis_rows(result: analysis.Analysis | None, sweep_id: str, measured_at:
 
 def _push_one(conn: sa.Connection, entry: SweepInput, table: Targets, pushed_at: str,
               checkpoint: Callable[[str], None]) -> PushResult:
-    stored = set(conn.execute(sa.select(runs.c.run_id)
-                              .where(runs.c.sweep_id == entry.sweep_id)).scalars())
+    machine = conn.execute(sa.select(sweeps.c.machine).where(
+        sweeps.c.sweep_id == entry.sweep_id)).scalar_one_or_none()
+    new_sweep = machine is None  # then no run, kpi or alert row can name it (foreign keys)
+    stored: set[str] = set()
+    if not new_sweep:
+        stored = set(conn.execute(sa.select(runs.c.run_id)
+                                  .where(runs.c.sweep_id == entry.sweep_id)).scalars())
     fresh = [(r, d) for r, d in zip(entry.records, entry.raw, strict=True)
              if r.run_id not in stored]
     if not fresh:
         return PushResult(entry.sweep_id, len(stored), 0, 0, 0)
-    machine = conn.execute(sa.select(sweeps.c.machine).where(
-        sweeps.c.sweep_id == entry.sweep_id)).scalar_one_or_none()
-    new_sweep = machine is None  # then no kpi or alert row can name it (foreign keys)
     if new_sweep:
         row = rows.sweep_row(entry.sweep_id, entry.records, entry.spec_name, pushed_at)
         conn.execute(sa.insert(sweeps), [row])
