@@ -54,8 +54,10 @@ def _read(path: Path, in_directory: bool) -> tuple[records.RunRecord, dict, str]
         record's JSON Schema.
     """
     if path.suffix.lower() != ".json":
-        raise DataError(f"{path}: `harness kpi push` reads run records (.json) and directories "
-                        "of them; CSV timings carry no sweep or run id")
+        why = ("; CSV timings carry no sweep or run id" if path.suffix.lower() == ".csv"
+               else "")
+        raise DataError(f"{path}: not a run record: the KPI store reads run records (.json) "
+                        f"and directories of them{why}")
     data, raw = records.read_json_bytes(path)
     schema = data.get("schema") if isinstance(data, dict) else None
     if in_directory and not (isinstance(schema, str) and schema.startswith("harness.run")):

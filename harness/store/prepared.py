@@ -12,6 +12,8 @@ compute:
 - the same sweep, and the same runs: every record's run id and the SHA-256 of its file's bytes
   (a record changed, added or removed since makes the document stale);
 - the same target table (:meth:`harness.targets.Targets.to_dict`);
+- the rows as written: their digest (:func:`rows_digest`) is in the document, and each row has
+  the columns of its table and names the sweep;
 - the same code: :func:`code_digest`, a SHA-256 over every source file of the ``harness``
   package, the versions of Python, NumPy, SciPy and pandas and the processor architecture (any
   change to the analyzer, or to anything else in the harness, makes every prepared document
@@ -35,8 +37,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
 
 from harness import atomic, documents
+from harness.store import schema
 from harness.targets import Targets
 
 #: the prepared document's file name, in the sweep's directory
@@ -84,8 +88,27 @@ def document(sweeps: list[tuple[str, dict[str, str], list[dict[str, Any]],
     ``digests`` mapping each analyzed record's run id to its :func:`record_digest`."""
     return {"schema": SCHEMA, "code": code_digest(), "targets": table.to_dict(),
             "sweeps": {sweep_id: {"runs": dict(sorted(digests.items())), "kpi": kpi_rows,
-                                  "alerts": alert_rows}
+                                  "alerts": alert_rows, "rows": rows_digest(kpi_rows, alert_rows)}
                        for sweep_id, digests, kpi_rows, alert_rows in sweeps}}
+
+
+def rows_digest(kpi_rows: list[dict[str, Any]], alert_rows: list[dict[str, Any]]) -> str:
+    """SHA-256 (hex) of a sweep's rows in canonical JSON (keys sorted): a document whose rows
+    were edited after it was written is not used."""
+    canonical = orjson.dumps({"kpi": kpi_rows, "alerts": alert_rows},
+                             option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def _rows_fit(rows: Any, table: sa.Table, sweep_id: str) -> bool:
+    """Rows of ``table`` for ``sweep_id``: dicts with one set of keys, all columns of it."""
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        return False
+    if not rows:
+        return True
+    keys = rows[0].keys()
+    return (keys <= set(table.c.keys()) and all(r.keys() == keys for r in rows)
+            and all(r.get("sweep_id") == sweep_id for r in rows))
 
 
 def write(directory: Path, doc: dict[str, Any]) -> Path:
@@ -129,9 +152,10 @@ def _stale(doc: Any, sweep_id: str, digests: dict[str, str], table: Targets) -> 
     if entry.get("runs") != digests:
         return "the sweep's records changed since (runs added, removed or rewritten)"
     kpi, alerts = entry.get("kpi"), entry.get("alerts")
-    if not (isinstance(kpi, list) and isinstance(alerts, list)
-            and all(isinstance(r, dict) for r in (*kpi, *alerts))):
-        return "its kpi and alerts are not lists of rows"
+    if not (_rows_fit(kpi, schema.kpi, sweep_id) and _rows_fit(alerts, schema.alerts, sweep_id)):
+        return "its kpi and alerts are not rows of those tables for this sweep"
+    if entry.get("rows") != rows_digest(kpi, alerts):
+        return "its rows were edited after it was written"
     return None
 
 

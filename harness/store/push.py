@@ -191,10 +191,15 @@ def prepare(paths: Iterable[str | os.PathLike[str]], table: Targets) -> list[Pat
     Raises
     ------
     DataError, RecordError
-        Bad input (as :func:`push`), before anything is written.
+        Bad input (as :func:`push`; a path that is a file), before anything is written.
     OSError
         A sweep's directory cannot be written.
     """
+    paths = list(paths)
+    for path in map(Path, paths):
+        if path.exists() and not path.is_dir():
+            raise DataError(f"{path}: `harness kpi prepare` takes sweep directories (it writes "
+                            "the rows of every sweep there to their kpi.json), not files")
     found = collect(paths)
     by_directory: dict[Path, list[tuple[str, dict[str, str], list[dict], list[dict]]]] = {}
     for entry in found:  # sweeps whose first record shares a directory share its document

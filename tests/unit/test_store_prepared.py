@@ -104,6 +104,17 @@ def _doc(sweep):
     return json.loads((sweep / prepared.FILENAME).read_text())
 
 
+def _edit_row(sweep, table, drop=None, **fields):
+    doc = _doc(sweep)
+    entry = doc["sweeps"]["s1"]
+    row = next(r for r in entry[table] if r.get("metric", "parallel_efficiency")
+               == "parallel_efficiency" and r.get("cores", 0) > 1)
+    row.update(fields)
+    if drop:
+        row.pop(drop)
+    (sweep / prepared.FILENAME).write_text(json.dumps(doc))
+
+
 def _record_files(sweep):
     return sorted(p for p in sweep.glob("*.json") if p.name != prepared.FILENAME)
 
@@ -120,6 +131,12 @@ STALE = {
     "a document that is not JSON": lambda sweep, tmp: (sweep / "kpi.json").write_text("{"),
     "a document of another kind": lambda sweep, tmp: (sweep / "kpi.json").write_text(
         json.dumps({"schema": "harness.analysis/1"})),
+    "a value edited": lambda sweep, tmp: _edit_row(sweep, "kpi", value=0.99),
+    "a value that is text": lambda sweep, tmp: _edit_row(sweep, "kpi", value="x"),
+    "a row without its value": lambda sweep, tmp: _edit_row(sweep, "kpi", value=None,
+                                                            drop="value"),
+    "alerts emptied": lambda sweep, tmp: _rewrite(
+        sweep / "kpi.json", sweeps={"s1": {**_doc(sweep)["sweeps"]["s1"], "alerts": []}}),
     "rows that are not rows": lambda sweep, tmp: _rewrite(
         sweep / "kpi.json", sweeps={"s1": {**_doc(sweep)["sweeps"]["s1"], "kpi": [1, 2]}}),
 }
@@ -242,3 +259,10 @@ def test_a_push_leaves_the_garbage_collector_as_it_was(tmp_path):
         assert not gc.isenabled() and gc.get_freeze_count() == state[1]
     finally:
         gc.enable()
+
+
+def test_prepare_takes_directories(tmp_path):
+    sweep = write_sweep(tmp_path / "res", "s1")
+    with pytest.raises(DataError, match="takes sweep directories"):
+        push.prepare([_record_files(sweep)[0]], TABLE)
+    assert not (sweep / prepared.FILENAME).exists()
