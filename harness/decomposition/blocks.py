@@ -7,6 +7,13 @@ is owned exactly once.
 from __future__ import annotations
 
 
+def check_ranks(ranks: int) -> int:
+    """``ranks``, a process count; ``ValueError`` naming it when it is below 1."""
+    if ranks < 1:
+        raise ValueError(f"ranks must be >= 1, got {ranks}")
+    return ranks
+
+
 def block_range(n: int, parts: int, index: int) -> tuple[int, int]:
     """Half-open range ``[start, stop)`` of block ``index`` when ``n`` items go to ``parts`` blocks.
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.decomposition.blocks import block_range
+from harness.decomposition.blocks import block_range, check_ranks
 from harness.decomposition.cartesian import grid_dims
 from kernels import exactsum, halo3d
 
@@ -47,8 +47,7 @@ def balanced_dims(ranks: int) -> tuple[int, int, int]:
     ValueError
         When ``ranks < 1``.
     """
-    if ranks < 1:
-        raise ValueError(f"ranks must be >= 1, got {ranks}")
+    check_ranks(ranks)
     best: tuple[int, int, int] | None = None
     for a in range(1, ranks + 1):
         if ranks % a:

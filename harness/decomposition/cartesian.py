@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.decomposition.blocks import block_range
+from harness.decomposition.blocks import block_range, check_ranks
 from kernels import cfd as kernel
 
 
@@ -36,8 +36,7 @@ def grid_dims(ranks: int, ndims: int = 2) -> tuple[int, ...]:
     Largest prime factors go to the currently smallest dimension; the tests check agreement with
     ``MPI.Compute_dims`` for many sizes.
     """
-    if ranks < 1:
-        raise ValueError(f"ranks must be >= 1, got {ranks}")
+    check_ranks(ranks)
     dims = [1] * ndims
     for p in sorted(_prime_factors(ranks), reverse=True):
         dims[dims.index(min(dims))] *= p

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.decomposition import collectives
-from harness.decomposition.blocks import block_range
+from harness.decomposition.blocks import block_range, check_ranks
 from harness.timing import PhaseTimer
 from harness.workloads.base import FOM, Instance, Param, PhaseCost, Verification, Workload
 from kernels import calibrate as kernel
@@ -72,8 +72,7 @@ class Calibrate(Workload):
         ValueError
             When ``ranks < 1``.
         """
-        if ranks < 1:
-            raise ValueError(f"ranks must be >= 1, got {ranks}")
+        check_ranks(ranks)
         serial = params["serial_iterations"]
         start, stop = block_range(params["parallel_iterations"], ranks, 0)
         share = stop - start

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from harness.decomposition import population
+from harness.decomposition.blocks import check_ranks
 from harness.errors import ParameterError
 from harness.timing import PhaseTimer
 from harness.workloads.base import FOM, Instance, Param, PhaseCost, Verification, Workload
@@ -178,8 +179,7 @@ class Optimization(Workload):
         ValueError
             When ``ranks < 1``.
         """
-        if ranks < 1:
-            raise ValueError(f"ranks must be >= 1, got {ranks}")
+        check_ranks(ranks)
         d, pop, generations = params["d"], params["population"], params["generations"]
         local = population.population_blocks(pop, ranks, 0).local
         evaluations = local * generations

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from harness.decomposition import scheduling
-from harness.decomposition.blocks import block_range
+from harness.decomposition.blocks import block_range, check_ranks
 from harness.errors import ParameterError
 from harness.timing import PhaseTimer
 from harness.workloads.base import FOM, Instance, Param, PhaseCost, Verification, Workload
@@ -129,8 +129,7 @@ class ParameterStudy(Workload):
         ValueError
             When ``ranks < 1``.
         """
-        if ranks < 1:
-            raise ValueError(f"ranks must be >= 1, got {ranks}")
+        check_ranks(ranks)
         cases, chunk = params["cases"], max(1, min(params["chunk"], params["cases"]))
         prefix = _step_prefix(cases, params["steps"], params["spread"])
         chunks = -(-cases // chunk)
