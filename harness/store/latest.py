@@ -97,21 +97,16 @@ def _fold(current: dict[str, Any] | None, row: dict[str, Any]) -> dict[str, Any]
 
 
 def add(conn: sa.Connection, machine: str, sweep_id: str,
-        inserted: Sequence[Mapping[str, Any]] | None = None) -> int:
+        inserted: Sequence[Mapping[str, Any]]) -> int:
     """Rank the efficiency rows of ``sweep_id``, a sweep whose kpi rows were all just inserted
-    (none replaced), into the ``kpi_latest`` rows of ``machine``; returns how many changed.
-    ``inserted``: those kpi rows as they were inserted (default: read back from the table).
+    (none replaced) as ``inserted``, into the ``kpi_latest`` rows of ``machine``; returns how
+    many changed.
 
     The same table as :func:`refresh` of the sweep's groups leaves, which it calls where one of
     the sweep's rows and a series' current latest or previous were measured at the same time.
     """
-    if inserted is None:
-        new = conn.execute(sa.select(*(kpi.c[c] for c in _KEY), *(kpi.c[c] for c in LATEST))
-                           .where(kpi.c.sweep_id == sweep_id, kpi.c.metric == METRIC,
-                                  kpi.c.value.is_not(None))).mappings().all()
-    else:
-        new = [r for r in inserted if r["sweep_id"] == sweep_id and r["metric"] == METRIC
-               and r["value"] is not None]
+    new = [r for r in inserted if r["sweep_id"] == sweep_id and r["metric"] == METRIC
+           and r["value"] is not None]
     groups = sorted({tuple(r[c] for c in GROUP) for r in new})
     if not groups:
         return 0
